@@ -1,0 +1,117 @@
+/* Devices behind one burst interface: receive up to N frames, send N frames.
+ * A device knows Ethernet frames and nothing of IP. Wrappers (fault injector,
+ * pcap writer) take any device and are devices themselves, so they compose:
+ *   us_pcap_dev_new(us_fault_dev_new(us_tap_dev_open(...), ...), "out.pcap")
+ */
+#ifndef USTACK_DEV_H
+#define USTACK_DEV_H
+
+#include "ustack/pkt.h"
+
+struct us_dev;
+
+struct us_dev_ops {
+    /* Receive up to n frames into pkts (each a whole Ethernet frame, data at
+     * the frame start) allocated from dev->rx_pool; returns how many (0 if none). */
+    int (*rx_burst)(struct us_dev *dev, struct us_pkt **pkts, int n, us_time_ns now);
+    /* Send n frames. The device takes ownership of all n, sent or dropped;
+     * returns how many were accepted for sending. */
+    int (*tx_burst)(struct us_dev *dev, struct us_pkt **pkts, int n, us_time_ns now);
+    /* Earliest time at which the device will have something to deliver
+     * (a simulated wire's next arrival), or US_TIME_NEVER. Optional. */
+    us_time_ns (*next_deadline)(struct us_dev *dev, us_time_ns now);
+    /* A file descriptor that polls readable when frames wait, or -1. Optional. */
+    int (*pollfd)(struct us_dev *dev);
+    /* Frees the device's resources, and of a wrapper, the wrapped device. */
+    void (*destroy)(struct us_dev *dev);
+};
+
+/* Linux's /sys/class/net/<dev>/statistics names. */
+struct us_dev_stats {
+    uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
+    uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
+};
+
+struct us_dev {
+    const struct us_dev_ops *ops;
+    char name[32];
+    uint32_t mtu;         /* largest IP datagram the device carries */
+    struct us_mac mac;    /* the address the stack uses on this device */
+    struct us_pkt_pool *rx_pool; /* where received frames are allocated; set before rx */
+    struct us_dev *lower; /* the wrapped device, for wrappers; NULL otherwise */
+    struct us_dev_stats stats;
+};
+
+static inline int us_dev_rx_burst(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
+{
+    return d->ops->rx_burst(d, p, n, now);
+}
+static inline int us_dev_tx_burst(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
+{
+    return d->ops->tx_burst(d, p, n, now);
+}
+static inline us_time_ns us_dev_next_deadline(struct us_dev *d, us_time_ns now)
+{
+    return d->ops->next_deadline ? d->ops->next_deadline(d, now) : US_TIME_NEVER;
+}
+static inline int us_dev_pollfd(struct us_dev *d)
+{
+    return d->ops->pollfd ? d->ops->pollfd(d) : -1;
+}
+void us_dev_destroy(struct us_dev *d);
+/* Sets rx_pool on d and every device it wraps. */
+void us_dev_set_rx_pool(struct us_dev *d, struct us_pkt_pool *pool);
+
+/* ---- Linux TAP (/dev/net/tun, IFF_TAP | IFF_NO_PI) ---- */
+
+/* Opens the TAP named `name` (attaching to an existing persistent tap, or
+ * creating one if none exists). mtu is the IP MTU to use (0 = 1500); the MAC
+ * is a random locally administered address. On failure returns NULL and
+ * writes a human-readable reason (naming the device and errno) into err. */
+struct us_dev *us_tap_dev_open(const char *name, uint32_t mtu, char *err, size_t errlen);
+
+/* ---- In-memory wire joining stacks on the virtual clock ---- */
+
+struct us_wire_config {
+    uint32_t mtu;             /* IP MTU of every port (0 = 1500) */
+    uint64_t bandwidth_bps;   /* serialisation rate per port; 0 = infinite */
+    us_time_ns latency;       /* propagation delay */
+    uint32_t queue_limit;     /* frames queued per sending port before tail drop (0 = 1000) */
+};
+struct us_wire;
+struct us_wire *us_wire_new(const struct us_wire_config *cfg);
+/* A new port on the wire: a device whose transmitted frames reach every other
+ * port of the wire (a hub; unicast frames are filtered by the receiver's MAC
+ * address by the stack, as on a shared segment). Ports are destroyed with
+ * us_dev_destroy before the wire is freed. */
+struct us_dev *us_wire_port_new(struct us_wire *w, const char *name);
+void us_wire_free(struct us_wire *w);
+
+/* ---- Fault injector: wraps any device ---- */
+
+struct us_fault_config {
+    double loss;      /* probability a frame is dropped */
+    double dup;       /* probability a frame is duplicated */
+    double reorder;   /* probability a frame is held back and sent after later ones */
+    double corrupt;   /* probability one random byte of a frame is flipped */
+    us_time_ns delay; /* extra delay added to every frame */
+    us_time_ns reorder_delay; /* how long a reordered frame is held (0 = 1 ms) */
+    uint64_t seed;    /* same seed, same faults */
+    bool rx, tx;      /* which directions to affect (both false = both) */
+};
+/* Counters of what the injector did. */
+struct us_fault_stats {
+    uint64_t dropped, duplicated, reordered, corrupted, delayed;
+};
+struct us_dev *us_fault_dev_new(struct us_dev *lower, const struct us_fault_config *cfg);
+const struct us_fault_stats *us_fault_dev_stats(const struct us_dev *fault_dev);
+
+/* ---- pcap writer (libpcap): wraps any device, records frames both ways ---- */
+
+/* Writes every received and sent frame to path (LINKTYPE_ETHERNET), timestamped
+ * with `now`. NULL and a reason in err if the file cannot be opened. */
+struct us_dev *us_pcap_dev_new(struct us_dev *lower, const char *path, char *err, size_t errlen);
+/* Flushes buffered records to the file. */
+void us_pcap_dev_flush(struct us_dev *pcap_dev);
+
+#endif

@@ -1,0 +1,140 @@
+/* Packet buffers: fixed-size buffers from a per-stack pool, moved between
+ * layers by reference. Like a small sk_buff: headroom for headers that are
+ * pushed in place, offload metadata for devices that carry it. */
+#ifndef USTACK_PKT_H
+#define USTACK_PKT_H
+
+#include "ustack/types.h"
+
+#define US_PKT_HEADROOM 192 /* eth + max IPv4 header + max TCP header, rounded up */
+
+/* Offload metadata a device may carry with a frame (virtio-net header style). */
+enum {
+    US_PKT_CSUM_PARTIAL = 1 << 0, /* L4 checksum still to be computed */
+    US_PKT_CSUM_VALID = 1 << 1,   /* L4 checksum already verified by the device */
+};
+
+struct us_pkt_pool;
+
+struct us_pkt {
+    struct us_pkt *next; /* link in whatever queue holds the packet */
+    uint8_t *head;       /* start of the buffer */
+    uint8_t *data;       /* start of the valid bytes */
+    uint32_t len;        /* valid bytes from data */
+    uint32_t cap;        /* bytes in the buffer from head */
+    uint16_t offload;    /* US_PKT_CSUM_* */
+    uint16_t gso_size;   /* 0 unless the frame is a GSO super-frame */
+    uint16_t l3_off;     /* offset of the network header from data, set by input */
+    uint16_t l4_off;     /* offset of the transport header from data, set by input */
+    int16_t ifindex;     /* interface it arrived on, -1 if none */
+    us_time_ns tstamp;   /* when the device received it (or when it was queued) */
+    struct us_pkt_pool *pool;
+};
+
+/* A pool of `count` buffers of `buf_size` bytes each, allocated once. */
+struct us_pkt_pool *us_pkt_pool_new(unsigned count, unsigned buf_size);
+void us_pkt_pool_free(struct us_pkt_pool *pool);
+unsigned us_pkt_pool_buf_size(const struct us_pkt_pool *pool);
+unsigned us_pkt_pool_available(const struct us_pkt_pool *pool);
+unsigned us_pkt_pool_count(const struct us_pkt_pool *pool);
+/* Number of allocations that failed because the pool was empty. */
+uint64_t us_pkt_pool_alloc_failures(const struct us_pkt_pool *pool);
+
+/* A buffer with US_PKT_HEADROOM reserved and len 0, or NULL when the pool is empty. */
+struct us_pkt *us_pkt_alloc(struct us_pkt_pool *pool);
+void us_pkt_free(struct us_pkt *p);
+/* Frees a whole chain linked through next. */
+void us_pkt_free_chain(struct us_pkt *p);
+/* A copy of p (data, length and metadata) from the same pool, or NULL. */
+struct us_pkt *us_pkt_clone(const struct us_pkt *p);
+
+/* Memory the buffer really occupies, charged to queues that hold it. */
+static inline uint32_t us_pkt_truesize(const struct us_pkt *p)
+{
+    return p->cap + (uint32_t)sizeof(struct us_pkt);
+}
+static inline uint32_t us_pkt_headroom(const struct us_pkt *p)
+{
+    return (uint32_t)(p->data - p->head);
+}
+static inline uint32_t us_pkt_tailroom(const struct us_pkt *p)
+{
+    return p->cap - us_pkt_headroom(p) - p->len;
+}
+/* Prepend n bytes of header; returns the new start, or NULL without headroom. */
+static inline uint8_t *us_pkt_push(struct us_pkt *p, uint32_t n)
+{
+    if (us_pkt_headroom(p) < n)
+        return NULL;
+    p->data -= n;
+    p->len += n;
+    return p->data;
+}
+/* Strip n bytes from the front; returns the new start, or NULL if too short. */
+static inline uint8_t *us_pkt_pull(struct us_pkt *p, uint32_t n)
+{
+    if (p->len < n)
+        return NULL;
+    p->data += n;
+    p->len -= n;
+    return p->data;
+}
+/* Append n bytes at the tail; returns where they go, or NULL without tailroom. */
+static inline uint8_t *us_pkt_put(struct us_pkt *p, uint32_t n)
+{
+    if (us_pkt_tailroom(p) < n)
+        return NULL;
+    uint8_t *t = p->data + p->len;
+    p->len += n;
+    return t;
+}
+static inline void us_pkt_trim(struct us_pkt *p, uint32_t len)
+{
+    if (len < p->len)
+        p->len = len;
+}
+/* Sets data to head + headroom and len 0, for reuse. */
+static inline void us_pkt_reset(struct us_pkt *p, uint32_t headroom)
+{
+    p->data = p->head + headroom;
+    p->len = 0;
+    p->offload = 0;
+    p->gso_size = 0;
+    p->next = NULL;
+}
+
+/* A singly linked FIFO of packets. */
+struct us_pkt_queue {
+    struct us_pkt *head, *tail;
+    uint32_t count;
+};
+static inline void us_pkt_queue_push(struct us_pkt_queue *q, struct us_pkt *p)
+{
+    p->next = NULL;
+    if (q->tail)
+        q->tail->next = p;
+    else
+        q->head = p;
+    q->tail = p;
+    q->count++;
+}
+static inline struct us_pkt *us_pkt_queue_pop(struct us_pkt_queue *q)
+{
+    struct us_pkt *p = q->head;
+    if (p) {
+        q->head = p->next;
+        if (!q->head)
+            q->tail = NULL;
+        p->next = NULL;
+        q->count--;
+    }
+    return p;
+}
+static inline void us_pkt_queue_purge(struct us_pkt_queue *q)
+{
+    us_pkt_free_chain(q->head);
+    q->head = q->tail = NULL;
+    q->count = 0;
+}
+
+#endif

@@ -1,0 +1,52 @@
+/* Per-stack configuration with Linux's sysctl names and defaults:
+ *   us_sysctl_set(stack, "net.ipv4.ipfrag_time", "30");
+ * Unknown keys and bad values are errors that say what is wrong. */
+#ifndef USTACK_SYSCTL_H
+#define USTACK_SYSCTL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct us_stack;
+
+/* The values, in Linux's units (seconds, milliseconds, bytes as named). */
+struct us_sysctl {
+    /* net.ipv4.* */
+    int ip_default_ttl;
+    int ip_forward;
+    int ipfrag_time;             /* seconds */
+    long ipfrag_high_thresh;     /* bytes */
+    long ipfrag_low_thresh;      /* bytes */
+    int icmp_echo_ignore_all;
+    int icmp_echo_ignore_broadcasts;
+    int icmp_msgs_per_sec;       /* global ICMP error rate limit (token bucket) */
+    int icmp_msgs_burst;
+    /* net.ipv4.neigh.default.* */
+    int neigh_base_reachable_time_ms;
+    int neigh_retrans_time_ms;
+    int neigh_mcast_solicit;     /* ARP requests before giving up */
+    int neigh_unres_qlen;        /* packets queued per unresolved neighbour */
+    int neigh_gc_stale_time;     /* seconds an unused stale entry is kept */
+    /* net.core.* (the receive path) */
+    int netdev_budget;           /* packets per bottom-half round */
+    int dev_weight;              /* frames per device per top-half round (NAPI weight) */
+    int netdev_max_backlog;      /* frames waiting between top and bottom half */
+};
+
+/* Fills s with Linux's defaults. */
+void us_sysctl_defaults(struct us_sysctl *s);
+
+/* Sets key to value. Returns 0, -ENOENT for an unknown key or -EINVAL for a
+ * value that is not a number in range; err (if not NULL) gets a sentence. */
+int us_sysctl_set(struct us_stack *stack, const char *key, const char *value, char *err,
+                  size_t errlen);
+/* Writes the current value of key into buf as `sysctl -n` prints it; 0 or -ENOENT. */
+int us_sysctl_get(const struct us_stack *stack, const char *key, char *buf, size_t len);
+/* Prints every key as `sysctl -a` does: "net.ipv4.ipfrag_time = 30". */
+void us_sysctl_print_all(const struct us_stack *stack, FILE *out);
+
+/* The same on a bare struct, for code that holds one before a stack exists. */
+int us_sysctl_apply(struct us_sysctl *s, const char *key, const char *value, char *err,
+                    size_t errlen);
+
+#endif

@@ -1,0 +1,59 @@
+/* Drivers: the real-time loop for real devices and the virtual-clock loop
+ * for simulations. These are the only places that read a clock. */
+#include "core/stack_impl.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <time.h>
+
+us_time_ns us_clock_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (us_time_ns)ts.tv_sec * US_NS_PER_SEC + (us_time_ns)ts.tv_nsec;
+}
+
+int us_stack_run(struct us_stack *s, volatile int *stop)
+{
+    struct pollfd fds[US_MAX_IFACES];
+    while (!*stop) {
+        us_time_ns now = us_clock_now();
+        us_time_ns next = us_stack_poll(s, now);
+        if (next <= now)
+            continue;
+        int nfds = 0;
+        for (int i = 0; i < s->n_ifaces; i++) {
+            int fd = us_dev_pollfd(s->ifaces[i].dev);
+            if (fd >= 0)
+                fds[nfds++] = (struct pollfd){.fd = fd, .events = POLLIN};
+        }
+        /* Sleep until a device is readable or the next deadline; round the
+         * wait up so a timer is never polled a little early in a loop. */
+        int timeout_ms = -1;
+        if (next != US_TIME_NEVER) {
+            us_time_ns wait = next - now;
+            timeout_ms = (int)((wait + US_NS_PER_MS - 1) / US_NS_PER_MS);
+        }
+        if (poll(fds, (nfds_t)nfds, timeout_ms) < 0 && errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+void us_sim_run(struct us_stack **stacks, int n, us_time_ns *now, us_time_ns until)
+{
+    while (*now <= until) {
+        us_time_ns next = US_TIME_NEVER;
+        for (int i = 0; i < n; i++)
+            next = us_time_min(next, us_stack_poll(stacks[i], *now));
+        /* Frames sent in this round may be due now at a peer polled earlier. */
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < stacks[i]->n_ifaces; j++)
+                next = us_time_min(next, us_dev_next_deadline(stacks[i]->ifaces[j].dev, *now));
+        if (next > until)
+            break;
+        if (next > *now)
+            *now = next;
+    }
+    *now = until;
+}

@@ -1,0 +1,45 @@
+/* The IPv4 layer's internal entry points, between the receive path, the
+ * transport protocols and the neighbour layer. */
+#ifndef USTACK_NET_IP_H
+#define USTACK_NET_IP_H
+
+#include "core/stack_impl.h"
+
+/* Receive: pkt->data at the IPv4 header of a frame received on ifc. */
+void us_ipv4_input(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt);
+
+/* Send a transport payload: pkt->data at the transport header, with at least
+ * US_IPV4_HLEN + US_ETH_HLEN of headroom. src 0 = the outgoing interface's
+ * address. Routes, builds the header, fragments (or fails with -EMSGSIZE
+ * under DF) and hands the result to ARP. Consumes pkt. 0 or -errno. */
+int us_ipv4_output(struct us_stack *s, struct us_pkt *pkt, us_ip4 src, us_ip4 dst, uint8_t proto,
+                   const struct us_ip_send_opts *opts);
+
+/* Send a complete datagram (data at its IPv4 header) out of ifc towards
+ * nexthop, fragmenting it to the interface MTU when DF is clear. Consumes pkt. */
+int us_ipv4_send_on(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt, us_ip4 nexthop);
+
+/* Forward a datagram not addressed to us (net.ipv4.ip_forward=1). */
+void us_ipv4_forward(struct us_stack *s, struct us_iface *in, struct us_pkt *pkt,
+                     const struct us_ipv4_view *ip);
+
+/* Longest-prefix match; NULL if no route. */
+const struct us_route *us_route_lookup(const struct us_stack *s, us_ip4 dst);
+/* Whether dst is a broadcast address for ifc (limited or subnet-directed). */
+bool us_ipv4_is_broadcast(const struct us_iface *ifc, us_ip4 dst);
+
+/* ICMP */
+void us_icmp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip);
+/* Sends an ICMP error about orig (data at its IPv4 header), following RFC 1122
+ * §3.2.2: never about an ICMP error, a non-first fragment, a broadcast or
+ * multicast datagram, or from an invalid source; rate limited. Does not
+ * consume orig. */
+void us_icmp_send_error(struct us_stack *s, const struct us_pkt *orig, uint8_t type, uint8_t code,
+                        uint32_t rest);
+
+/* Transports */
+void us_udp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip,
+                  bool to_broadcast);
+void us_tcp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip);
+
+#endif

@@ -37,6 +37,7 @@ static void tap_usage(FILE *out)
             "  --corrupt P        flip a byte of frames with probability P\n"
             "  --seed N           seed for the fault injector and the stack's random key\n"
             "  --sysctl KEY=VAL   set a sysctl, e.g. net.ipv4.ipfrag_time=10 (repeatable)\n"
+            "  --nstat            print the counters at exit as `nstat -a` does instead\n"
             "  --help             this text\n");
 }
 
@@ -67,11 +68,12 @@ int cli_tap(int argc, char **argv)
         {"dup", required_argument, 0, 'u'},     {"reorder", required_argument, 0, 'r'},
         {"corrupt", required_argument, 0, 'c'}, {"seed", required_argument, 0, 's'},
         {"sysctl", required_argument, 0, 'y'},  {"help", no_argument, 0, 'h'},
+        {"nstat", no_argument, 0, 'N'},
         {0, 0, 0, 0}};
     const char *dev_name = NULL, *addr_arg = NULL, *gw_arg = NULL, *pcap_path = NULL;
     uint64_t mtu = 1500, seed = 0;
     struct us_fault_config fault = {0};
-    bool want_fault = false;
+    bool want_fault = false, nstat = false;
     char *sysctls[64];
     int n_sysctls = 0;
     int c;
@@ -100,6 +102,7 @@ int cli_tap(int argc, char **argv)
             }
             sysctls[n_sysctls++] = optarg;
             break;
+        case 'N': nstat = true; break;
         case 'h': tap_usage(stdout); return 0;
         default: tap_usage(stderr); return 2;
         }
@@ -190,7 +193,10 @@ int cli_tap(int argc, char **argv)
     if (rc)
         fprintf(stderr, "ustack: driver loop failed: %s\n", strerror(-rc));
 
-    us_mib_print_netstat(us_stack_mib(s), stdout);
+    if (nstat)
+        us_mib_print_nstat(us_stack_mib(s), stdout, 1);
+    else
+        us_mib_print_netstat(us_stack_mib(s), stdout);
     const struct us_dev *tap = top;
     while (tap->lower)
         tap = tap->lower;

@@ -1,0 +1,72 @@
+# Shared set-up for interop tests against the Linux kernel. Every test runs
+# in a private network namespace it creates itself (unshare -n), with a TAP
+# device whose kernel side is 192.0.2.1/24 and ustack at 192.0.2.2/24. No
+# other address is ever used. Sourced by tests/interop/test_*.sh.
+
+KERNEL_IP=192.0.2.1
+USTACK_IP=192.0.2.2
+TAP=ustap0
+
+# Skips (exit 77) unless root; re-executes the calling script in a new
+# network namespace so nothing touches the host's interfaces.
+interop_enter_netns() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIP: interop tests need root (network namespace and TAP device)"
+    exit 77
+  fi
+  if [ -z "${USTACK_IN_NETNS:-}" ]; then
+    USTACK_IN_NETNS=1 exec unshare -n -- bash "$0" "$@"
+  fi
+  ip link set lo up
+  ip tuntap add dev "$TAP" mode tap
+  ip addr add "$KERNEL_IP/24" dev "$TAP"
+  ip link set "$TAP" up
+  WORK=$(mktemp -d)
+  USTACK_PID=
+  trap interop_cleanup EXIT
+}
+
+interop_cleanup() {
+  interop_stop_ustack
+  rm -rf "$WORK"
+}
+
+# interop_start_ustack LOG [ustack tap options...]: starts ustack on the tap
+# and waits (bounded) until it reports it is up.
+interop_start_ustack() {
+  local log=$1
+  shift
+  "$USTACK" tap --dev "$TAP" --addr "$USTACK_IP/24" "$@" >"$log" 2>&1 &
+  USTACK_PID=$!
+  for _ in $(seq 100); do
+    grep -q " up, " "$log" 2>/dev/null && return 0
+    kill -0 "$USTACK_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "FAIL: ustack did not start:"
+  cat "$log"
+  exit 1
+}
+
+# Stops the ustack we started (by pid) and waits for its counters.
+interop_stop_ustack() {
+  if [ -n "${USTACK_PID:-}" ]; then
+    kill -TERM "$USTACK_PID" 2>/dev/null || true
+    wait "$USTACK_PID" 2>/dev/null || true
+    USTACK_PID=
+  fi
+}
+
+# counter LOG NAME: a counter from ustack's exit report printed with --nstat
+# ("IpReasmOKs   3"); fails the test if it is missing.
+counter() {
+  local v
+  v=$(awk -v n="$2" '$1 == n { print $2 }' "$1")
+  [ -n "$v" ] || fail "counter $2 not in $1"
+  echo "$v"
+}
+
+fail() {
+  echo "FAIL: $*"
+  exit 1
+}

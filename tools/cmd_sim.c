@@ -51,8 +51,7 @@ static int make_pair(struct sim_pair *pr, const char *na, const char *nb, uint64
                      const struct us_fault_config *fault, const char *pcap, us_time_ns now)
 {
     memset(pr, 0, sizeof(*pr));
-    struct us_wire_config wc = {.mtu = 1500, .bandwidth_bps = 1000000000ull,
-                                .latency = 50 * 1000};
+    struct us_wire_config wc = {.mtu = 1500, .bandwidth_bps = 1000000000ull, .latency = 50 * 1000};
     pr->wire = us_wire_new(&wc);
     const char *names[2] = {na, nb};
     for (int i = 0; i < 2; i++) {
@@ -94,12 +93,10 @@ static unsigned frags_for(size_t payload, unsigned mtu)
 
 int cli_sim(int argc, char **argv)
 {
-    static const struct option opts[] = {{"seed", required_argument, 0, 's'},
-                                         {"loss", required_argument, 0, 'l'},
-                                         {"count", required_argument, 0, 'n'},
-                                         {"pcap", required_argument, 0, 'p'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"seed", required_argument, 0, 's'},  {"loss", required_argument, 0, 'l'},
+        {"count", required_argument, 0, 'n'}, {"pcap", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     uint64_t seed = 42, count = 100;
     double loss = 0.2;
     const char *pcap = NULL;
@@ -107,15 +104,23 @@ int cli_sim(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 's': if (cli_parse_u64("--seed", optarg, &seed)) return 2; break;
-        case 'l': if (cli_parse_prob("--loss", optarg, &loss)) return 2; break;
+        case 's':
+            if (cli_parse_u64("--seed", optarg, &seed))
+                return 2;
+            break;
+        case 'l':
+            if (cli_parse_prob("--loss", optarg, &loss))
+                return 2;
+            break;
         case 'n':
             if (cli_parse_u64("--count", optarg, &count) || count < 1 || count > MAX_SEQ) {
                 fprintf(stderr, "ustack: --count must be between 1 and %d\n", MAX_SEQ);
                 return 2;
             }
             break;
-        case 'p': pcap = optarg; break;
+        case 'p':
+            pcap = optarg;
+            break;
         case 'h':
             printf("usage: ustack sim [--seed N] [--loss P] [--count N] [--pcap FILE]\n"
                    "\n"
@@ -125,7 +130,8 @@ int cli_sim(int argc, char **argv)
                    "with probability P (default 0.2) in both directions.\n"
                    "--pcap records a's frames. Same seed, same run.\n");
             return 0;
-        default: return 2;
+        default:
+            return 2;
         }
     }
     static uint8_t pattern[65507];

@@ -20,25 +20,24 @@ static void on_stop(int sig)
 
 static void tap_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ustack tap --dev NAME --addr A.B.C.D/N [options]\n"
-            "\n"
-            "Runs the stack on the TAP device NAME (opened if it exists, created if not)\n"
-            "until SIGINT or SIGTERM, then prints its counters as `netstat -s` does.\n"
-            "\n"
-            "  --dev NAME         TAP device name (required)\n"
-            "  --addr A.B.C.D/N   address and prefix length of the stack (required)\n"
-            "  --gw G             default gateway (on-link)\n"
-            "  --mtu N            IP MTU of the device (default 1500, 68..9000)\n"
-            "  --pcap FILE        record every frame sent and received to FILE\n"
-            "  --loss P           drop frames with probability P (both directions)\n"
-            "  --dup P            duplicate frames with probability P\n"
-            "  --reorder P        delay frames past later ones with probability P\n"
-            "  --corrupt P        flip a byte of frames with probability P\n"
-            "  --seed N           seed for the fault injector and the stack's random key\n"
-            "  --sysctl KEY=VAL   set a sysctl, e.g. net.ipv4.ipfrag_time=10 (repeatable)\n"
-            "  --nstat            print the counters at exit as `nstat -a` does instead\n"
-            "  --help             this text\n");
+    fprintf(out, "usage: ustack tap --dev NAME --addr A.B.C.D/N [options]\n"
+                 "\n"
+                 "Runs the stack on the TAP device NAME (opened if it exists, created if not)\n"
+                 "until SIGINT or SIGTERM, then prints its counters as `netstat -s` does.\n"
+                 "\n"
+                 "  --dev NAME         TAP device name (required)\n"
+                 "  --addr A.B.C.D/N   address and prefix length of the stack (required)\n"
+                 "  --gw G             default gateway (on-link)\n"
+                 "  --mtu N            IP MTU of the device (default 1500, 68..9000)\n"
+                 "  --pcap FILE        record every frame sent and received to FILE\n"
+                 "  --loss P           drop frames with probability P (both directions)\n"
+                 "  --dup P            duplicate frames with probability P\n"
+                 "  --reorder P        delay frames past later ones with probability P\n"
+                 "  --corrupt P        flip a byte of frames with probability P\n"
+                 "  --seed N           seed for the fault injector and the stack's random key\n"
+                 "  --sysctl KEY=VAL   set a sysctl, e.g. net.ipv4.ipfrag_time=10 (repeatable)\n"
+                 "  --nstat            print the counters at exit as `nstat -a` does instead\n"
+                 "  --help             this text\n");
 }
 
 static int apply_sysctls(struct us_stack *s, char **kv, int n)
@@ -68,8 +67,7 @@ int cli_tap(int argc, char **argv)
         {"dup", required_argument, 0, 'u'},     {"reorder", required_argument, 0, 'r'},
         {"corrupt", required_argument, 0, 'c'}, {"seed", required_argument, 0, 's'},
         {"sysctl", required_argument, 0, 'y'},  {"help", no_argument, 0, 'h'},
-        {"nstat", no_argument, 0, 'N'},
-        {0, 0, 0, 0}};
+        {"nstat", no_argument, 0, 'N'},         {0, 0, 0, 0}};
     const char *dev_name = NULL, *addr_arg = NULL, *gw_arg = NULL, *pcap_path = NULL;
     uint64_t mtu = 1500, seed = 0;
     struct us_fault_config fault = {0};
@@ -80,21 +78,48 @@ int cli_tap(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': dev_name = optarg; break;
-        case 'a': addr_arg = optarg; break;
-        case 'g': gw_arg = optarg; break;
-        case 'p': pcap_path = optarg; break;
+        case 'd':
+            dev_name = optarg;
+            break;
+        case 'a':
+            addr_arg = optarg;
+            break;
+        case 'g':
+            gw_arg = optarg;
+            break;
+        case 'p':
+            pcap_path = optarg;
+            break;
         case 'm':
             if (cli_parse_u64("--mtu", optarg, &mtu) || mtu < 68 || mtu > 9000) {
                 fprintf(stderr, "ustack: --mtu must be between 68 and 9000\n");
                 return 2;
             }
             break;
-        case 'l': if (cli_parse_prob("--loss", optarg, &fault.loss)) return 2; want_fault = true; break;
-        case 'u': if (cli_parse_prob("--dup", optarg, &fault.dup)) return 2; want_fault = true; break;
-        case 'r': if (cli_parse_prob("--reorder", optarg, &fault.reorder)) return 2; want_fault = true; break;
-        case 'c': if (cli_parse_prob("--corrupt", optarg, &fault.corrupt)) return 2; want_fault = true; break;
-        case 's': if (cli_parse_u64("--seed", optarg, &seed)) return 2; break;
+        case 'l':
+            if (cli_parse_prob("--loss", optarg, &fault.loss))
+                return 2;
+            want_fault = true;
+            break;
+        case 'u':
+            if (cli_parse_prob("--dup", optarg, &fault.dup))
+                return 2;
+            want_fault = true;
+            break;
+        case 'r':
+            if (cli_parse_prob("--reorder", optarg, &fault.reorder))
+                return 2;
+            want_fault = true;
+            break;
+        case 'c':
+            if (cli_parse_prob("--corrupt", optarg, &fault.corrupt))
+                return 2;
+            want_fault = true;
+            break;
+        case 's':
+            if (cli_parse_u64("--seed", optarg, &seed))
+                return 2;
+            break;
         case 'y':
             if (n_sysctls == 64) {
                 fprintf(stderr, "ustack: too many --sysctl options\n");
@@ -102,9 +127,15 @@ int cli_tap(int argc, char **argv)
             }
             sysctls[n_sysctls++] = optarg;
             break;
-        case 'N': nstat = true; break;
-        case 'h': tap_usage(stdout); return 0;
-        default: tap_usage(stderr); return 2;
+        case 'N':
+            nstat = true;
+            break;
+        case 'h':
+            tap_usage(stdout);
+            return 0;
+        default:
+            tap_usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {

@@ -35,10 +35,10 @@ struct us_dev_stats {
 struct us_dev {
     const struct us_dev_ops *ops;
     char name[32];
-    uint32_t mtu;         /* largest IP datagram the device carries */
-    struct us_mac mac;    /* the address the stack uses on this device */
+    uint32_t mtu;                /* largest IP datagram the device carries */
+    struct us_mac mac;           /* the address the stack uses on this device */
     struct us_pkt_pool *rx_pool; /* where received frames are allocated; set before rx */
-    struct us_dev *lower; /* the wrapped device, for wrappers; NULL otherwise */
+    struct us_dev *lower;        /* the wrapped device, for wrappers; NULL otherwise */
     struct us_dev_stats stats;
 };
 
@@ -73,10 +73,10 @@ struct us_dev *us_tap_dev_open(const char *name, uint32_t mtu, char *err, size_t
 /* ---- In-memory wire joining stacks on the virtual clock ---- */
 
 struct us_wire_config {
-    uint32_t mtu;             /* IP MTU of every port (0 = 1500) */
-    uint64_t bandwidth_bps;   /* serialisation rate per port; 0 = infinite */
-    us_time_ns latency;       /* propagation delay */
-    uint32_t queue_limit;     /* frames queued per sending port before tail drop (0 = 1000) */
+    uint32_t mtu;           /* IP MTU of every port (0 = 1500) */
+    uint64_t bandwidth_bps; /* serialisation rate per port; 0 = infinite */
+    us_time_ns latency;     /* propagation delay */
+    uint32_t queue_limit;   /* frames queued per sending port before tail drop (0 = 1000) */
 };
 struct us_wire;
 struct us_wire *us_wire_new(const struct us_wire_config *cfg);
@@ -90,14 +90,14 @@ void us_wire_free(struct us_wire *w);
 /* ---- Fault injector: wraps any device ---- */
 
 struct us_fault_config {
-    double loss;      /* probability a frame is dropped */
-    double dup;       /* probability a frame is duplicated */
-    double reorder;   /* probability a frame is held back and sent after later ones */
-    double corrupt;   /* probability one random byte of a frame is flipped */
-    us_time_ns delay; /* extra delay added to every frame */
+    double loss;              /* probability a frame is dropped */
+    double dup;               /* probability a frame is duplicated */
+    double reorder;           /* probability a frame is held back and sent after later ones */
+    double corrupt;           /* probability one random byte of a frame is flipped */
+    us_time_ns delay;         /* extra delay added to every frame */
     us_time_ns reorder_delay; /* how long a reordered frame is held (0 = 1 ms) */
-    uint64_t seed;    /* same seed, same faults */
-    bool rx, tx;      /* which directions to affect (both false = both) */
+    uint64_t seed;            /* same seed, same faults */
+    bool rx, tx;              /* which directions to affect (both false = both) */
 };
 /* Counters of what the injector did. */
 struct us_fault_stats {

@@ -27,6 +27,7 @@ struct us_pkt {
     uint16_t l3_off;     /* offset of the network header from data, set by input */
     uint16_t l4_off;     /* offset of the transport header from data, set by input */
     int16_t ifindex;     /* interface it arrived on, -1 if none */
+    uint32_t cb;         /* scratch for the layer holding the packet (like skb->cb) */
     us_time_ns tstamp;   /* when the device received it (or when it was queued) */
     struct us_pkt_pool *pool;
 };

@@ -12,11 +12,11 @@
 struct us_stack;
 
 struct us_stack_config {
-    const char *name;          /* for messages ("a", "b", the tap name) */
-    uint64_t seed;             /* random key for hashes, ISNs, IP ids; 0 = from getrandom */
-    unsigned pkt_count;        /* frame buffers in the pool (0 = 4096) */
-    unsigned pkt_buf_size;     /* bytes per frame buffer (0 = 2048 + headroom) */
-    unsigned large_pkt_count;  /* 64 KiB buffers for whole datagrams (0 = 64) */
+    const char *name;         /* for messages ("a", "b", the tap name) */
+    uint64_t seed;            /* random key for hashes, ISNs, IP ids; 0 = from getrandom */
+    unsigned pkt_count;       /* frame buffers in the pool (0 = 4096) */
+    unsigned pkt_buf_size;    /* bytes per frame buffer (0 = 2048 + headroom) */
+    unsigned large_pkt_count; /* 64 KiB buffers for whole datagrams (0 = 64) */
 };
 
 /* cfg may be NULL for the defaults. NULL on allocation failure. */
@@ -59,7 +59,7 @@ void us_icmp_set_rx_handler(struct us_stack *s, us_icmp_rx_fn fn, void *ctx);
 struct us_ip_send_opts {
     uint8_t ttl; /* 0 = net.ipv4.ip_default_ttl */
     uint8_t tos;
-    bool df;     /* don't fragment: -EMSGSIZE (and FragFails) if above the MTU */
+    bool df; /* don't fragment: -EMSGSIZE (and FragFails) if above the MTU */
 };
 /* Sends an ICMP echo request with `len` bytes of payload (up to 65507).
  * 0, or -EMSGSIZE, -ENETUNREACH, -ENOBUFS. opts may be NULL. */

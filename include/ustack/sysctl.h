@@ -14,23 +14,23 @@ struct us_sysctl {
     /* net.ipv4.* */
     int ip_default_ttl;
     int ip_forward;
-    int ipfrag_time;             /* seconds */
-    long ipfrag_high_thresh;     /* bytes */
-    long ipfrag_low_thresh;      /* bytes */
+    int ipfrag_time;         /* seconds */
+    long ipfrag_high_thresh; /* bytes */
+    long ipfrag_low_thresh;  /* bytes */
     int icmp_echo_ignore_all;
     int icmp_echo_ignore_broadcasts;
-    int icmp_msgs_per_sec;       /* global ICMP error rate limit (token bucket) */
+    int icmp_msgs_per_sec; /* global ICMP error rate limit (token bucket) */
     int icmp_msgs_burst;
     /* net.ipv4.neigh.default.* */
     int neigh_base_reachable_time_ms;
     int neigh_retrans_time_ms;
-    int neigh_mcast_solicit;     /* ARP requests before giving up */
-    int neigh_unres_qlen;        /* packets queued per unresolved neighbour */
-    int neigh_gc_stale_time;     /* seconds an unused stale entry is kept */
+    int neigh_mcast_solicit; /* ARP requests before giving up */
+    int neigh_unres_qlen;    /* packets queued per unresolved neighbour */
+    int neigh_gc_stale_time; /* seconds an unused stale entry is kept */
     /* net.core.* (the receive path) */
-    int netdev_budget;           /* packets per bottom-half round */
-    int dev_weight;              /* frames per device per top-half round (NAPI weight) */
-    int netdev_max_backlog;      /* frames waiting between top and bottom half */
+    int netdev_budget;      /* packets per bottom-half round */
+    int dev_weight;         /* frames per device per top-half round (NAPI weight) */
+    int netdev_max_backlog; /* frames waiting between top and bottom half */
 };
 
 /* Fills s with Linux's defaults. */

@@ -40,7 +40,8 @@ char *us_mac_fmt(const struct us_mac *m, char *buf);
 
 static inline us_ip4 us_ip4_mask(int prefix_len)
 {
-    return prefix_len <= 0 ? 0 : (prefix_len >= 32 ? 0xffffffffu : ~((1u << (32 - prefix_len)) - 1));
+    return prefix_len <= 0 ? 0
+                           : (prefix_len >= 32 ? 0xffffffffu : ~((1u << (32 - prefix_len)) - 1));
 }
 
 static inline bool us_ip4_is_multicast(us_ip4 a)

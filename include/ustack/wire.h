@@ -10,13 +10,13 @@
 
 enum us_wire_err {
     US_WIRE_OK = 0,
-    US_WIRE_TRUNCATED = -1,  /* shorter than its headers or its length field */
+    US_WIRE_TRUNCATED = -1, /* shorter than its headers or its length field */
     US_WIRE_BAD_VERSION = -2,
     US_WIRE_BAD_HDRLEN = -3, /* header length field impossible */
     US_WIRE_BAD_LENGTH = -4, /* a length field disagrees with the rest */
     US_WIRE_BAD_CSUM = -5,
-    US_WIRE_BAD_OPTION = -6,     /* an option runs past its space or has an impossible length */
-    US_WIRE_UNSUPPORTED = -7,    /* well-formed but not something we speak (ARP for non-IPv4) */
+    US_WIRE_BAD_OPTION = -6,  /* an option runs past its space or has an impossible length */
+    US_WIRE_UNSUPPORTED = -7, /* well-formed but not something we speak (ARP for non-IPv4) */
 };
 const char *us_wire_strerror(int err);
 
@@ -55,9 +55,9 @@ void us_mac_from_ip4_multicast(us_ip4 group, struct us_mac *out);
 
 /* ---------------- ARP (RFC 826), Ethernet/IPv4 only ---------------- */
 
-#define US_ARP_LEN           28
-#define US_ARP_OP_REQUEST    1
-#define US_ARP_OP_REPLY      2
+#define US_ARP_LEN        28
+#define US_ARP_OP_REQUEST 1
+#define US_ARP_OP_REPLY   2
 
 struct us_arp_view {
     uint16_t op;
@@ -71,12 +71,12 @@ void us_arp_emit(uint8_t *buf, const struct us_arp_view *v);
 
 /* ---------------- IPv4 (RFC 791) ---------------- */
 
-#define US_IPV4_HLEN       20
-#define US_IPV4_MAX_HLEN   60
-#define US_IPPROTO_ICMP    1
-#define US_IPPROTO_IGMP    2
-#define US_IPPROTO_TCP     6
-#define US_IPPROTO_UDP     17
+#define US_IPV4_HLEN     20
+#define US_IPV4_MAX_HLEN 60
+#define US_IPPROTO_ICMP  1
+#define US_IPPROTO_IGMP  2
+#define US_IPPROTO_TCP   6
+#define US_IPPROTO_UDP   17
 
 struct us_ipv4_view {
     uint8_t hdr_len; /* bytes, 20..60 */
@@ -116,16 +116,16 @@ void us_ipv4_decrement_ttl(uint8_t *buf);
 
 /* ---------------- ICMP (RFC 792) ---------------- */
 
-#define US_ICMP_HLEN                8
-#define US_ICMP_ECHOREPLY           0
-#define US_ICMP_DEST_UNREACH        3
-#define US_ICMP_SOURCE_QUENCH       4
-#define US_ICMP_REDIRECT            5
-#define US_ICMP_ECHO                8
-#define US_ICMP_TIME_EXCEEDED       11
-#define US_ICMP_PARAMETERPROB       12
-#define US_ICMP_TIMESTAMP           13
-#define US_ICMP_TIMESTAMPREPLY      14
+#define US_ICMP_HLEN           8
+#define US_ICMP_ECHOREPLY      0
+#define US_ICMP_DEST_UNREACH   3
+#define US_ICMP_SOURCE_QUENCH  4
+#define US_ICMP_REDIRECT       5
+#define US_ICMP_ECHO           8
+#define US_ICMP_TIME_EXCEEDED  11
+#define US_ICMP_PARAMETERPROB  12
+#define US_ICMP_TIMESTAMP      13
+#define US_ICMP_TIMESTAMPREPLY 14
 /* Destination unreachable codes */
 #define US_ICMP_NET_UNREACH  0
 #define US_ICMP_HOST_UNREACH 1
@@ -163,7 +163,7 @@ void us_icmp_emit(uint8_t *msg, size_t msg_len, uint8_t type, uint8_t code, uint
 
 struct us_udp_view {
     uint16_t sport, dport;
-    uint16_t length; /* header + payload */
+    uint16_t length;   /* header + payload */
     uint16_t checksum; /* 0: the sender computed none */
     const uint8_t *payload;
     size_t payload_len;
@@ -197,14 +197,14 @@ struct us_tcp_sack_block {
     uint32_t left, right;
 };
 struct us_tcp_opts {
-    bool mss_present;      /* kind 2, RFC 9293 §3.7.1 */
+    bool mss_present; /* kind 2, RFC 9293 §3.7.1 */
     uint16_t mss;
-    bool wscale_present;   /* kind 3, RFC 7323 §2 */
-    uint8_t wscale;        /* as sent; the receiver clamps to 14 */
-    bool sack_permitted;   /* kind 4, RFC 2018 */
-    uint8_t sack_count;    /* kind 5 blocks, at most US_TCP_MAX_SACK */
+    bool wscale_present; /* kind 3, RFC 7323 §2 */
+    uint8_t wscale;      /* as sent; the receiver clamps to 14 */
+    bool sack_permitted; /* kind 4, RFC 2018 */
+    uint8_t sack_count;  /* kind 5 blocks, at most US_TCP_MAX_SACK */
     struct us_tcp_sack_block sack[US_TCP_MAX_SACK];
-    bool ts_present;       /* kind 8, RFC 7323 §3 */
+    bool ts_present; /* kind 8, RFC 7323 §3 */
     uint32_t tsval, tsecr;
 };
 struct us_tcp_view {

@@ -22,7 +22,9 @@ static const char *const link_names[] = {US_LINK_MIB(US_MIB_NAME)};
 #undef US_MIB_NAME
 
 #define GROUP(prefix, names, field)                                                                \
-    {prefix, names, sizeof(names) / sizeof(names[0]), offsetof(struct us_mib, field)}
+    {                                                                                              \
+        prefix, names, sizeof(names) / sizeof(names[0]), offsetof(struct us_mib, field)            \
+    }
 static const struct mib_group groups[] = {
     GROUP("Ip", ip_names, ip),       GROUP("IpExt", ipext_names, ipext),
     GROUP("Icmp", icmp_names, icmp), GROUP("Udp", udp_names, udp),

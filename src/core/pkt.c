@@ -79,6 +79,8 @@ struct us_pkt *us_pkt_alloc(struct us_pkt_pool *pool)
     pool->available--;
     us_pkt_reset(p, US_PKT_HEADROOM);
     p->l3_off = p->l4_off = 0;
+    p->cb = 0;
+    p->ifindex = -1;
     p->tstamp = 0;
     return p;
 }

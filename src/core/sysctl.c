@@ -20,7 +20,9 @@ struct sysctl_entry {
 };
 
 #define ROW(key, field, ty, lo, hi, d)                                                             \
-    {key, ty, offsetof(struct us_sysctl, field), lo, hi, d}
+    {                                                                                              \
+        key, ty, offsetof(struct us_sysctl, field), lo, hi, d                                      \
+    }
 
 static const struct sysctl_entry sysctl_table[] = {
     ROW("net.core.dev_weight", dev_weight, SYSCTL_INT, 1, 65536, 64),
@@ -36,8 +38,8 @@ static const struct sysctl_entry sysctl_table[] = {
     ROW("net.ipv4.ipfrag_high_thresh", ipfrag_high_thresh, SYSCTL_LONG, 0, LONG_MAX, 4194304),
     ROW("net.ipv4.ipfrag_low_thresh", ipfrag_low_thresh, SYSCTL_LONG, 0, LONG_MAX, 3145728),
     ROW("net.ipv4.ipfrag_time", ipfrag_time, SYSCTL_INT, 1, 2147483, 30),
-    ROW("net.ipv4.neigh.default.base_reachable_time_ms", neigh_base_reachable_time_ms,
-        SYSCTL_INT, 1, INT_MAX, 30000),
+    ROW("net.ipv4.neigh.default.base_reachable_time_ms", neigh_base_reachable_time_ms, SYSCTL_INT,
+        1, INT_MAX, 30000),
     ROW("net.ipv4.neigh.default.gc_stale_time", neigh_gc_stale_time, SYSCTL_INT, 1, 2147483, 60),
     ROW("net.ipv4.neigh.default.mcast_solicit", neigh_mcast_solicit, SYSCTL_INT, 1, 255, 3),
     ROW("net.ipv4.neigh.default.retrans_time_ms", neigh_retrans_time_ms, SYSCTL_INT, 1, INT_MAX,

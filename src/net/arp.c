@@ -106,8 +106,7 @@ static void neigh_arm(struct us_arp_table *t, struct us_neigh *n, us_time_ns whe
 }
 
 static void arp_send(struct us_stack *s, struct us_iface *ifc, uint16_t op,
-                     const struct us_mac *eth_dst, const struct us_mac *tha, us_ip4 spa,
-                     us_ip4 tpa)
+                     const struct us_mac *eth_dst, const struct us_mac *tha, us_ip4 spa, us_ip4 tpa)
 {
     struct us_pkt *p = us_pkt_alloc(s->pool);
     if (!p) {

@@ -22,8 +22,8 @@ struct us_neigh {
     us_ip4 ip;
     struct us_mac mac;
     uint8_t state;
-    uint8_t probes;     /* requests sent while INCOMPLETE, or refreshes while STALE */
-    int16_t next;       /* bucket chain or free list, -1 ends */
+    uint8_t probes; /* requests sent while INCOMPLETE, or refreshes while STALE */
+    int16_t next;   /* bucket chain or free list, -1 ends */
     int ifindex;
     us_time_ns updated; /* last confirmation, or creation while INCOMPLETE */
     us_time_ns used;    /* last time a packet went out through it */

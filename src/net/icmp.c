@@ -12,16 +12,35 @@ static void count_in_type(struct us_stack *s, uint8_t type)
 {
     struct us_icmp_mib *m = &s->mib.icmp;
     switch (type) {
-    case US_ICMP_DEST_UNREACH: m->InDestUnreachs++; break;
-    case US_ICMP_TIME_EXCEEDED: m->InTimeExcds++; break;
-    case US_ICMP_PARAMETERPROB: m->InParmProbs++; break;
-    case US_ICMP_SOURCE_QUENCH: m->InSrcQuenchs++; break;
-    case US_ICMP_REDIRECT: m->InRedirects++; break;
-    case US_ICMP_ECHO: m->InEchos++; break;
-    case US_ICMP_ECHOREPLY: m->InEchoReps++; break;
-    case US_ICMP_TIMESTAMP: m->InTimestamps++; break;
-    case US_ICMP_TIMESTAMPREPLY: m->InTimestampReps++; break;
-    default: break;
+    case US_ICMP_DEST_UNREACH:
+        m->InDestUnreachs++;
+        break;
+    case US_ICMP_TIME_EXCEEDED:
+        m->InTimeExcds++;
+        break;
+    case US_ICMP_PARAMETERPROB:
+        m->InParmProbs++;
+        break;
+    case US_ICMP_SOURCE_QUENCH:
+        m->InSrcQuenchs++;
+        break;
+    case US_ICMP_REDIRECT:
+        m->InRedirects++;
+        break;
+    case US_ICMP_ECHO:
+        m->InEchos++;
+        break;
+    case US_ICMP_ECHOREPLY:
+        m->InEchoReps++;
+        break;
+    case US_ICMP_TIMESTAMP:
+        m->InTimestamps++;
+        break;
+    case US_ICMP_TIMESTAMPREPLY:
+        m->InTimestampReps++;
+        break;
+    default:
+        break;
     }
 }
 
@@ -30,12 +49,23 @@ static void count_out_type(struct us_stack *s, uint8_t type)
     struct us_icmp_mib *m = &s->mib.icmp;
     m->OutMsgs++;
     switch (type) {
-    case US_ICMP_DEST_UNREACH: m->OutDestUnreachs++; break;
-    case US_ICMP_TIME_EXCEEDED: m->OutTimeExcds++; break;
-    case US_ICMP_PARAMETERPROB: m->OutParmProbs++; break;
-    case US_ICMP_ECHO: m->OutEchos++; break;
-    case US_ICMP_ECHOREPLY: m->OutEchoReps++; break;
-    default: break;
+    case US_ICMP_DEST_UNREACH:
+        m->OutDestUnreachs++;
+        break;
+    case US_ICMP_TIME_EXCEEDED:
+        m->OutTimeExcds++;
+        break;
+    case US_ICMP_PARAMETERPROB:
+        m->OutParmProbs++;
+        break;
+    case US_ICMP_ECHO:
+        m->OutEchos++;
+        break;
+    case US_ICMP_ECHOREPLY:
+        m->OutEchoReps++;
+        break;
+    default:
+        break;
     }
 }
 
@@ -110,9 +140,9 @@ static bool icmp_rate_allow(struct us_stack *s)
     uint64_t earned = (now - s->icmp_tokens_at) * rate / US_NS_PER_SEC;
     if (earned) {
         uint64_t t = s->icmp_tokens + earned;
-        s->icmp_tokens = (uint32_t)(t > (uint64_t)s->sysctl.icmp_msgs_burst
-                                        ? (uint64_t)s->sysctl.icmp_msgs_burst
-                                        : t);
+        s->icmp_tokens =
+            (uint32_t)(t > (uint64_t)s->sysctl.icmp_msgs_burst ? (uint64_t)s->sysctl.icmp_msgs_burst
+                                                               : t);
         s->icmp_tokens_at = now;
     }
     if (s->icmp_tokens == 0)

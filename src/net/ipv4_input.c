@@ -74,8 +74,8 @@ void us_ipv4_input(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt)
     pkt->l3_off = 0;
 
     /* Martian sources are never answered or delivered (RFC 1122 §3.2.1.3). */
-    if (us_ip4_is_multicast(ip.src) || ip.src == US_IP4_BROADCAST ||
-        (ip.src >> 24) == 127 || (ip.src != 0 && us_ipv4_is_broadcast(ifc, ip.src))) {
+    if (us_ip4_is_multicast(ip.src) || ip.src == US_IP4_BROADCAST || (ip.src >> 24) == 127 ||
+        (ip.src != 0 && us_ipv4_is_broadcast(ifc, ip.src))) {
         s->mib.ip.InAddrErrors++;
         us_pkt_free(pkt);
         return;

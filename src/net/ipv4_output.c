@@ -4,8 +4,8 @@
 
 #include <errno.h>
 
-static void link_output(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt,
-                        us_ip4 dst, us_ip4 nexthop)
+static void link_output(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt, us_ip4 dst,
+                        us_ip4 nexthop)
 {
     s->mib.ipext.OutOctets += pkt->len;
     if (us_ipv4_is_broadcast(ifc, dst) || us_ip4_is_multicast(dst)) {

@@ -24,8 +24,8 @@ static void send_reset(struct us_stack *s, const struct us_ipv4_view *ip,
         r.flags = US_TCP_RST;
     } else {
         /* <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; SYN and FIN count in SEG.LEN. */
-        uint32_t seg_len = (uint32_t)in->payload_len + !!(in->flags & US_TCP_SYN) +
-                           !!(in->flags & US_TCP_FIN);
+        uint32_t seg_len =
+            (uint32_t)in->payload_len + !!(in->flags & US_TCP_SYN) + !!(in->flags & US_TCP_FIN);
         r.ack = in->seq + seg_len;
         r.flags = US_TCP_RST | US_TCP_ACK;
     }

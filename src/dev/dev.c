@@ -1,0 +1,16 @@
+/* The device layer's shared entry points; each device lives in its own file. */
+#include "ustack/dev.h"
+
+void us_dev_destroy(struct us_dev *d)
+{
+    if (d && d->ops->destroy)
+        d->ops->destroy(d);
+}
+
+void us_dev_set_rx_pool(struct us_dev *d, struct us_pkt_pool *pool)
+{
+    /* Wrappers pass received frames through unchanged, so the whole chain
+     * must allocate from the pool the stack will free them to. */
+    for (; d; d = d->lower)
+        d->rx_pool = pool;
+}

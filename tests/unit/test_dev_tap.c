@@ -1,0 +1,232 @@
+/* The TAP device against the real kernel, inside a private network namespace
+ * (skipped without the privilege to make one): error texts, and an ARP
+ * request the kernel answers. Only 192.0.2.0/24 (TEST-NET-1) is used. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ustack/dev.h"
+
+#define TAP_NAME "ustest0"
+
+/* Enters a private network namespace once; skips the test if we may not. */
+static void enter_netns(void)
+{
+    static int state; /* 0 untried, 1 inside, -1 not permitted */
+    if (state == 0)
+        state = unshare(CLONE_NEWNET) == 0 ? 1 : -1;
+    if (state < 0)
+        skip();
+}
+
+static struct us_dev *open_or_skip(const char *name)
+{
+    char err[256] = "";
+    struct us_dev *d = us_tap_dev_open(name, 0, err, sizeof(err));
+    if (!d && strstr(err, "cannot open /dev/net/tun"))
+        skip(); /* no TUN driver in this environment */
+    if (!d)
+        fail_msg("%s", err);
+    return d;
+}
+
+static void test_open_and_errors(void **state)
+{
+    char err[256] = "";
+    /* Too long for IFNAMSIZ: refused before touching the kernel. */
+    assert_null(us_tap_dev_open("ustest0123456789", 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "ustest0123456789"));
+    assert_non_null(strstr(err, "too long"));
+
+    enter_netns();
+    struct us_dev *d = open_or_skip(TAP_NAME);
+    assert_string_equal(d->name, TAP_NAME);
+    assert_int_equal(d->mtu, 1500);
+    assert_true(us_dev_pollfd(d) >= 0);
+    assert_int_equal(d->mac.b[0] & 0x03, 0x02); /* locally administered unicast */
+
+    /* A second descriptor on the same single-queue tap is refused. */
+    err[0] = 0;
+    assert_null(us_tap_dev_open(TAP_NAME, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "TUNSETIFF " TAP_NAME ": Device or resource busy"));
+
+    /* A name taken by an interface that is not a TAP. */
+    err[0] = 0;
+    assert_null(us_tap_dev_open("lo", 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "TUNSETIFF lo: Invalid argument"));
+
+    /* Nothing waiting: an empty burst, no error. */
+    struct us_pkt_pool *pool = us_pkt_pool_new(4, 2048);
+    us_dev_set_rx_pool(d, pool);
+    struct us_pkt *got[4];
+    assert_int_equal(us_dev_rx_burst(d, got, 4, 0), 0);
+    assert_int_equal(d->stats.rx_errors, 0);
+
+    /* Closing removes the non-persistent tap, so the name is free again. */
+    us_dev_destroy(d);
+    d = us_tap_dev_open(TAP_NAME, 9000, err, sizeof(err));
+    assert_non_null(d);
+    assert_int_equal(d->mtu, 9000);
+    us_dev_destroy(d);
+    assert_int_equal(us_pkt_pool_available(pool), 4);
+    us_pkt_pool_free(pool);
+}
+
+static void if_ioctl(int s, unsigned long req, struct ifreq *ifr)
+{
+    if (ioctl(s, req, ifr) < 0)
+        fail_msg("ioctl %lx on %s: %s", req, ifr->ifr_name, strerror(errno));
+}
+
+static void set_addr(int s, unsigned long req, const char *ip)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    strcpy(ifr.ifr_name, TAP_NAME);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    inet_pton(AF_INET, ip, &sin.sin_addr);
+    memcpy(&ifr.ifr_addr, &sin, sizeof(sin));
+    if_ioctl(s, req, &ifr);
+}
+
+/* 192.0.2.1/24 on the kernel side of the tap, and up. */
+static void bring_up(void)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(s >= 0);
+    set_addr(s, SIOCSIFADDR, "192.0.2.1");
+    set_addr(s, SIOCSIFNETMASK, "255.255.255.0");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    strcpy(ifr.ifr_name, TAP_NAME);
+    if_ioctl(s, SIOCGIFFLAGS, &ifr);
+    ifr.ifr_flags |= IFF_UP;
+    if_ioctl(s, SIOCSIFFLAGS, &ifr);
+    close(s);
+}
+
+static const uint8_t ip_kernel[4] = {192, 0, 2, 1}, ip_us[4] = {192, 0, 2, 2};
+
+/* Who has 192.0.2.1? Tell 192.0.2.2 (at our MAC). 60 bytes, padded. */
+static struct us_pkt *arp_request(struct us_pkt_pool *pool, const struct us_mac *mac)
+{
+    struct us_pkt *p = us_pkt_alloc(pool);
+    assert_non_null(p);
+    uint8_t *f = us_pkt_put(p, 60);
+    memset(f, 0, 60);
+    memset(f, 0xff, 6);
+    memcpy(f + 6, mac->b, 6);
+    f[12] = 0x08, f[13] = 0x06;                       /* ARP */
+    f[14] = 0, f[15] = 1, f[16] = 0x08, f[17] = 0x00; /* Ethernet, IPv4 */
+    f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 1;       /* request */
+    memcpy(f + 22, mac->b, 6);
+    memcpy(f + 28, ip_us, 4);
+    memcpy(f + 38, ip_kernel, 4);
+    return p;
+}
+
+static bool is_arp_reply_to_us(const struct us_pkt *p, const struct us_mac *mac)
+{
+    const uint8_t *f = p->data;
+    return p->len >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[20] == 0 && f[21] == 2 &&
+           memcmp(f, mac->b, 6) == 0 && memcmp(f + 28, ip_kernel, 4) == 0 &&
+           memcmp(f + 32, mac->b, 6) == 0 && memcmp(f + 38, ip_us, 4) == 0;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Polls and drains for up to 3 s until the kernel's ARP reply arrives
+ * (IPv6 chatter from the new interface may come first). */
+static void await_arp_reply(struct us_dev *d)
+{
+    int64_t until = mono_ms() + 3000;
+    while (mono_ms() < until) {
+        struct pollfd pfd = {.fd = us_dev_pollfd(d), .events = POLLIN};
+        poll(&pfd, 1, 100);
+        struct us_pkt *got[8];
+        int n = us_dev_rx_burst(d, got, 8, 0);
+        bool found = false;
+        for (int i = 0; i < n; i++) {
+            found |= is_arp_reply_to_us(got[i], &d->mac);
+            us_pkt_free(got[i]);
+        }
+        if (found)
+            return;
+    }
+    fail_msg("no ARP reply from the kernel within 3 s");
+}
+
+static void test_kernel_answers_arp(void **state)
+{
+    enter_netns();
+    struct us_dev *d = open_or_skip(TAP_NAME);
+    struct us_pkt_pool *pool = us_pkt_pool_new(16, 2048);
+    us_dev_set_rx_pool(d, pool);
+
+    /* While the interface is down the kernel refuses the frame. */
+    struct us_pkt *p = arp_request(pool, &d->mac);
+    assert_int_equal(us_dev_tx_burst(d, &p, 1, 0), 0);
+    assert_int_equal(d->stats.tx_errors, 1);
+
+    bring_up();
+    p = arp_request(pool, &d->mac);
+    assert_int_equal(us_dev_tx_burst(d, &p, 1, 0), 1);
+    assert_int_equal(d->stats.tx_packets, 1);
+    assert_int_equal(d->stats.tx_bytes, 60);
+    await_arp_reply(d);
+    assert_true(d->stats.rx_packets >= 1);
+    assert_true(d->stats.rx_bytes >= 42);
+
+    /* With no buffer to read into, the frame waits in the kernel and the
+     * miss is counted; once a buffer is back, it is read. */
+    struct us_pkt *req = arp_request(pool, &d->mac);
+    struct us_pkt *hold[16];
+    int held = 0;
+    while (held < 16 && (hold[held] = us_pkt_alloc(pool)))
+        held++;
+    assert_int_equal(us_dev_tx_burst(d, &req, 1, 0), 1); /* frees req's buffer ... */
+    hold[held++] = us_pkt_alloc(pool);                   /* ... which we take too */
+    assert_non_null(hold[held - 1]);
+    assert_int_equal(us_pkt_pool_available(pool), 0);
+    struct pollfd pfd = {.fd = us_dev_pollfd(d), .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 3000), 1);
+    uint64_t dropped = d->stats.rx_dropped;
+    struct us_pkt *got[4];
+    assert_int_equal(us_dev_rx_burst(d, got, 4, 0), 0);
+    assert_int_equal(d->stats.rx_dropped, dropped + 1);
+    for (int i = 0; i < held; i++)
+        us_pkt_free(hold[i]);
+    await_arp_reply(d);
+
+    us_dev_destroy(d);
+    assert_int_equal(us_pkt_pool_available(pool), 16);
+    us_pkt_pool_free(pool);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_and_errors),
+        cmocka_unit_test(test_kernel_answers_arp),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

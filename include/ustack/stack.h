@@ -45,6 +45,9 @@ int us_route_add(struct us_stack *s, us_ip4 dst, int prefix_len, us_ip4 gw, int 
 us_time_ns us_stack_poll(struct us_stack *s, us_time_ns now);
 
 const struct us_mib *us_stack_mib(const struct us_stack *s);
+/* Packet buffers currently taken from the stack's pools: 0 once the stack is
+ * idle and every queue (ARP, reassembly, backlog) has drained. */
+unsigned us_stack_pkts_in_use(const struct us_stack *s);
 struct us_sysctl *us_stack_sysctl(struct us_stack *s);
 
 /* ---- ICMP, the part applications see before there are sockets ---- */

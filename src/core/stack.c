@@ -72,6 +72,12 @@ const struct us_mib *us_stack_mib(const struct us_stack *s)
     return &s->mib;
 }
 
+unsigned us_stack_pkts_in_use(const struct us_stack *s)
+{
+    return us_pkt_pool_count(s->pool) - us_pkt_pool_available(s->pool) +
+           us_pkt_pool_count(s->large_pool) - us_pkt_pool_available(s->large_pool);
+}
+
 struct us_sysctl *us_stack_sysctl(struct us_stack *s)
 {
     return &s->sysctl;

@@ -12,8 +12,8 @@
 
 /* RFC 791 §3.1 "Options": kind 0 ends the list, kind 1 is one byte, every
  * other option carries a length octet that counts kind and length too. We
- * only check that each option stays inside the area; their meaning is for
- * the IP layer (which, like Linux by default, ignores source routes). */
+ * only check that each option stays inside the area; what they mean is the
+ * IP layer's business. */
 static int walk_options(const uint8_t *opt, size_t len)
 {
     size_t i = 0;

@@ -14,6 +14,13 @@ enum {
     US_PKT_CSUM_VALID = 1 << 1,   /* L4 checksum already verified by the device */
 };
 
+/* How a received frame was addressed at the link layer (Linux's pkt_type). */
+enum {
+    US_PKT_HOST = 0,  /* to our MAC address */
+    US_PKT_BROADCAST, /* to the broadcast address */
+    US_PKT_MULTICAST, /* to a multicast address */
+};
+
 struct us_pkt_pool;
 
 struct us_pkt {
@@ -27,6 +34,7 @@ struct us_pkt {
     uint16_t l3_off;     /* offset of the network header from data, set by input */
     uint16_t l4_off;     /* offset of the transport header from data, set by input */
     int16_t ifindex;     /* interface it arrived on, -1 if none */
+    uint8_t pkt_type;    /* US_PKT_HOST, _BROADCAST or _MULTICAST */
     uint32_t cb;         /* scratch for the layer holding the packet (like skb->cb) */
     us_time_ns tstamp;   /* when the device received it (or when it was queued) */
     struct us_pkt_pool *pool;
@@ -101,6 +109,7 @@ static inline void us_pkt_reset(struct us_pkt *p, uint32_t headroom)
     p->len = 0;
     p->offload = 0;
     p->gso_size = 0;
+    p->pkt_type = US_PKT_HOST;
     p->next = NULL;
 }
 

@@ -117,5 +117,7 @@ struct us_pkt *us_pkt_clone(const struct us_pkt *p)
     c->l3_off = p->l3_off;
     c->l4_off = p->l4_off;
     c->tstamp = p->tstamp;
+    c->pkt_type = p->pkt_type;
+    c->ifindex = p->ifindex;
     return c;
 }

@@ -253,6 +253,18 @@ void us_arp_output(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt,
     neigh_xmit(s, ifc, pkt, &n->mac);
 }
 
+/* RFC 1812 §5.2.7.1: a router tells the sender of each datagram it could
+ * not deliver to an unresolvable next hop (Linux: arp_error_report). Our
+ * own datagrams are dropped silently; their senders see no reply. */
+static void report_unreachable(struct us_stack *s, struct us_neigh *n)
+{
+    for (struct us_pkt *p = n->pending.head; p; p = p->next) {
+        struct us_ipv4_view ip;
+        if (us_ipv4_parse(p->data, p->len, &ip) == US_WIRE_OK && !us_iface_by_addr(s, ip.src))
+            us_icmp_send_error(s, p, US_ICMP_DEST_UNREACH, US_ICMP_HOST_UNREACH, 0);
+    }
+}
+
 us_time_ns us_arp_timers(struct us_stack *s, us_time_ns now)
 {
     us_time_ns next = US_TIME_NEVER;
@@ -268,6 +280,7 @@ us_time_ns us_arp_timers(struct us_stack *s, us_time_ns now)
                 if (n->probes >= s->sysctl.neigh_mcast_solicit) {
                     /* RFC 1122 §2.3.2.1: give up and drop what waited. */
                     s->mib.arp.ResolveFailures++;
+                    report_unreachable(s, n);
                     neigh_free(s, n);
                     continue;
                 }

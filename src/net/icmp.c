@@ -158,10 +158,10 @@ void us_icmp_send_error(struct us_stack *s, const struct us_pkt *orig, uint8_t t
     if (us_ipv4_parse(orig->data, orig->len, &ip) != US_WIRE_OK)
         return;
     /* RFC 1122 §3.2.2: no error about a non-first fragment, a datagram to a
-     * broadcast or multicast address, or from a source that names no single
-     * host; and never an error about an ICMP error. */
-    if (ip.frag_off != 0 || us_ip4_is_multicast(ip.dst) || ip.src == 0 ||
-        us_ip4_is_multicast(ip.src) || ip.src == US_IP4_BROADCAST)
+     * broadcast or multicast address (IP or link layer), or from a source
+     * that names no single host; and never an error about an ICMP error. */
+    if (orig->pkt_type != US_PKT_HOST || ip.frag_off != 0 || us_ip4_is_multicast(ip.dst) ||
+        ip.src == 0 || us_ip4_is_multicast(ip.src) || ip.src == US_IP4_BROADCAST)
         return;
     for (int i = 0; i < s->n_ifaces; i++)
         if (us_ipv4_is_broadcast(&s->ifaces[i], ip.dst) ||

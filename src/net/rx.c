@@ -73,6 +73,10 @@ void us_eth_input(struct us_stack *s, struct us_iface *ifc, struct us_pkt *frame
         us_pkt_free(frame);
         return;
     }
+    if (us_mac_is_broadcast(&eth.dst))
+        frame->pkt_type = US_PKT_BROADCAST;
+    else if (us_mac_is_multicast(&eth.dst))
+        frame->pkt_type = US_PKT_MULTICAST;
     switch (eth.ethertype) {
     case US_ETH_TYPE_ARP:
         us_arp_input(s, ifc, &eth);

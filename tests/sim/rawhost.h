@@ -151,15 +151,15 @@ static inline void rh_arp_request(struct rawhost *rh, us_ip4 tpa, us_time_ns now
 
 /* How to build the IPv4 header of rh_send_ip. Zero means the default. */
 struct rh_ip_opts {
-    us_ip4 src;      /* 0: the raw host's address */
-    uint8_t ttl;     /* 0: 64 */
+    us_ip4 src;  /* 0: the raw host's address */
+    uint8_t ttl; /* 0: 64 */
     uint8_t tos;
-    bool set_id;     /* use id, else the next of the raw host's own */
+    bool set_id; /* use id, else the next of the raw host's own */
     uint16_t id;
     bool df, mf;
-    uint16_t frag_off;   /* bytes, a multiple of 8 */
-    bool bad_csum;       /* corrupt the header checksum */
-    size_t truncate;     /* cut this many bytes off the end of the frame */
+    uint16_t frag_off;            /* bytes, a multiple of 8 */
+    bool bad_csum;                /* corrupt the header checksum */
+    size_t truncate;              /* cut this many bytes off the end of the frame */
     const struct us_mac *eth_dst; /* NULL: peer_mac */
 };
 
@@ -241,8 +241,7 @@ static inline size_t rh_build_udp(uint8_t *buf, uint16_t sport, uint16_t dport, 
     return US_UDP_HLEN + len;
 }
 
-static inline size_t rh_build_tcp(uint8_t *buf, const struct us_tcp_repr *r, us_ip4 src,
-                                  us_ip4 dst)
+static inline size_t rh_build_tcp(uint8_t *buf, const struct us_tcp_repr *r, us_ip4 src, us_ip4 dst)
 {
     size_t hlen = US_TCP_HLEN + us_tcp_opts_len(&r->opts);
     return us_tcp_emit(buf, hlen, r, src, dst);

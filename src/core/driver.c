@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 us_time_ns us_clock_now(void)
@@ -40,9 +42,26 @@ int us_stack_run(struct us_stack *s, volatile int *stop)
     return 0;
 }
 
+/* Rounds at one virtual instant before the simulation is declared stuck:
+ * far more than any burst needs, few enough to fail fast on a livelock. */
+#define US_SIM_MAX_ROUNDS_PER_INSTANT 1000000
+
 void us_sim_run(struct us_stack **stacks, int n, us_time_ns *now, us_time_ns until)
 {
+    us_time_ns last = *now;
+    unsigned rounds = 0;
     while (*now <= until) {
+        if (*now == last && ++rounds > US_SIM_MAX_ROUNDS_PER_INSTANT) {
+            fprintf(stderr,
+                    "us_sim_run: no progress at t=%llu ns after %u rounds; "
+                    "a stack or device keeps asking to be polled now\n",
+                    (unsigned long long)*now, rounds - 1);
+            abort();
+        }
+        if (*now != last) {
+            last = *now;
+            rounds = 0;
+        }
         us_time_ns next = US_TIME_NEVER;
         for (int i = 0; i < n; i++)
             next = us_time_min(next, us_stack_poll(stacks[i], *now));

@@ -48,13 +48,15 @@ interop_start_ustack() {
   exit 1
 }
 
-# Stops the ustack we started (by pid) and waits for its counters.
+# Stops the ustack we started (by pid) and waits for its counters; ustack
+# must exit cleanly (0) on SIGTERM, so a crash or sanitizer report fails.
 interop_stop_ustack() {
-  if [ -n "${USTACK_PID:-}" ]; then
-    kill -TERM "$USTACK_PID" 2>/dev/null || true
-    wait "$USTACK_PID" 2>/dev/null || true
-    USTACK_PID=
-  fi
+  local rc=0 pid=${USTACK_PID:-}
+  [ -n "$pid" ] || return 0
+  USTACK_PID=
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || rc=$?
+  [ "$rc" -eq 0 ] || fail "ustack exited with status $rc"
 }
 
 # counter LOG NAME: a counter from ustack's exit report printed with --nstat

@@ -31,6 +31,14 @@ struct us_sysctl {
     int netdev_budget;      /* packets per bottom-half round */
     int dev_weight;         /* frames per device per top-half round (NAPI weight) */
     int netdev_max_backlog; /* frames waiting between top and bottom half */
+    /* net.core.* (socket buffers, bytes; SO_RCVBUF/SO_SNDBUF are capped by the _max) */
+    int rmem_default;
+    int rmem_max;
+    int wmem_default;
+    int wmem_max;
+    /* net.ipv4.ip_local_port_range: the ephemeral ports, low and high inclusive.
+     * Set and printed as Linux does, two numbers: "32768 60999". */
+    int ip_local_port_range[2];
 };
 
 /* Fills s with Linux's defaults. */

@@ -5,6 +5,7 @@
 #include "net/frag.h"
 #include "net/ip.h"
 #include "net/rx.h"
+#include "sock/sock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ struct us_stack *us_stack_new(const struct us_stack_config *cfg)
     s->frag = us_frag_table_new(us_rng_next(&s->rng), US_FRAG_MAX_QUEUES);
     us_arp_init(&s->arp, us_rng_next(&s->rng));
     s->icmp_tokens = (uint32_t)s->sysctl.icmp_msgs_burst;
-    if (!s->pool || !s->large_pool || !s->frag) {
+    if (!s->pool || !s->large_pool || !s->frag || us_sock_table_init(s) != 0) {
         us_stack_free(s);
         return NULL;
     }
@@ -53,6 +54,7 @@ void us_stack_free(struct us_stack *s)
             us_pkt_free(ifc->txq[j]);
         us_dev_destroy(ifc->dev);
     }
+    us_sock_table_free(s); /* before the pools: queued datagrams go back to them */
     us_pkt_queue_purge(&s->backlog);
     us_arp_purge(&s->arp);
     if (s->frag)

@@ -12,6 +12,7 @@
 #define US_TX_BATCH   64
 
 struct us_frag_table;
+struct us_sock_table;
 
 struct us_iface {
     struct us_dev *dev;
@@ -57,6 +58,8 @@ struct us_stack {
     /* ICMP error rate limit (token bucket, as Linux's icmp_global_allow). */
     uint32_t icmp_tokens;
     us_time_ns icmp_tokens_at;
+
+    struct us_sock_table *socks; /* descriptors and the UDP port table (src/sock) */
 
     us_icmp_rx_fn icmp_rx;
     void *icmp_rx_ctx;

@@ -1,5 +1,6 @@
 /* The sysctl table: Linux's names, defaults and ranges in one place. Later
- * layers add their knobs here as new rows. */
+ * layers add their knobs here as new rows. A row is one int, one long, or a
+ * pair of ints (net.ipv4.ip_local_port_range), set as "low high". */
 #include "ustack/sysctl.h"
 
 #include "core/stack_impl.h"
@@ -9,31 +10,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum sysctl_type { SYSCTL_INT, SYSCTL_LONG };
+enum sysctl_type { SYSCTL_INT, SYSCTL_LONG, SYSCTL_INT_PAIR };
 
 struct sysctl_entry {
     const char *name;
     enum sysctl_type type;
     size_t offset;
     long min, max;
-    long def;
+    long def, def2; /* def2: the second value of a pair */
 };
 
 #define ROW(key, field, ty, lo, hi, d)                                                             \
     {                                                                                              \
-        key, ty, offsetof(struct us_sysctl, field), lo, hi, d                                      \
+        key, ty, offsetof(struct us_sysctl, field), lo, hi, d, 0                                   \
     }
+#define PAIR(key, field, lo, hi, d, d2)                                                            \
+    {                                                                                              \
+        key, SYSCTL_INT_PAIR, offsetof(struct us_sysctl, field), lo, hi, d, d2                     \
+    }
+
+/* Linux's SOCK_MIN_RCVBUF and SOCK_MIN_SNDBUF (include/net/sock.h): the
+ * floors of net.core.{r,w}mem_* (net/core/sysctl_net_core.c min_rcvbuf,
+ * min_sndbuf) and of SO_RCVBUF/SO_SNDBUF. */
+#define MIN_RCVBUF 2304
+#define MIN_SNDBUF 4608
 
 static const struct sysctl_entry sysctl_table[] = {
     ROW("net.core.dev_weight", dev_weight, SYSCTL_INT, 1, 65536, 64),
     ROW("net.core.netdev_budget", netdev_budget, SYSCTL_INT, 1, 1000000, 300),
     ROW("net.core.netdev_max_backlog", netdev_max_backlog, SYSCTL_INT, 1, 1000000, 1000),
+    ROW("net.core.rmem_default", rmem_default, SYSCTL_INT, MIN_RCVBUF, INT_MAX, 212992),
+    ROW("net.core.rmem_max", rmem_max, SYSCTL_INT, MIN_RCVBUF, INT_MAX, 212992),
+    ROW("net.core.wmem_default", wmem_default, SYSCTL_INT, MIN_SNDBUF, INT_MAX, 212992),
+    ROW("net.core.wmem_max", wmem_max, SYSCTL_INT, MIN_SNDBUF, INT_MAX, 212992),
     ROW("net.ipv4.icmp_echo_ignore_all", icmp_echo_ignore_all, SYSCTL_INT, 0, 1, 0),
     ROW("net.ipv4.icmp_echo_ignore_broadcasts", icmp_echo_ignore_broadcasts, SYSCTL_INT, 0, 1, 1),
     ROW("net.ipv4.icmp_msgs_burst", icmp_msgs_burst, SYSCTL_INT, 0, INT_MAX, 50),
     ROW("net.ipv4.icmp_msgs_per_sec", icmp_msgs_per_sec, SYSCTL_INT, 0, INT_MAX, 1000),
     ROW("net.ipv4.ip_default_ttl", ip_default_ttl, SYSCTL_INT, 1, 255, 64),
     ROW("net.ipv4.ip_forward", ip_forward, SYSCTL_INT, 0, 1, 0),
+    /* Linux: both ends in [1, 65535], low <= high (net/ipv4/sysctl_net_ipv4.c). */
+    PAIR("net.ipv4.ip_local_port_range", ip_local_port_range, 1, 65535, 32768, 60999),
     /* Linux keeps low <= high; the cross-check is in check_pair() below. */
     ROW("net.ipv4.ipfrag_high_thresh", ipfrag_high_thresh, SYSCTL_LONG, 0, LONG_MAX, 4194304),
     ROW("net.ipv4.ipfrag_low_thresh", ipfrag_low_thresh, SYSCTL_LONG, 0, LONG_MAX, 3145728),
@@ -48,26 +65,41 @@ static const struct sysctl_entry sysctl_table[] = {
 };
 #define N_SYSCTL (sizeof(sysctl_table) / sizeof(sysctl_table[0]))
 
-static long read_field(const struct us_sysctl *s, const struct sysctl_entry *e)
+/* Value i (0, or 1 for the second of a pair) of a row. */
+static long read_field(const struct us_sysctl *s, const struct sysctl_entry *e, int i)
 {
     const char *p = (const char *)s + e->offset;
-    return e->type == SYSCTL_INT ? (long)*(const int *)p : *(const long *)p;
+    return e->type == SYSCTL_LONG ? *(const long *)p : (long)((const int *)p)[i];
 }
 
-static void write_field(struct us_sysctl *s, const struct sysctl_entry *e, long v)
+static void write_field(struct us_sysctl *s, const struct sysctl_entry *e, int i, long v)
 {
     char *p = (char *)s + e->offset;
-    if (e->type == SYSCTL_INT)
-        *(int *)p = (int)v;
-    else
+    if (e->type == SYSCTL_LONG)
         *(long *)p = v;
+    else
+        ((int *)p)[i] = (int)v;
+}
+
+/* As `sysctl -n` prints it; a pair is separated by a tab, as Linux's proc
+ * handler writes it. */
+static void format_field(const struct us_sysctl *s, const struct sysctl_entry *e, char *buf,
+                         size_t len)
+{
+    if (e->type == SYSCTL_INT_PAIR)
+        snprintf(buf, len, "%ld\t%ld", read_field(s, e, 0), read_field(s, e, 1));
+    else
+        snprintf(buf, len, "%ld", read_field(s, e, 0));
 }
 
 void us_sysctl_defaults(struct us_sysctl *s)
 {
     memset(s, 0, sizeof(*s));
-    for (size_t i = 0; i < N_SYSCTL; i++)
-        write_field(s, &sysctl_table[i], sysctl_table[i].def);
+    for (size_t i = 0; i < N_SYSCTL; i++) {
+        write_field(s, &sysctl_table[i], 0, sysctl_table[i].def);
+        if (sysctl_table[i].type == SYSCTL_INT_PAIR)
+            write_field(s, &sysctl_table[i], 1, sysctl_table[i].def2);
+    }
 }
 
 static const struct sysctl_entry *find(const char *key)
@@ -97,24 +129,38 @@ int us_sysctl_apply(struct us_sysctl *s, const char *key, const char *value, cha
             snprintf(err, errlen, "unknown sysctl key '%s'", key);
         return -ENOENT;
     }
-    char *end;
-    errno = 0;
-    long v = strtol(value, &end, 10);
-    while (*end == ' ' || *end == '\t' || *end == '\n')
-        end++;
-    if (errno || end == value || *end != '\0' || v < e->min || v > e->max) {
-        if (err)
+    int n = e->type == SYSCTL_INT_PAIR ? 2 : 1;
+    long v[2] = {0, 0};
+    const char *cur = value;
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++) {
+        char *end;
+        errno = 0;
+        v[i] = strtol(cur, &end, 10);
+        ok = !errno && end != cur && v[i] >= e->min && v[i] <= e->max;
+        cur = end;
+    }
+    while (*cur == ' ' || *cur == '\t' || *cur == '\n')
+        cur++;
+    if (!ok || *cur != '\0') {
+        if (err && n == 2)
+            snprintf(err, errlen,
+                     "invalid value '%s' for %s: expected two integers in [%ld, %ld], low high",
+                     value, key, e->min, e->max);
+        else if (err)
             snprintf(err, errlen, "invalid value '%s' for %s: expected an integer in [%ld, %ld]",
                      value, key, e->min, e->max);
         return -EINVAL;
     }
-    const char *why = check_pair(s, e, v);
+    const char *why = n == 2 ? (v[0] > v[1] ? "the low end must not exceed the high end" : NULL)
+                             : check_pair(s, e, v[0]);
     if (why) {
         if (err)
             snprintf(err, errlen, "invalid value '%s' for %s: %s", value, key, why);
         return -EINVAL;
     }
-    write_field(s, e, v);
+    for (int i = 0; i < n; i++)
+        write_field(s, e, i, v[i]);
     return 0;
 }
 
@@ -129,13 +175,15 @@ int us_sysctl_get(const struct us_stack *stack, const char *key, char *buf, size
     const struct sysctl_entry *e = find(key);
     if (!e)
         return -ENOENT;
-    snprintf(buf, len, "%ld", read_field(&stack->sysctl, e));
+    format_field(&stack->sysctl, e, buf, len);
     return 0;
 }
 
 void us_sysctl_print_all(const struct us_stack *stack, FILE *out)
 {
-    for (size_t i = 0; i < N_SYSCTL; i++)
-        fprintf(out, "%s = %ld\n", sysctl_table[i].name,
-                read_field(&stack->sysctl, &sysctl_table[i]));
+    char buf[64];
+    for (size_t i = 0; i < N_SYSCTL; i++) {
+        format_field(&stack->sysctl, &sysctl_table[i], buf, sizeof(buf));
+        fprintf(out, "%s = %s\n", sysctl_table[i].name, buf);
+    }
 }

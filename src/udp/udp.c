@@ -1,7 +1,60 @@
-/* UDP input (RFC 768, RFC 1122 §4.1). Sockets and their demultiplexing
- * come with the socket layer; until a socket is bound to a port, every
- * datagram is answered as Linux answers one for a closed port. */
+/* UDP (RFC 768, RFC 1122 §4.1): input through the port table to a socket's
+ * receive queue, ICMP errors to the socket they concern, and output. */
 #include "net/ip.h"
+#include "sock/sock.h"
+#include "wire/be.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Linux's __udp_queue_rcv_skb: queue (the buffer layer counts a full
+ * receive buffer) or drop. */
+static void queue_rcv(struct us_stack *s, struct us_sock *sk, struct us_pkt *pkt)
+{
+    us_sock_queue_rcv(s, sk, pkt);
+}
+
+struct bcast_deliver {
+    struct us_stack *s;
+    struct us_pkt *pkt;
+    uint32_t payload_len;
+    int left; /* matching sockets still to serve; the last one gets pkt itself */
+};
+
+static void bcast_one(void *ctx, struct us_sock *sk)
+{
+    struct bcast_deliver *d = ctx;
+    struct us_pkt *p;
+    if (--d->left == 0) {
+        p = d->pkt;
+        d->pkt = NULL;
+    } else {
+        p = us_pkt_clone(d->pkt);
+    }
+    if (!p) {
+        /* __udp4_lib_mcast_deliver: a failed clone counts as a receive
+         * buffer error and an input error. */
+        d->s->mib.udp.RcvbufErrors++;
+        d->s->mib.udp.InErrors++;
+        return;
+    }
+    p->cb = d->payload_len;
+    queue_rcv(d->s, sk, p);
+}
+
+/* __udp4_lib_mcast_deliver: a broadcast goes to every socket of its port
+ * that would take it (multicast group membership comes with IGMP). */
+static void deliver_broadcast(struct us_stack *s, struct us_pkt *pkt, us_ip4 saddr, uint16_t sport,
+                              us_ip4 daddr, uint16_t dport)
+{
+    struct bcast_deliver d = {.s = s, .pkt = pkt, .payload_len = pkt->cb};
+    d.left = us_udp_lookup_all(s, saddr, sport, daddr, dport, NULL, NULL);
+    if (d.left > 0)
+        us_udp_lookup_all(s, saddr, sport, daddr, dport, bcast_one, &d);
+    /* No socket (Linux drops these silently, without NoPorts), or one that
+     * a callback closed on the way left the original unused. */
+    us_pkt_free(d.pkt);
+}
 
 void us_udp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip,
                   bool to_broadcast)
@@ -16,13 +69,107 @@ void us_udp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
         us_pkt_free(pkt);
         return;
     }
-    if (to_broadcast || us_ip4_is_multicast(ip->dst)) {
-        /* No socket wants it; Linux drops these silently. */
-        us_pkt_free(pkt);
+    /* The packet is queued as it is, data at its IPv4 header; recv finds
+     * the UDP header at l4_off and the payload length in cb. */
+    pkt->cb = (uint32_t)udp.payload_len;
+    if (us_ip4_is_multicast(ip->dst)) {
+        us_pkt_free(pkt); /* no group is joined yet: Linux drops these silently */
+        return;
+    }
+    if (to_broadcast) {
+        deliver_broadcast(s, pkt, ip->src, udp.sport, ip->dst, udp.dport);
+        return;
+    }
+    struct us_sock *sk = us_udp_lookup(s, ip->src, udp.sport, ip->dst, udp.dport);
+    if (sk) {
+        queue_rcv(s, sk, pkt);
         return;
     }
     /* RFC 1122 §4.1.3.1: port unreachable for a port nobody listens on. */
     s->mib.udp.NoPorts++;
     us_icmp_send_error(s, pkt, US_ICMP_DEST_UNREACH, US_ICMP_PORT_UNREACH, 0);
     us_pkt_free(pkt);
+}
+
+/* Linux's icmp_err_convert (net/ipv4/icmp.c): the errno of each destination
+ * unreachable code and whether it is fatal ("hard"). */
+static const struct {
+    int err;
+    bool fatal;
+} icmp_err_convert[] = {
+    {ENETUNREACH, false},  /* NET_UNREACH */
+    {EHOSTUNREACH, false}, /* HOST_UNREACH */
+    {ENOPROTOOPT, true},   /* PROT_UNREACH */
+    {ECONNREFUSED, true},  /* PORT_UNREACH */
+    {EMSGSIZE, false},     /* FRAG_NEEDED */
+    {EOPNOTSUPP, false},   /* SR_FAILED */
+    {ENETUNREACH, true},   /* NET_UNKNOWN */
+    {EHOSTDOWN, true},     /* HOST_UNKNOWN */
+    {ENONET, true},        /* HOST_ISOLATED */
+    {ENETUNREACH, true},   /* NET_ANO */
+    {EHOSTUNREACH, true},  /* HOST_ANO */
+    {ENETUNREACH, false},  /* NET_UNR_TOS */
+    {EHOSTUNREACH, false}, /* HOST_UNR_TOS */
+    {EHOSTUNREACH, true},  /* PKT_FILTERED */
+    {EHOSTUNREACH, true},  /* PREC_VIOLATION */
+    {EHOSTUNREACH, true},  /* PREC_CUTOFF */
+};
+
+void us_udp_err(struct us_stack *s, const struct us_icmp_view *icmp, const uint8_t *quote,
+                size_t quote_len)
+{
+    size_t ihl = (size_t)(quote[0] & 0x0f) * 4;
+    if (ihl < US_IPV4_HLEN || quote_len < ihl + 8)
+        return;
+    us_ip4 saddr = be32_load(quote + 12), daddr = be32_load(quote + 16);
+    uint16_t sport = be16_load(quote + ihl), dport = be16_load(quote + ihl + 2);
+    /* __udp4_lib_err: the socket that sent it, looked up as if the quoted
+     * datagram's answer were arriving. */
+    struct us_sock *sk = us_udp_lookup(s, daddr, dport, saddr, sport);
+    if (!sk || icmp->code >= sizeof(icmp_err_convert) / sizeof(icmp_err_convert[0]))
+        return;
+    int err = icmp_err_convert[icmp->code].err;
+    bool harderr = icmp_err_convert[icmp->code].fatal;
+    if (icmp->code == US_ICMP_FRAG_NEEDED)
+        harderr = true; /* IP_PMTUDISC_DONT is not offered: as Linux's default */
+    /* Without IP_RECVERR only a hard error on a connected socket is
+     * reported (sk->sk_state == TCP_ESTABLISHED in __udp4_lib_err). */
+    if (!harderr || !sk->daddr)
+        return;
+    us_sock_set_error(s, sk, err);
+}
+
+int us_udp_sendmsg(struct us_stack *s, struct us_sock *sk, const void *buf, size_t len,
+                   us_ip4 daddr, uint16_t dport)
+{
+    us_ip4 saddr = sk->rcv_saddr;
+    if (!saddr || us_ip4_is_multicast(saddr) || !us_iface_by_addr(s, saddr)) {
+        /* The source is the outgoing interface's address (ip_route_output). */
+        const struct us_route *r = us_route_lookup(s, daddr);
+        if (r)
+            saddr = s->ifaces[r->ifindex].addr;
+        else if ((daddr == US_IP4_BROADCAST || us_ip4_is_multicast(daddr)) && s->n_ifaces)
+            saddr = s->ifaces[0].addr;
+        else
+            return -ENETUNREACH;
+    }
+    size_t seg_len = US_UDP_HLEN + len;
+    struct us_pkt *pkt = us_stack_pkt_alloc(s, seg_len + US_IPV4_HLEN + US_ETH_HLEN);
+    if (!pkt) {
+        /* udp_sendmsg counts ENOBUFS from ip_make_skb as SndbufErrors. */
+        s->mib.udp.SndbufErrors++;
+        return -ENOBUFS;
+    }
+    uint8_t *seg = us_pkt_put(pkt, (uint32_t)seg_len);
+    if (len)
+        memcpy(seg + US_UDP_HLEN, buf, len);
+    us_udp_emit(seg, seg_len, sk->num, dport, saddr, daddr);
+    int err = us_ipv4_output(s, pkt, saddr, daddr, US_IPPROTO_UDP, NULL);
+    if (err) {
+        if (err == -ENOBUFS)
+            s->mib.udp.SndbufErrors++;
+        return err;
+    }
+    s->mib.udp.OutDatagrams++;
+    return 0;
 }

@@ -1,0 +1,139 @@
+/* BSD-style sockets on a stack, for a single-threaded event loop.
+ *
+ * A socket is a small int descriptor in its stack's own table (no global
+ * state): descriptors of two stacks are unrelated. Every call returns >= 0 on
+ * success or a negative POSIX errno (-EBADF, -EAGAIN, -EADDRINUSE ...), so
+ * `if (n < 0) strerror(-n)` works.
+ *
+ * Addresses are struct us_sockaddr_in in HOST byte order (address and port),
+ * like everything above the wire layer; there is no sockaddr family juggling.
+ *
+ * Calls never block. us_recv* returns -EAGAIN when nothing is queued; an
+ * event loop learns when to read from us_sock_poll_events or from the
+ * readiness callback, which the stack calls from its bottom half (inside
+ * us_stack_poll) whenever a datagram is queued or an error is set on the
+ * socket. Calls that send take `now` (time is an argument) and put their
+ * frames on the wire before returning.
+ *
+ * UDP (US_SOCK_DGRAM) follows Linux: datagram boundaries are kept; a
+ * connected socket sends to its peer by default and receives only from it;
+ * an ICMP port unreachable for a connected socket's datagram is reported as
+ * -ECONNREFUSED by its next send or receive (once); SO_RCVBUF/SO_SNDBUF are
+ * doubled and capped by net.core.rmem_max/wmem_max; a datagram that arrives
+ * at a full receive buffer is dropped and counted (UdpRcvbufErrors). */
+#ifndef USTACK_SOCKET_H
+#define USTACK_SOCKET_H
+
+#include "ustack/types.h"
+
+struct us_stack;
+
+enum {
+    US_SOCK_DGRAM = 2, /* UDP */
+};
+
+/* An IPv4 socket address, both fields in host byte order. */
+struct us_sockaddr_in {
+    us_ip4 addr;
+    uint16_t port;
+};
+
+/* Largest UDP payload in one IPv4 datagram: 65535 - 20 - 8. */
+#define US_UDP_MAX_PAYLOAD 65507
+
+/* Flags of us_recv / us_recvfrom / us_send / us_sendto. */
+enum {
+    US_MSG_PEEK = 1 << 0,     /* return the next datagram without removing it */
+    US_MSG_TRUNC = 1 << 1,    /* return the datagram's real length even if longer than len */
+    US_MSG_DONTWAIT = 1 << 2, /* accepted for familiarity; every call is non-blocking */
+};
+
+/* Readiness bits, the values of poll(2). */
+enum {
+    US_POLLIN = 0x001,  /* a datagram (or an error) waits to be received */
+    US_POLLOUT = 0x004, /* a send would not block (always, for UDP) */
+    US_POLLERR = 0x008, /* an error is pending (e.g. ECONNREFUSED) */
+};
+
+/* Socket options: our own constants, Linux's meanings. */
+#define US_SOL_SOCKET 1
+enum {
+    US_SO_REUSEADDR = 2, /* int: share a port with other SO_REUSEADDR sockets */
+    US_SO_BROADCAST = 6, /* int: allow sending to a broadcast address */
+    US_SO_SNDBUF = 7,    /* int bytes: set val -> min(val, wmem_max) * 2, at least 4608 */
+    US_SO_RCVBUF = 8,    /* int bytes: set val -> min(val, rmem_max) * 2, at least 2304 */
+    US_SO_ERROR = 4,     /* int, read only: the pending error as a positive errno, cleared */
+};
+
+/* A new socket of `type` (US_SOCK_DGRAM): its descriptor (>= 0), or -EINVAL
+ * for an unknown type, -ENOMEM. */
+int us_socket(struct us_stack *s, int type);
+/* Frees the socket; datagrams still queued are dropped. 0 or -EBADF. */
+int us_close(struct us_stack *s, int fd);
+
+/* Binds to addr (US_IP4_ANY or one of the stack's addresses) and port (0: an
+ * ephemeral port from net.ipv4.ip_local_port_range). -EINVAL if already
+ * bound, -EADDRNOTAVAIL for an address not ours, -EADDRINUSE if another
+ * socket holds the port on an overlapping address (unless both set
+ * SO_REUSEADDR), -EAGAIN if no ephemeral port is free. */
+int us_bind(struct us_stack *s, int fd, const struct us_sockaddr_in *addr);
+/* Sets the default peer and from then on accepts datagrams only from it.
+ * Binds an unbound socket first (ephemeral port, and the local address of
+ * the route to the peer, as Linux's ip4_datagram_connect). addr NULL or
+ * {0, 0} dissolves the association (AF_UNSPEC). -ENETUNREACH without a route,
+ * -EACCES to a broadcast address without SO_BROADCAST. */
+int us_connect(struct us_stack *s, int fd, const struct us_sockaddr_in *addr);
+
+/* Sends one datagram of len bytes to `to` (NULL: the connected peer). Returns
+ * len, or -EDESTADDRREQ (no peer), -EMSGSIZE (len > 65507), -EACCES
+ * (broadcast without SO_BROADCAST), -ENETUNREACH, -ENOBUFS (no packet
+ * buffer), or a pending error such as -ECONNREFUSED (reported once). An
+ * unbound socket is bound to an ephemeral port first. */
+int us_sendto(struct us_stack *s, int fd, const void *buf, size_t len, int flags,
+              const struct us_sockaddr_in *to, us_time_ns now);
+int us_send(struct us_stack *s, int fd, const void *buf, size_t len, int flags, us_time_ns now);
+
+/* Receives the next datagram into buf: copies min(len, its length) bytes and
+ * returns the number copied, or with US_MSG_TRUNC the datagram's full length
+ * (as Linux's MSG_TRUNC on a datagram socket); the rest of a datagram longer
+ * than len is discarded (unless US_MSG_PEEK). from (may be NULL) gets the
+ * sender. -EAGAIN when nothing is queued; a pending error (-ECONNREFUSED) is
+ * returned once, before any queued datagram. */
+int us_recvfrom(struct us_stack *s, int fd, void *buf, size_t len, int flags,
+                struct us_sockaddr_in *from);
+int us_recv(struct us_stack *s, int fd, void *buf, size_t len, int flags);
+
+int us_getsockname(struct us_stack *s, int fd, struct us_sockaddr_in *addr);
+/* -ENOTCONN unless connected. */
+int us_getpeername(struct us_stack *s, int fd, struct us_sockaddr_in *addr);
+
+/* level US_SOL_SOCKET; val points to an int and vallen is sizeof(int).
+ * -ENOPROTOOPT for an unknown option, -EINVAL for a short value. */
+int us_setsockopt(struct us_stack *s, int fd, int level, int opt, const void *val, size_t vallen);
+/* *vallen is in/out; getsockopt(SO_RCVBUF) returns the doubled value. */
+int us_getsockopt(struct us_stack *s, int fd, int level, int opt, void *val, size_t *vallen);
+
+/* The socket's readiness: a mask of US_POLLIN, US_POLLOUT, US_POLLERR, or
+ * -EBADF. */
+int us_sock_poll_events(struct us_stack *s, int fd);
+
+/* Called from the bottom half each time a datagram is queued on the socket
+ * or an error is set on it (Linux's sk_data_ready / sk_error_report), with
+ * the socket's readiness mask. It may receive, send or close any socket.
+ * fn NULL removes it. 0 or -EBADF. */
+typedef void (*us_sock_ready_fn)(void *ctx, struct us_stack *s, int fd, int events);
+int us_sock_set_callback(struct us_stack *s, int fd, us_sock_ready_fn fn, void *ctx);
+
+/* One socket as `ss -uanm` shows it. */
+struct us_sock_info {
+    int type;
+    struct us_sockaddr_in local, peer; /* peer {0,0} unless connected */
+    uint32_t rx_queue;                 /* bytes charged to the receive queue (rmem_alloc) */
+    uint32_t rx_datagrams;             /* datagrams queued */
+    int rcvbuf, sndbuf;
+    uint64_t drops; /* datagrams dropped at this socket (receive buffer full) */
+};
+/* 0 or -EBADF. */
+int us_sock_info(struct us_stack *s, int fd, struct us_sock_info *info);
+
+#endif

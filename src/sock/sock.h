@@ -1,0 +1,91 @@
+/* The socket layer's inside: the socket, the per-stack descriptor table, the
+ * UDP port table (demux.c) and the buffer accounting (buffer.c). */
+#ifndef USTACK_SOCK_SOCK_H
+#define USTACK_SOCK_SOCK_H
+
+#include "ustack/socket.h"
+#include "core/stack_impl.h"
+
+/* Linux's SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF (include/net/sock.h):
+ * TCP_SKB_MIN_TRUESIZE = 2048 + SKB_DATA_ALIGN(sizeof(struct sk_buff)) = 2304,
+ * the receive floor; twice that for send. */
+#define US_SOCK_MIN_RCVBUF 2304
+#define US_SOCK_MIN_SNDBUF (2 * US_SOCK_MIN_RCVBUF)
+
+/* Hash chains of the UDP port table (a power of two). */
+#define US_UDP_HTABLE_SIZE 256
+
+struct us_sock {
+    int fd;
+    int type;
+    struct us_sock *hash_next; /* chain of the port table bucket */
+    bool hashed;               /* in the port table (bound) */
+
+    /* Linux's inet_sock names: the bound local address (0 = any) and port,
+     * the connected peer (daddr 0 = none). */
+    us_ip4 rcv_saddr;
+    uint16_t num;
+    us_ip4 daddr;
+    uint16_t dport;
+    bool addr_from_connect; /* rcv_saddr was set by connect, undone on disconnect */
+
+    bool reuseaddr; /* SO_REUSEADDR */
+    bool broadcast; /* SO_BROADCAST */
+    int rcvbuf, sndbuf;
+
+    /* The receive queue: the received packets themselves, data at their
+     * IPv4 header, cb = UDP payload length; rmem_alloc sums their truesize. */
+    struct us_pkt_queue receive_queue;
+    uint32_t rmem_alloc;
+    uint64_t drops;
+    int err; /* Linux's sk_err: a positive errno reported once */
+
+    us_sock_ready_fn ready;
+    void *ready_ctx;
+};
+
+struct us_sock_table {
+    struct us_sock **fds; /* indexed by descriptor; NULL = free */
+    int nfds;
+    struct us_sock *udp_hash[US_UDP_HTABLE_SIZE];
+};
+
+int us_sock_table_init(struct us_stack *s);
+void us_sock_table_free(struct us_stack *s);
+struct us_sock *us_sock_get(struct us_stack *s, int fd);
+
+/* ---- demux.c: the UDP port table ---- */
+
+/* Binds sk to addr:port (port 0: ephemeral). 0 or -EADDRINUSE / -EAGAIN. */
+int us_udp_hash_bind(struct us_stack *s, struct us_sock *sk, us_ip4 addr, uint16_t port);
+void us_udp_unhash(struct us_stack *s, struct us_sock *sk);
+/* The best socket for a datagram saddr:sport -> daddr:dport, Linux's
+ * __udp4_lib_lookup with compute_score; NULL if none. */
+struct us_sock *us_udp_lookup(struct us_stack *s, us_ip4 saddr, uint16_t sport, us_ip4 daddr,
+                              uint16_t dport);
+/* Calls fn (if not NULL) for every socket that takes a broadcast datagram to daddr:dport
+ * from saddr:sport (Linux's __udp_is_mcast_sock), at most 64; returns how many. */
+int us_udp_lookup_all(struct us_stack *s, us_ip4 saddr, uint16_t sport, us_ip4 daddr,
+                      uint16_t dport, void (*fn)(void *ctx, struct us_sock *sk), void *ctx);
+
+/* ---- buffer.c: receive queue and buffer sizes ---- */
+
+/* SO_RCVBUF / SO_SNDBUF as Linux's sock_setsockopt sets them. */
+int us_sock_rcvbuf_value(const struct us_stack *s, int val);
+int us_sock_sndbuf_value(const struct us_stack *s, int val);
+/* Queues pkt (UDP payload length in pkt->cb) if the receive buffer allows;
+ * consumes pkt either way. false: dropped for a full buffer. */
+bool us_sock_queue_rcv(struct us_stack *s, struct us_sock *sk, struct us_pkt *pkt);
+/* Removes the head of the receive queue and uncharges it; the caller frees it. */
+struct us_pkt *us_sock_dequeue(struct us_sock *sk);
+void us_sock_purge(struct us_sock *sk);
+/* Sets sk->err and tells the application (sk_error_report). */
+void us_sock_set_error(struct us_stack *s, struct us_sock *sk, int err);
+int us_sock_events(const struct us_sock *sk);
+
+/* ---- udp.c: output ---- */
+
+int us_udp_sendmsg(struct us_stack *s, struct us_sock *sk, const void *buf, size_t len,
+                   us_ip4 daddr, uint16_t dport);
+
+#endif

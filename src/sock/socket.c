@@ -1,0 +1,359 @@
+/* The socket API (include/ustack/socket.h): the per-stack descriptor table
+ * and the calls that do not move data through a protocol. */
+#include "sock/sock.h"
+
+#include "net/ip.h"
+#include "wire/be.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int us_sock_table_init(struct us_stack *s)
+{
+    s->socks = calloc(1, sizeof(*s->socks));
+    return s->socks ? 0 : -ENOMEM;
+}
+
+static void sock_destroy(struct us_stack *s, struct us_sock *sk)
+{
+    us_udp_unhash(s, sk);
+    us_sock_purge(sk);
+    s->socks->fds[sk->fd] = NULL;
+    free(sk);
+}
+
+void us_sock_table_free(struct us_stack *s)
+{
+    if (!s->socks)
+        return;
+    for (int i = 0; i < s->socks->nfds; i++)
+        if (s->socks->fds[i])
+            sock_destroy(s, s->socks->fds[i]);
+    free(s->socks->fds);
+    free(s->socks);
+    s->socks = NULL;
+}
+
+struct us_sock *us_sock_get(struct us_stack *s, int fd)
+{
+    if (fd < 0 || fd >= s->socks->nfds)
+        return NULL;
+    return s->socks->fds[fd];
+}
+
+int us_socket(struct us_stack *s, int type)
+{
+    if (type != US_SOCK_DGRAM)
+        return -EINVAL;
+    struct us_sock_table *t = s->socks;
+    int fd = 0;
+    while (fd < t->nfds && t->fds[fd]) /* the lowest free descriptor, as POSIX */
+        fd++;
+    if (fd == t->nfds) {
+        int n = t->nfds ? 2 * t->nfds : 16;
+        struct us_sock **fds = realloc(t->fds, (size_t)n * sizeof(*fds));
+        if (!fds)
+            return -ENOMEM;
+        memset(fds + t->nfds, 0, (size_t)(n - t->nfds) * sizeof(*fds));
+        t->fds = fds;
+        t->nfds = n;
+    }
+    struct us_sock *sk = calloc(1, sizeof(*sk));
+    if (!sk)
+        return -ENOMEM;
+    sk->fd = fd;
+    sk->type = type;
+    sk->rcvbuf = s->sysctl.rmem_default;
+    sk->sndbuf = s->sysctl.wmem_default;
+    t->fds[fd] = sk;
+    return fd;
+}
+
+int us_close(struct us_stack *s, int fd)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    sock_destroy(s, sk);
+    return 0;
+}
+
+int us_bind(struct us_stack *s, int fd, const struct us_sockaddr_in *addr)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    if (!addr)
+        return -EINVAL;
+    if (sk->hashed)
+        return -EINVAL; /* already bound, as Linux's inet_bind */
+    /* Linux's inet_bind accepts our addresses, broadcast and multicast ones
+     * (a socket may bind to a group or the broadcast address to receive it). */
+    us_ip4 a = addr->addr;
+    bool ok = a == US_IP4_ANY || us_iface_by_addr(s, a) || us_ip4_is_multicast(a);
+    for (int i = 0; i < s->n_ifaces && !ok; i++)
+        ok = us_ipv4_is_broadcast(&s->ifaces[i], a);
+    if (!ok)
+        return -EADDRNOTAVAIL;
+    return us_udp_hash_bind(s, sk, a, addr->port);
+}
+
+/* The interface a datagram to dst leaves by, as ipv4_output routes it. */
+static struct us_iface *route_iface(struct us_stack *s, us_ip4 dst)
+{
+    const struct us_route *r = us_route_lookup(s, dst);
+    if (r)
+        return &s->ifaces[r->ifindex];
+    if ((dst == US_IP4_BROADCAST || us_ip4_is_multicast(dst)) && s->n_ifaces > 0)
+        return &s->ifaces[0];
+    return NULL;
+}
+
+static bool is_broadcast(struct us_stack *s, us_ip4 dst)
+{
+    for (int i = 0; i < s->n_ifaces; i++)
+        if (us_ipv4_is_broadcast(&s->ifaces[i], dst))
+            return true;
+    return dst == US_IP4_BROADCAST;
+}
+
+int us_connect(struct us_stack *s, int fd, const struct us_sockaddr_in *addr)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    if (!addr || (addr->addr == 0 && addr->port == 0)) {
+        /* udp_disconnect: forget the peer and an address connect chose. */
+        sk->daddr = 0;
+        sk->dport = 0;
+        if (sk->addr_from_connect) {
+            sk->rcv_saddr = 0;
+            sk->addr_from_connect = false;
+        }
+        return 0;
+    }
+    if (addr->port == 0 || addr->addr == 0)
+        return -EINVAL;
+    /* ip4_datagram_connect: route, refuse broadcast without SO_BROADCAST,
+     * take the route's source address if unbound, autobind a port. */
+    struct us_iface *ifc = route_iface(s, addr->addr);
+    if (!ifc)
+        return -ENETUNREACH;
+    if (is_broadcast(s, addr->addr) && !sk->broadcast)
+        return -EACCES;
+    if (!sk->hashed) {
+        int err = us_udp_hash_bind(s, sk, 0, 0);
+        if (err)
+            return err;
+    }
+    if (!sk->rcv_saddr && !us_ip4_is_multicast(addr->addr)) {
+        sk->rcv_saddr = ifc->addr;
+        sk->addr_from_connect = true;
+    }
+    sk->daddr = addr->addr;
+    sk->dport = addr->port;
+    return 0;
+}
+
+/* Linux's sock_error: the pending error, cleared as it is reported. */
+static int take_error(struct us_sock *sk)
+{
+    int err = sk->err;
+    sk->err = 0;
+    return -err;
+}
+
+int us_sendto(struct us_stack *s, int fd, const void *buf, size_t len, int flags,
+              const struct us_sockaddr_in *to, us_time_ns now)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    if (len > US_UDP_MAX_PAYLOAD)
+        return -EMSGSIZE;
+    us_ip4 daddr;
+    uint16_t dport;
+    if (to) {
+        daddr = to->addr;
+        dport = to->port;
+        if (dport == 0)
+            return -EINVAL;
+    } else {
+        if (!sk->daddr)
+            return -EDESTADDRREQ;
+        daddr = sk->daddr;
+        dport = sk->dport;
+    }
+    if (sk->err)
+        return take_error(sk);
+    if (is_broadcast(s, daddr) && !sk->broadcast)
+        return -EACCES; /* udp_sendmsg: RTCF_BROADCAST without SOCK_BROADCAST */
+    if (!sk->hashed) {
+        int err = us_udp_hash_bind(s, sk, 0, 0);
+        if (err)
+            return err;
+    }
+    s->now = now;
+    int err = us_udp_sendmsg(s, sk, buf, len, daddr, dport);
+    us_iface_flush(s);
+    return err ? err : (int)len;
+}
+
+int us_send(struct us_stack *s, int fd, const void *buf, size_t len, int flags, us_time_ns now)
+{
+    return us_sendto(s, fd, buf, len, flags, NULL, now);
+}
+
+int us_recvfrom(struct us_stack *s, int fd, void *buf, size_t len, int flags,
+                struct us_sockaddr_in *from)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    if (sk->err)
+        return take_error(sk);
+    struct us_pkt *p = sk->receive_queue.head;
+    if (!p)
+        return -EAGAIN;
+    /* The packet still starts at its IPv4 header; l4_off is the header
+     * length and cb the UDP payload length (see us_udp_input). */
+    size_t dlen = p->cb;
+    const uint8_t *udp = p->data + p->l4_off;
+    size_t n = dlen < len ? dlen : len;
+    if (n)
+        memcpy(buf, udp + US_UDP_HLEN, n);
+    if (from) {
+        from->addr = be32_load(p->data + 12);
+        from->port = be16_load(udp);
+    }
+    if (!(flags & US_MSG_PEEK)) {
+        us_pkt_free(us_sock_dequeue(sk));
+        /* udp_recvmsg counts InDatagrams when the application takes one. */
+        s->mib.udp.InDatagrams++;
+    }
+    return (int)((flags & US_MSG_TRUNC) ? dlen : n);
+}
+
+int us_recv(struct us_stack *s, int fd, void *buf, size_t len, int flags)
+{
+    return us_recvfrom(s, fd, buf, len, flags, NULL);
+}
+
+int us_getsockname(struct us_stack *s, int fd, struct us_sockaddr_in *addr)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    addr->addr = sk->rcv_saddr;
+    addr->port = sk->num;
+    return 0;
+}
+
+int us_getpeername(struct us_stack *s, int fd, struct us_sockaddr_in *addr)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    if (!sk->daddr)
+        return -ENOTCONN;
+    addr->addr = sk->daddr;
+    addr->port = sk->dport;
+    return 0;
+}
+
+int us_setsockopt(struct us_stack *s, int fd, int level, int opt, const void *val, size_t vallen)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    if (level != US_SOL_SOCKET)
+        return -ENOPROTOOPT;
+    if (!val || vallen < sizeof(int))
+        return -EINVAL;
+    int v;
+    memcpy(&v, val, sizeof(v));
+    switch (opt) {
+    case US_SO_REUSEADDR:
+        sk->reuseaddr = v != 0;
+        return 0;
+    case US_SO_BROADCAST:
+        sk->broadcast = v != 0;
+        return 0;
+    case US_SO_RCVBUF:
+        sk->rcvbuf = us_sock_rcvbuf_value(s, v);
+        return 0;
+    case US_SO_SNDBUF:
+        sk->sndbuf = us_sock_sndbuf_value(s, v);
+        return 0;
+    default:
+        return -ENOPROTOOPT;
+    }
+}
+
+int us_getsockopt(struct us_stack *s, int fd, int level, int opt, void *val, size_t *vallen)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    if (level != US_SOL_SOCKET)
+        return -ENOPROTOOPT;
+    if (!val || !vallen || *vallen < sizeof(int))
+        return -EINVAL;
+    int v;
+    switch (opt) {
+    case US_SO_REUSEADDR:
+        v = sk->reuseaddr;
+        break;
+    case US_SO_BROADCAST:
+        v = sk->broadcast;
+        break;
+    case US_SO_RCVBUF:
+        v = sk->rcvbuf;
+        break;
+    case US_SO_SNDBUF:
+        v = sk->sndbuf;
+        break;
+    case US_SO_ERROR:
+        v = -take_error(sk);
+        break;
+    default:
+        return -ENOPROTOOPT;
+    }
+    memcpy(val, &v, sizeof(v));
+    *vallen = sizeof(int);
+    return 0;
+}
+
+int us_sock_poll_events(struct us_stack *s, int fd)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    return sk ? us_sock_events(sk) : -EBADF;
+}
+
+int us_sock_set_callback(struct us_stack *s, int fd, us_sock_ready_fn fn, void *ctx)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    sk->ready = fn;
+    sk->ready_ctx = ctx;
+    return 0;
+}
+
+int us_sock_info(struct us_stack *s, int fd, struct us_sock_info *info)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    memset(info, 0, sizeof(*info));
+    info->type = sk->type;
+    info->local = (struct us_sockaddr_in){sk->rcv_saddr, sk->num};
+    info->peer = (struct us_sockaddr_in){sk->daddr, sk->dport};
+    info->rx_queue = sk->rmem_alloc;
+    info->rx_datagrams = sk->receive_queue.count;
+    info->rcvbuf = sk->rcvbuf;
+    info->sndbuf = sk->sndbuf;
+    info->drops = sk->drops;
+    return 0;
+}

@@ -1,0 +1,599 @@
+/* UDP sockets between two stacks on a simulated wire, on the virtual clock:
+ * datagram boundaries, demultiplexing as Linux's __udp4_lib_lookup (source
+ * ports, specific address over INADDR_ANY, connected sockets), port
+ * unreachable and ECONNREFUSED, fragmented 60,000-byte datagrams, ephemeral
+ * ports, SO_RCVBUF as Linux sizes it, and a 100,000-datagram burst whose
+ * every datagram is accounted for. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ustack/socket.h"
+#include "ustack/stack.h"
+
+#define A_IP US_IP4(10, 0, 0, 1)
+#define B_IP US_IP4(10, 0, 0, 2)
+#define MS   US_NS_PER_MS
+
+struct net {
+    struct us_wire *wire;
+    struct us_stack *a, *b;
+    struct us_stack *both[2];
+    us_time_ns now;
+};
+
+static struct net *net_new(unsigned b_pkts)
+{
+    struct net *n = calloc(1, sizeof(*n));
+    assert_non_null(n);
+    struct us_wire_config wc = {.latency = 10 * 1000, .queue_limit = 4096};
+    n->wire = us_wire_new(&wc);
+    struct us_stack_config ca = {.name = "a", .seed = 0xa11ce};
+    struct us_stack_config cb = {.name = "b", .seed = 0xb0b, .pkt_count = b_pkts};
+    n->a = us_stack_new(&ca);
+    n->b = us_stack_new(&cb);
+    assert_non_null(n->a);
+    assert_non_null(n->b);
+    assert_int_equal(us_iface_add(n->a, us_wire_port_new(n->wire, "a0"), A_IP, 24, 0), 0);
+    assert_int_equal(us_iface_add(n->b, us_wire_port_new(n->wire, "b0"), B_IP, 24, 0), 0);
+    n->both[0] = n->a;
+    n->both[1] = n->b;
+    return n;
+}
+
+static int setup(void **state)
+{
+    *state = net_new(0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct net *n = *state;
+    us_stack_free(n->a);
+    us_stack_free(n->b);
+    us_wire_free(n->wire);
+    free(n);
+    return 0;
+}
+
+static void run(struct net *n, us_time_ns dt)
+{
+    us_sim_run(n->both, 2, &n->now, n->now + dt);
+}
+
+static uint64_t ctr(struct us_stack *s, const char *name)
+{
+    int64_t v = us_mib_get(us_stack_mib(s), name);
+    if (v < 0)
+        fail_msg("no counter named %s", name);
+    return (uint64_t)v;
+}
+
+static void set_knob(struct us_stack *s, const char *key, const char *value)
+{
+    char err[160];
+    if (us_sysctl_set(s, key, value, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+}
+
+static int set_int(struct us_stack *s, int fd, int opt, int v)
+{
+    return us_setsockopt(s, fd, US_SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+static int get_int(struct us_stack *s, int fd, int opt)
+{
+    int v = -1;
+    size_t len = sizeof(v);
+    assert_int_equal(us_getsockopt(s, fd, US_SOL_SOCKET, opt, &v, &len), 0);
+    return v;
+}
+
+static int udp_bound(struct us_stack *s, us_ip4 addr, uint16_t port)
+{
+    int fd = us_socket(s, US_SOCK_DGRAM);
+    assert_true(fd >= 0);
+    struct us_sockaddr_in sa = {addr, port};
+    assert_int_equal(us_bind(s, fd, &sa), 0);
+    return fd;
+}
+
+static void fill(uint8_t *p, size_t n, unsigned salt)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(i * 7 + salt + (i >> 8));
+}
+
+static void send_to(struct net *n, struct us_stack *s, int fd, const void *buf, size_t len,
+                    us_ip4 addr, uint16_t port)
+{
+    struct us_sockaddr_in to = {addr, port};
+    assert_int_equal(us_sendto(s, fd, buf, len, 0, &to, n->now), (int)len);
+}
+
+/* ---------------- round trip ---------------- */
+
+static void test_round_trip_keeps_datagram_boundaries(void **state)
+{
+    struct net *n = *state;
+    int srv = udp_bound(n->b, US_IP4_ANY, 7000);
+    int cli = us_socket(n->a, US_SOCK_DGRAM);
+    uint8_t buf[1500], got[2000];
+    static const size_t sizes[] = {1, 0, 100, 1472};
+    for (unsigned i = 0; i < 4; i++) {
+        fill(buf, sizes[i], i);
+        send_to(n, n->a, cli, buf, sizes[i], B_IP, 7000);
+    }
+    struct us_sockaddr_in me;
+    assert_int_equal(us_getsockname(n->a, cli, &me), 0);
+    assert_true(me.port >= 32768 && me.port <= 60999); /* autobound */
+    run(n, 5 * MS);
+    assert_int_equal(us_sock_poll_events(n->b, srv), US_POLLIN | US_POLLOUT);
+    for (unsigned i = 0; i < 4; i++) {
+        struct us_sockaddr_in from;
+        assert_int_equal(us_recvfrom(n->b, srv, got, sizeof(got), 0, &from), (int)sizes[i]);
+        fill(buf, sizes[i], i);
+        assert_memory_equal(got, buf, sizes[i]);
+        assert_int_equal(from.addr, A_IP);
+        assert_int_equal(from.port, me.port);
+        /* The echo goes back to where it came from. */
+        assert_int_equal(us_sendto(n->b, srv, got, sizes[i], 0, &from, n->now), (int)sizes[i]);
+    }
+    assert_int_equal(us_recv(n->b, srv, got, sizeof(got), 0), -EAGAIN);
+    assert_int_equal(us_sock_poll_events(n->b, srv), US_POLLOUT);
+    run(n, 5 * MS);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(us_recv(n->a, cli, got, sizeof(got), 0), (int)sizes[i]);
+        fill(buf, sizes[i], i);
+        assert_memory_equal(got, buf, sizes[i]);
+    }
+    assert_int_equal(ctr(n->b, "UdpInDatagrams"), 4);
+    assert_int_equal(ctr(n->b, "UdpOutDatagrams"), 4);
+    assert_int_equal(ctr(n->a, "UdpOutDatagrams"), 4);
+    assert_int_equal(ctr(n->a, "UdpInDatagrams"), 4);
+    assert_int_equal(ctr(n->b, "UdpNoPorts"), 0);
+    assert_int_equal(us_close(n->b, srv), 0);
+    assert_int_equal(us_close(n->b, srv), -EBADF);
+}
+
+static void test_short_buffer_truncates_and_msg_trunc_tells(void **state)
+{
+    struct net *n = *state;
+    int srv = udp_bound(n->b, US_IP4_ANY, 7000);
+    int cli = us_socket(n->a, US_SOCK_DGRAM);
+    uint8_t buf[300], got[300];
+    fill(buf, sizeof(buf), 9);
+    for (int i = 0; i < 3; i++)
+        send_to(n, n->a, cli, buf, sizeof(buf), B_IP, 7000);
+    run(n, 5 * MS);
+    /* PEEK leaves it; TRUNC reports the real length; the rest is discarded. */
+    assert_int_equal(us_recv(n->b, srv, got, 10, US_MSG_PEEK), 10);
+    assert_int_equal(us_recv(n->b, srv, got, 10, US_MSG_TRUNC), 300);
+    assert_memory_equal(got, buf, 10);
+    assert_int_equal(us_recv(n->b, srv, got, 20, 0), 20);
+    assert_int_equal(us_recv(n->b, srv, got, sizeof(got), 0), 300);
+    assert_int_equal(us_recv(n->b, srv, got, sizeof(got), 0), -EAGAIN);
+}
+
+/* ---------------- demultiplexing ---------------- */
+
+static void test_two_source_ports_one_socket_replies_to_each(void **state)
+{
+    struct net *n = *state;
+    int srv = udp_bound(n->b, US_IP4_ANY, 7000);
+    int c1 = udp_bound(n->a, US_IP4_ANY, 5001);
+    int c2 = udp_bound(n->a, A_IP, 5002);
+    send_to(n, n->a, c1, "one", 3, B_IP, 7000);
+    send_to(n, n->a, c2, "two", 3, B_IP, 7000);
+    run(n, 5 * MS);
+    for (int i = 0; i < 2; i++) {
+        char got[16];
+        struct us_sockaddr_in from;
+        assert_int_equal(us_recvfrom(n->b, srv, got, sizeof(got), 0, &from), 3);
+        assert_int_equal(from.port, i == 0 ? 5001 : 5002);
+        char reply[16];
+        snprintf(reply, sizeof(reply), "re:%.3s", got);
+        assert_int_equal(us_sendto(n->b, srv, reply, 6, 0, &from, n->now), 6);
+    }
+    run(n, 5 * MS);
+    char got[16];
+    assert_int_equal(us_recv(n->a, c1, got, sizeof(got), 0), 6);
+    assert_memory_equal(got, "re:one", 6);
+    assert_int_equal(us_recv(n->a, c2, got, sizeof(got), 0), 6);
+    assert_memory_equal(got, "re:two", 6);
+    assert_int_equal(us_recv(n->a, c1, got, sizeof(got), 0), -EAGAIN);
+    assert_int_equal(us_recv(n->a, c2, got, sizeof(got), 0), -EAGAIN);
+}
+
+static void test_specific_address_beats_any(void **state)
+{
+    struct net *n = *state;
+    /* Bound in either order, the specific socket takes the datagram. */
+    int specific = us_socket(n->b, US_SOCK_DGRAM);
+    int any = us_socket(n->b, US_SOCK_DGRAM);
+    assert_int_equal(set_int(n->b, specific, US_SO_REUSEADDR, 1), 0);
+    assert_int_equal(set_int(n->b, any, US_SO_REUSEADDR, 1), 0);
+    struct us_sockaddr_in sa = {B_IP, 7000}, sany = {US_IP4_ANY, 7000};
+    assert_int_equal(us_bind(n->b, specific, &sa), 0);
+    assert_int_equal(us_bind(n->b, any, &sany), 0);
+    int cli = us_socket(n->a, US_SOCK_DGRAM);
+    send_to(n, n->a, cli, "x", 1, B_IP, 7000);
+    run(n, 5 * MS);
+    char got[4];
+    assert_int_equal(us_recv(n->b, specific, got, sizeof(got), 0), 1);
+    assert_int_equal(us_recv(n->b, any, got, sizeof(got), 0), -EAGAIN);
+    /* Without it, INADDR_ANY takes it. */
+    assert_int_equal(us_close(n->b, specific), 0);
+    send_to(n, n->a, cli, "y", 1, B_IP, 7000);
+    run(n, 5 * MS);
+    assert_int_equal(us_recv(n->b, any, got, sizeof(got), 0), 1);
+    assert_int_equal(got[0], 'y');
+}
+
+static void test_connected_socket_hears_only_its_peer(void **state)
+{
+    struct net *n = *state;
+    int c1 = udp_bound(n->a, US_IP4_ANY, 5001);
+    int c2 = udp_bound(n->a, US_IP4_ANY, 5002);
+    int srv = udp_bound(n->b, US_IP4_ANY, 7000);
+    struct us_sockaddr_in peer = {A_IP, 5001};
+    assert_int_equal(us_connect(n->b, srv, &peer), 0);
+    struct us_sockaddr_in name, pn;
+    assert_int_equal(us_getsockname(n->b, srv, &name), 0);
+    assert_int_equal(name.addr, B_IP); /* the route's source, as ip4_datagram_connect */
+    assert_int_equal(name.port, 7000);
+    assert_int_equal(us_getpeername(n->b, srv, &pn), 0);
+    assert_int_equal(pn.port, 5001);
+
+    send_to(n, n->a, c2, "stranger", 8, B_IP, 7000);
+    send_to(n, n->a, c1, "peer", 4, B_IP, 7000);
+    run(n, 5 * MS);
+    char got[16];
+    struct us_sockaddr_in from;
+    assert_int_equal(us_recvfrom(n->b, srv, got, sizeof(got), 0, &from), 4);
+    assert_int_equal(from.port, 5001);
+    assert_int_equal(us_recv(n->b, srv, got, sizeof(got), 0), -EAGAIN);
+    /* The stranger found no socket: port unreachable, as Linux. */
+    assert_int_equal(ctr(n->b, "UdpNoPorts"), 1);
+    assert_int_equal(ctr(n->a, "IcmpInDestUnreachs"), 1);
+    /* c2 is not connected: no error is reported to it. */
+    assert_int_equal(us_sock_poll_events(n->a, c2), US_POLLOUT);
+
+    /* A connected socket sends to its peer without an address. */
+    assert_int_equal(us_send(n->b, srv, "hi", 2, 0, n->now), 2);
+    run(n, 5 * MS);
+    assert_int_equal(us_recv(n->a, c1, got, sizeof(got), 0), 2);
+
+    /* Disconnect: hears everyone again. */
+    assert_int_equal(us_connect(n->b, srv, NULL), 0);
+    assert_int_equal(us_getpeername(n->b, srv, &pn), -ENOTCONN);
+    assert_int_equal(us_send(n->b, srv, "hi", 2, 0, n->now), -EDESTADDRREQ);
+    send_to(n, n->a, c2, "stranger", 8, B_IP, 7000);
+    run(n, 5 * MS);
+    assert_int_equal(us_recv(n->b, srv, got, sizeof(got), 0), 8);
+}
+
+static void test_connected_socket_scores_above_unconnected(void **state)
+{
+    struct net *n = *state;
+    int c1 = udp_bound(n->a, US_IP4_ANY, 5001);
+    int c2 = udp_bound(n->a, US_IP4_ANY, 5002);
+    int conn = us_socket(n->b, US_SOCK_DGRAM);
+    int open = us_socket(n->b, US_SOCK_DGRAM);
+    assert_int_equal(set_int(n->b, conn, US_SO_REUSEADDR, 1), 0);
+    assert_int_equal(set_int(n->b, open, US_SO_REUSEADDR, 1), 0);
+    struct us_sockaddr_in sa = {US_IP4_ANY, 7100}, peer = {A_IP, 5001};
+    assert_int_equal(us_bind(n->b, conn, &sa), 0);
+    assert_int_equal(us_connect(n->b, conn, &peer), 0);
+    assert_int_equal(us_bind(n->b, open, &sa), 0); /* bound last: first in its chain */
+    send_to(n, n->a, c1, "1", 1, B_IP, 7100);
+    send_to(n, n->a, c2, "2", 1, B_IP, 7100);
+    run(n, 5 * MS);
+    char got[4];
+    assert_int_equal(us_recv(n->b, conn, got, sizeof(got), 0), 1);
+    assert_int_equal(got[0], '1');
+    assert_int_equal(us_recv(n->b, open, got, sizeof(got), 0), 1);
+    assert_int_equal(got[0], '2');
+    assert_int_equal(us_recv(n->b, conn, got, sizeof(got), 0), -EAGAIN);
+    assert_int_equal(us_recv(n->b, open, got, sizeof(got), 0), -EAGAIN);
+}
+
+static void test_addrinuse_unless_reuseaddr_on_both(void **state)
+{
+    struct net *n = *state;
+    int s1 = udp_bound(n->b, US_IP4_ANY, 7000);
+    int s2 = us_socket(n->b, US_SOCK_DGRAM);
+    struct us_sockaddr_in sa = {US_IP4_ANY, 7000}, sb = {B_IP, 7000};
+    assert_int_equal(us_bind(n->b, s2, &sa), -EADDRINUSE);
+    assert_int_equal(us_bind(n->b, s2, &sb), -EADDRINUSE); /* ANY overlaps every address */
+    assert_int_equal(set_int(n->b, s2, US_SO_REUSEADDR, 1), 0);
+    assert_int_equal(us_bind(n->b, s2, &sa), -EADDRINUSE); /* s1 has not set it */
+    assert_int_equal(set_int(n->b, s1, US_SO_REUSEADDR, 1), 0);
+    assert_int_equal(get_int(n->b, s1, US_SO_REUSEADDR), 1);
+    assert_int_equal(us_bind(n->b, s2, &sa), 0);
+    assert_int_equal(us_bind(n->b, s2, &sa), -EINVAL); /* already bound */
+    struct us_sockaddr_in notours = {US_IP4(10, 0, 0, 77), 7001};
+    int s3 = us_socket(n->b, US_SOCK_DGRAM);
+    assert_int_equal(us_bind(n->b, s3, &notours), -EADDRNOTAVAIL);
+    /* Closing frees the port. */
+    assert_int_equal(us_close(n->b, s1), 0);
+    assert_int_equal(us_close(n->b, s2), 0);
+    assert_int_equal(us_bind(n->b, s3, &sa), 0);
+    assert_int_equal(s3, 2);
+    assert_int_equal(us_socket(n->b, US_SOCK_DGRAM), 0); /* lowest free descriptor */
+    assert_int_equal(us_socket(n->b, 99), -EINVAL);
+    assert_int_equal(us_bind(n->b, 42, &sa), -EBADF);
+}
+
+/* ---------------- errors ---------------- */
+
+struct wakeups {
+    int calls, last_events;
+};
+
+static void on_ready(void *ctx, struct us_stack *s, int fd, int events)
+{
+    struct wakeups *w = ctx;
+    w->calls++;
+    w->last_events = events;
+}
+
+static void test_closed_port_refuses_connected_sender(void **state)
+{
+    struct net *n = *state;
+    int cli = us_socket(n->a, US_SOCK_DGRAM);
+    struct us_sockaddr_in dst = {B_IP, 9999};
+    assert_int_equal(us_connect(n->a, cli, &dst), 0);
+    struct wakeups w = {0};
+    assert_int_equal(us_sock_set_callback(n->a, cli, on_ready, &w), 0);
+    assert_int_equal(us_send(n->a, cli, "knock", 5, 0, n->now), 5);
+    run(n, 5 * MS);
+    assert_int_equal(ctr(n->b, "UdpNoPorts"), 1);
+    assert_int_equal(ctr(n->b, "IcmpOutDestUnreachs"), 1);
+    assert_int_equal(ctr(n->a, "IcmpInDestUnreachs"), 1);
+    assert_int_equal(w.calls, 1);
+    assert_true(w.last_events & US_POLLERR);
+    assert_true(us_sock_poll_events(n->a, cli) & US_POLLERR);
+    /* Reported once, on the next send, as Linux does. */
+    assert_int_equal(us_send(n->a, cli, "knock", 5, 0, n->now), -ECONNREFUSED);
+    assert_int_equal(us_sock_poll_events(n->a, cli), US_POLLOUT);
+    assert_int_equal(us_send(n->a, cli, "knock", 5, 0, n->now), 5);
+    run(n, 5 * MS);
+    /* ... or on the next receive. */
+    char got[8];
+    assert_int_equal(us_recv(n->a, cli, got, sizeof(got), 0), -ECONNREFUSED);
+    assert_int_equal(us_recv(n->a, cli, got, sizeof(got), 0), -EAGAIN);
+    /* An unconnected sender hears nothing (no IP_RECVERR). */
+    int other = us_socket(n->a, US_SOCK_DGRAM);
+    send_to(n, n->a, other, "knock", 5, B_IP, 9999);
+    run(n, 5 * MS);
+    assert_int_equal(ctr(n->a, "IcmpInDestUnreachs"), 3);
+    assert_int_equal(us_recv(n->a, other, got, sizeof(got), 0), -EAGAIN);
+}
+
+static void test_send_errors(void **state)
+{
+    struct net *n = *state;
+    int fd = us_socket(n->a, US_SOCK_DGRAM);
+    static uint8_t big[US_UDP_MAX_PAYLOAD + 1];
+    struct us_sockaddr_in to = {B_IP, 7000};
+    assert_int_equal(us_sendto(n->a, fd, big, sizeof(big), 0, &to, n->now), -EMSGSIZE);
+    assert_int_equal(us_send(n->a, fd, "x", 1, 0, n->now), -EDESTADDRREQ);
+    struct us_sockaddr_in far = {US_IP4(198, 51, 100, 1), 7000};
+    assert_int_equal(us_sendto(n->a, fd, "x", 1, 0, &far, n->now), -ENETUNREACH);
+    assert_int_equal(us_connect(n->a, fd, &far), -ENETUNREACH);
+    struct us_sockaddr_in bcast = {US_IP4(10, 0, 0, 255), 7000}, lbcast = {US_IP4_BROADCAST, 7000};
+    assert_int_equal(us_sendto(n->a, fd, "x", 1, 0, &bcast, n->now), -EACCES);
+    assert_int_equal(us_sendto(n->a, fd, "x", 1, 0, &lbcast, n->now), -EACCES);
+    assert_int_equal(us_connect(n->a, fd, &bcast), -EACCES);
+    assert_int_equal(us_sendto(n->a, 77, "x", 1, 0, &to, n->now), -EBADF);
+
+    /* With SO_BROADCAST, a subnet broadcast reaches every socket on the port
+     * bound to INADDR_ANY (not one bound to the unicast address). */
+    int r1 = udp_bound(n->b, US_IP4_ANY, 7000);
+    assert_int_equal(set_int(n->a, fd, US_SO_BROADCAST, 1), 0);
+    assert_int_equal(get_int(n->a, fd, US_SO_BROADCAST), 1);
+    assert_int_equal(us_sendto(n->a, fd, "b", 1, 0, &bcast, n->now), 1);
+    run(n, 5 * MS);
+    char got[4];
+    assert_int_equal(us_recv(n->b, r1, got, sizeof(got), 0), 1);
+    assert_int_equal(ctr(n->b, "UdpNoPorts"), 0);
+}
+
+/* ---------------- fragmentation ---------------- */
+
+static void test_60000_byte_datagram_both_ways(void **state)
+{
+    struct net *n = *state;
+    enum { LEN = 60000 };
+    static uint8_t buf[LEN], got[LEN + 10];
+    int srv = udp_bound(n->b, US_IP4_ANY, 7000);
+    int cli = us_socket(n->a, US_SOCK_DGRAM);
+    fill(buf, LEN, 3);
+    send_to(n, n->a, cli, buf, LEN, B_IP, 7000);
+    run(n, 20 * MS);
+    assert_int_equal(ctr(n->a, "IpFragCreates"), 41); /* 60008 bytes in 1480-byte pieces */
+    assert_int_equal(ctr(n->b, "IpReasmOKs"), 1);
+    struct us_sockaddr_in from;
+    assert_int_equal(us_recvfrom(n->b, srv, got, sizeof(got), 0, &from), LEN);
+    assert_memory_equal(got, buf, LEN);
+    assert_int_equal(us_sendto(n->b, srv, got, LEN, 0, &from, n->now), LEN);
+    run(n, 20 * MS);
+    assert_int_equal(ctr(n->a, "IpReasmOKs"), 1);
+    memset(got, 0, sizeof(got));
+    assert_int_equal(us_recv(n->a, cli, got, sizeof(got), 0), LEN);
+    assert_memory_equal(got, buf, LEN);
+    assert_int_equal(us_stack_pkts_in_use(n->a), 0);
+    assert_int_equal(us_stack_pkts_in_use(n->b), 0);
+}
+
+/* ---------------- ports and buffers ---------------- */
+
+static void test_ephemeral_ports_from_local_port_range(void **state)
+{
+    struct net *n = *state;
+    char buf[32];
+    assert_int_equal(us_sysctl_get(n->a, "net.ipv4.ip_local_port_range", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "32768\t60999");
+    char err[160];
+    assert_int_equal(
+        us_sysctl_set(n->a, "net.ipv4.ip_local_port_range", "500 400", err, sizeof(err)), -EINVAL);
+    assert_int_equal(us_sysctl_set(n->a, "net.ipv4.ip_local_port_range", "40000", err, sizeof(err)),
+                     -EINVAL);
+    set_knob(n->a, "net.ipv4.ip_local_port_range", "40000 40009");
+    bool seen[10] = {false};
+    for (int i = 0; i < 10; i++) {
+        int fd = us_socket(n->a, US_SOCK_DGRAM);
+        struct us_sockaddr_in any = {0, 0}, name;
+        assert_int_equal(us_bind(n->a, fd, &any), 0);
+        assert_int_equal(us_getsockname(n->a, fd, &name), 0);
+        assert_true(name.port >= 40000 && name.port <= 40009);
+        assert_false(seen[name.port - 40000]);
+        seen[name.port - 40000] = true;
+    }
+    int fd = us_socket(n->a, US_SOCK_DGRAM);
+    struct us_sockaddr_in any = {0, 0};
+    assert_int_equal(us_bind(n->a, fd, &any), -EAGAIN); /* the range is used up */
+}
+
+static void test_so_rcvbuf_doubled_and_capped_like_linux(void **state)
+{
+    struct net *n = *state;
+    int fd = us_socket(n->b, US_SOCK_DGRAM);
+    assert_int_equal(get_int(n->b, fd, US_SO_RCVBUF), 212992); /* rmem_default */
+    assert_int_equal(get_int(n->b, fd, US_SO_SNDBUF), 212992); /* wmem_default */
+    assert_int_equal(set_int(n->b, fd, US_SO_RCVBUF, 1 << 20), 0);
+    assert_int_equal(get_int(n->b, fd, US_SO_RCVBUF), 425984); /* min(1 MiB, rmem_max) * 2 */
+    assert_int_equal(set_int(n->b, fd, US_SO_RCVBUF, 1000), 0);
+    assert_int_equal(get_int(n->b, fd, US_SO_RCVBUF), 2304); /* SOCK_MIN_RCVBUF */
+    assert_int_equal(set_int(n->b, fd, US_SO_SNDBUF, 1000), 0);
+    assert_int_equal(get_int(n->b, fd, US_SO_SNDBUF), 4608); /* SOCK_MIN_SNDBUF */
+    set_knob(n->b, "net.core.rmem_max", "4194304");
+    assert_int_equal(set_int(n->b, fd, US_SO_RCVBUF, 1 << 20), 0);
+    assert_int_equal(get_int(n->b, fd, US_SO_RCVBUF), 2097152);
+    assert_int_equal(set_int(n->b, fd, US_SO_SNDBUF, 1 << 20), 0);
+    assert_int_equal(get_int(n->b, fd, US_SO_SNDBUF), 425984); /* wmem_max still 212992 */
+    set_knob(n->b, "net.core.rmem_default", "65536");
+    int fd2 = us_socket(n->b, US_SOCK_DGRAM);
+    assert_int_equal(get_int(n->b, fd2, US_SO_RCVBUF), 65536);
+    int v = 0;
+    assert_int_equal(us_setsockopt(n->b, fd, US_SOL_SOCKET, 999, &v, sizeof(v)), -ENOPROTOOPT);
+    assert_int_equal(us_setsockopt(n->b, fd, US_SOL_SOCKET, US_SO_RCVBUF, &v, 1), -EINVAL);
+}
+
+/* 100,000 datagrams from a to b, sent in bursts of 500 while the application
+ * reads only `reads_per_burst` of them after each; then b drains. Every
+ * datagram is either read or counted as a receive buffer error: the wire,
+ * the devices, the backlog and the pool drop none. */
+static void burst(struct net *n, int rcvbuf, int reads_per_burst, uint64_t *read_out)
+{
+    enum { TOTAL = 100000, PER_BURST = 500 };
+    int srv = udp_bound(n->b, US_IP4_ANY, 7000);
+    if (rcvbuf)
+        assert_int_equal(set_int(n->b, srv, US_SO_RCVBUF, rcvbuf), 0);
+    int cli = us_socket(n->a, US_SOCK_DGRAM);
+    /* Resolve ARP first so no datagram waits in the neighbour queue. */
+    struct us_sockaddr_in to = {B_IP, 7000};
+    int prime = us_socket(n->a, US_SOCK_DGRAM);
+    struct us_sockaddr_in closed = {B_IP, 7001};
+    assert_int_equal(us_sendto(n->a, prime, "p", 1, 0, &closed, n->now), 1);
+    run(n, 5 * MS);
+    uint64_t out0 = ctr(n->a, "UdpOutDatagrams");
+
+    uint8_t payload[64];
+    char got[64];
+    uint64_t read = 0;
+    for (int sent = 0; sent < TOTAL;) {
+        for (int i = 0; i < PER_BURST; i++, sent++) {
+            fill(payload, sizeof(payload), (unsigned)sent);
+            assert_int_equal(us_sendto(n->a, cli, payload, sizeof(payload), 0, &to, n->now),
+                             (int)sizeof(payload));
+        }
+        run(n, MS);
+        for (int i = 0; i < reads_per_burst; i++)
+            if (us_recv(n->b, srv, got, sizeof(got), 0) == (int)sizeof(got))
+                read++;
+    }
+    run(n, 5 * MS);
+    while (us_recv(n->b, srv, got, sizeof(got), 0) == (int)sizeof(got))
+        read++;
+    uint64_t sent = ctr(n->a, "UdpOutDatagrams") - out0;
+    assert_int_equal(sent, TOTAL);
+    assert_int_equal(us_iface_dev(n->a, 0)->stats.tx_dropped, 0);
+    assert_int_equal(us_iface_dev(n->b, 0)->stats.rx_dropped, 0);
+    assert_int_equal(ctr(n->b, "LinkPoolExhausted"), 0);
+    assert_int_equal(ctr(n->b, "UdpInDatagrams"), read);
+    assert_int_equal(sent, read + ctr(n->b, "UdpRcvbufErrors"));
+    assert_int_equal(ctr(n->b, "UdpInErrors"), ctr(n->b, "UdpRcvbufErrors"));
+    struct us_sock_info info;
+    assert_int_equal(us_sock_info(n->b, srv, &info), 0);
+    assert_int_equal(info.drops, ctr(n->b, "UdpRcvbufErrors"));
+    assert_int_equal(info.rx_queue, 0);
+    assert_int_equal(us_stack_pkts_in_use(n->b), 0);
+    *read_out = read;
+}
+
+static void test_burst_small_rcvbuf_drops_counted_exactly(void **state)
+{
+    struct net *n = *state;
+    uint64_t read;
+    /* 4096 -> 8192 bytes: four 2 KiB buffers (0, 1, 2, 3 charged <= 8192). */
+    burst(n, 4096, 2, &read);
+    print_message("small rcvbuf: read %llu, RcvbufErrors %llu\n", (unsigned long long)read,
+                  (unsigned long long)ctr(n->b, "UdpRcvbufErrors"));
+    assert_true(ctr(n->b, "UdpRcvbufErrors") > 90000);
+    assert_true(read >= 400);
+}
+
+static int setup_big_pool(void **state)
+{
+    *state = net_new(16384);
+    return 0;
+}
+
+static void test_burst_raised_rcvbuf_loses_none(void **state)
+{
+    struct net *n = *state;
+    set_knob(n->b, "net.core.rmem_max", "67108864");
+    uint64_t read;
+    /* Reads 450 of every 500: the queue grows to 10,000 datagrams (~23 MB of
+     * truesize), which a 64 MiB receive buffer and a 16,384-buffer pool hold. */
+    burst(n, 1 << 25, 450, &read);
+    assert_int_equal(read, 100000);
+    assert_int_equal(ctr(n->b, "UdpRcvbufErrors"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip_keeps_datagram_boundaries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_buffer_truncates_and_msg_trunc_tells, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_two_source_ports_one_socket_replies_to_each, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_specific_address_beats_any, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connected_socket_hears_only_its_peer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connected_socket_scores_above_unconnected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_addrinuse_unless_reuseaddr_on_both, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closed_port_refuses_connected_sender, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_60000_byte_datagram_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ephemeral_ports_from_local_port_range, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_so_rcvbuf_doubled_and_capped_like_linux, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_burst_small_rcvbuf_drops_counted_exactly, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_burst_raised_rcvbuf_loses_none, setup_big_pool,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

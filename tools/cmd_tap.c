@@ -1,6 +1,7 @@
 /* `ustack tap`: the stack on a Linux TAP device, with the real kernel (or
  * anything else on the tap) as its peer. */
 #include "cli.h"
+#include "serve.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +38,8 @@ static void tap_usage(FILE *out)
                  "  --seed N           seed for the fault injector and the stack's random key\n"
                  "  --sysctl KEY=VAL   set a sysctl, e.g. net.ipv4.ipfrag_time=10 (repeatable)\n"
                  "  --nstat            print the counters at exit as `nstat -a` does instead\n"
+                 "  --serve LIST       run services: udp-echo[:PORT],udp-discard[:PORT]\n"
+                 "                     (default ports 7 and 9)\n"
                  "  --help             this text\n");
 }
 
@@ -60,14 +63,22 @@ static int apply_sysctls(struct us_stack *s, char **kv, int n)
 
 int cli_tap(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dev", required_argument, 0, 'd'},     {"addr", required_argument, 0, 'a'},
-        {"gw", required_argument, 0, 'g'},      {"mtu", required_argument, 0, 'm'},
-        {"pcap", required_argument, 0, 'p'},    {"loss", required_argument, 0, 'l'},
-        {"dup", required_argument, 0, 'u'},     {"reorder", required_argument, 0, 'r'},
-        {"corrupt", required_argument, 0, 'c'}, {"seed", required_argument, 0, 's'},
-        {"sysctl", required_argument, 0, 'y'},  {"help", no_argument, 0, 'h'},
-        {"nstat", no_argument, 0, 'N'},         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"dev", required_argument, 0, 'd'},
+                                         {"addr", required_argument, 0, 'a'},
+                                         {"gw", required_argument, 0, 'g'},
+                                         {"mtu", required_argument, 0, 'm'},
+                                         {"pcap", required_argument, 0, 'p'},
+                                         {"loss", required_argument, 0, 'l'},
+                                         {"dup", required_argument, 0, 'u'},
+                                         {"reorder", required_argument, 0, 'r'},
+                                         {"corrupt", required_argument, 0, 'c'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"sysctl", required_argument, 0, 'y'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"nstat", no_argument, 0, 'N'},
+                                         {"serve", required_argument, 0, 'S'},
+                                         {0, 0, 0, 0}};
+    const char *serve = NULL;
     const char *dev_name = NULL, *addr_arg = NULL, *gw_arg = NULL, *pcap_path = NULL;
     uint64_t mtu = 1500, seed = 0;
     struct us_fault_config fault = {0};
@@ -129,6 +140,9 @@ int cli_tap(int argc, char **argv)
             break;
         case 'N':
             nstat = true;
+            break;
+        case 'S':
+            serve = optarg;
             break;
         case 'h':
             tap_usage(stdout);
@@ -208,6 +222,11 @@ int cli_tap(int argc, char **argv)
             us_stack_free(s);
             return 2;
         }
+    }
+
+    if (serve && serve_start(s, serve) != 0) {
+        us_stack_free(s);
+        return 2;
     }
 
     struct sigaction sa = {0};

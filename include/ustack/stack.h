@@ -24,6 +24,9 @@ struct us_stack *us_stack_new(const struct us_stack_config *cfg);
 /* Frees the stack, its interfaces and their devices. */
 void us_stack_free(struct us_stack *s);
 const char *us_stack_name(const struct us_stack *s);
+/* The `now` of the round in progress (or of the last call that took one),
+ * for code called back from inside the stack, such as readiness callbacks. */
+us_time_ns us_stack_now(const struct us_stack *s);
 
 /* Adds an interface on dev (the stack takes ownership of dev) with address
  * addr/prefix_len, and an on-link route for its subnet. Announces the address

@@ -69,6 +69,11 @@ const char *us_stack_name(const struct us_stack *s)
     return s->name;
 }
 
+us_time_ns us_stack_now(const struct us_stack *s)
+{
+    return s->now;
+}
+
 const struct us_mib *us_stack_mib(const struct us_stack *s)
 {
     return &s->mib;

@@ -31,6 +31,8 @@ expect_error 2 "--mtu must be between 68 and 9000" tap --dev "$TAP" --addr 192.0
 expect_error 2 "unknown sysctl key 'net.ipv4.nope'" tap --dev "$TAP" --addr 192.0.2.2/24 --sysctl net.ipv4.nope=1
 expect_error 2 "invalid value 'x' for net.ipv4.ipfrag_time" tap --dev "$TAP" --addr 192.0.2.2/24 --sysctl net.ipv4.ipfrag_time=x
 expect_error 2 "--sysctl expects KEY=VALUE" tap --dev "$TAP" --addr 192.0.2.2/24 --sysctl foo
+expect_error 2 "unknown service 'tcp-magic'" tap --dev "$TAP" --addr 192.0.2.2/24 --serve udp-echo,tcp-magic
+expect_error 2 "bad port '70000' for udp-echo" tap --dev "$TAP" --addr 192.0.2.2/24 --serve udp-echo:70000
 expect_error 1 "name too long|too long" tap --dev averyveryverylongtapname0 --addr 192.0.2.2/24
 expect_error 2 "gateway is not on the interface's subnet" tap --dev "$TAP" --addr 192.0.2.2/24 --gw 198.51.100.1
 expect_error 1 "cannot open.*pcap|No such file" tap --dev "$TAP" --addr 192.0.2.2/24 --pcap /nonexistent/dir/x.pcap

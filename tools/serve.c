@@ -1,0 +1,54 @@
+/* Parsing `--serve` and starting the services it names. */
+#include "serve.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    uint16_t default_port;
+} services[] = {
+    {"udp-echo", 7},
+    {"udp-discard", 9},
+};
+
+int serve_start(struct us_stack *s, const char *spec)
+{
+    char *copy = strdup(spec), *save = NULL;
+    int rc = 0;
+    for (char *item = strtok_r(copy, ",", &save); item && rc == 0;
+         item = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(item, ':');
+        if (colon)
+            *colon = '\0';
+        size_t i;
+        for (i = 0; i < sizeof(services) / sizeof(services[0]); i++)
+            if (strcmp(item, services[i].name) == 0)
+                break;
+        if (i == sizeof(services) / sizeof(services[0])) {
+            fprintf(stderr, "ustack: unknown service '%s' (known: udp-echo, udp-discard)\n", item);
+            rc = -1;
+            break;
+        }
+        long port = services[i].default_port;
+        if (colon) {
+            char *end;
+            port = strtol(colon + 1, &end, 10);
+            if (*end || end == colon + 1 || port < 1 || port > 65535) {
+                fprintf(stderr, "ustack: bad port '%s' for %s\n", colon + 1, item);
+                rc = -1;
+                break;
+            }
+        }
+        int fd = serve_udp(s, item, (uint16_t)port);
+        if (fd < 0) {
+            fprintf(stderr, "ustack: cannot start %s on port %ld: %s\n", item, port, strerror(-fd));
+            rc = -1;
+        } else {
+            printf("ustack: serving %s on port %ld\n", item, port);
+        }
+    }
+    free(copy);
+    return rc;
+}

@@ -224,7 +224,9 @@ int cli_tap(int argc, char **argv)
         }
     }
 
-    if (serve && serve_start(s, serve) != 0) {
+    struct serve_set services = {0};
+    if (serve && serve_start(s, serve, &services) != 0) {
+        serve_stop(s, &services);
         us_stack_free(s);
         return 2;
     }
@@ -262,6 +264,7 @@ int cli_tap(int argc, char **argv)
                (unsigned long long)fs->dropped, (unsigned long long)fs->duplicated,
                (unsigned long long)fs->reordered, (unsigned long long)fs->corrupted);
     }
+    serve_stop(s, &services);
     us_stack_free(s);
     return rc ? 1 : 0;
 }

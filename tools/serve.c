@@ -13,7 +13,7 @@ static const struct {
     {"udp-discard", 9},
 };
 
-int serve_start(struct us_stack *s, const char *spec)
+int serve_start(struct us_stack *s, const char *spec, struct serve_set *set)
 {
     char *copy = strdup(spec), *save = NULL;
     int rc = 0;
@@ -41,14 +41,29 @@ int serve_start(struct us_stack *s, const char *spec)
                 break;
             }
         }
-        int fd = serve_udp(s, item, (uint16_t)port);
-        if (fd < 0) {
-            fprintf(stderr, "ustack: cannot start %s on port %ld: %s\n", item, port, strerror(-fd));
+        if (set->n_udp == SERVE_MAX) {
+            fprintf(stderr, "ustack: at most %d services\n", SERVE_MAX);
+            rc = -1;
+            break;
+        }
+        int err = 0;
+        struct udp_service *svc = serve_udp(s, item, (uint16_t)port, &err);
+        if (!svc) {
+            fprintf(stderr, "ustack: cannot start %s on port %ld: %s\n", item, port,
+                    strerror(-err));
             rc = -1;
         } else {
+            set->udp[set->n_udp++] = svc;
             printf("ustack: serving %s on port %ld\n", item, port);
         }
     }
     free(copy);
     return rc;
+}
+
+void serve_stop(struct us_stack *s, struct serve_set *set)
+{
+    for (int i = 0; i < set->n_udp; i++)
+        serve_udp_free(s, set->udp[i]);
+    set->n_udp = 0;
 }

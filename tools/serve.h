@@ -4,11 +4,25 @@
 
 #include "ustack/stack.h"
 
-/* Parses "udp-echo[:PORT],udp-discard[:PORT]" and starts each service on s.
- * 0, or -1 after printing what is wrong. */
-int serve_start(struct us_stack *s, const char *spec);
+#define SERVE_MAX 8
 
-/* udp-echo or udp-discard on port; the socket's descriptor or -errno. */
-int serve_udp(struct us_stack *s, const char *name, uint16_t port);
+struct udp_service;
+
+/* The services one stack runs. */
+struct serve_set {
+    struct udp_service *udp[SERVE_MAX];
+    int n_udp;
+};
+
+/* Parses "udp-echo[:PORT],udp-discard[:PORT]" and starts each service on s,
+ * recording it in set. 0, or -1 after printing what is wrong (what started
+ * stays in set, for serve_stop). */
+int serve_start(struct us_stack *s, const char *spec, struct serve_set *set);
+/* Closes every service's socket and frees it. */
+void serve_stop(struct us_stack *s, struct serve_set *set);
+
+/* udp-echo or udp-discard on port: the service, or NULL with *err = -errno. */
+struct udp_service *serve_udp(struct us_stack *s, const char *name, uint16_t port, int *err);
+void serve_udp_free(struct us_stack *s, struct udp_service *svc);
 
 #endif

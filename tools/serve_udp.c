@@ -11,6 +11,7 @@
 #include <string.h>
 
 struct udp_service {
+    int fd;
     bool echo;
     uint8_t buf[US_UDP_MAX_PAYLOAD];
 };
@@ -31,11 +32,13 @@ static void on_readable(void *ctx, struct us_stack *s, int fd, int events)
     }
 }
 
-int serve_udp(struct us_stack *s, const char *name, uint16_t port)
+struct udp_service *serve_udp(struct us_stack *s, const char *name, uint16_t port, int *err)
 {
     struct udp_service *svc = calloc(1, sizeof(*svc));
-    if (!svc)
-        return -ENOMEM;
+    if (!svc) {
+        *err = -ENOMEM;
+        return NULL;
+    }
     svc->echo = strcmp(name, "udp-echo") == 0;
     int fd = us_socket(s, US_SOCK_DGRAM);
     struct us_sockaddr_in any = {.addr = US_IP4_ANY, .port = port};
@@ -46,8 +49,15 @@ int serve_udp(struct us_stack *s, const char *name, uint16_t port)
         if (fd >= 0)
             us_close(s, fd);
         free(svc);
-        return rc;
+        *err = rc;
+        return NULL;
     }
-    /* The service lives as long as the process; its memory goes with it. */
-    return fd;
+    svc->fd = fd;
+    return svc;
+}
+
+void serve_udp_free(struct us_stack *s, struct udp_service *svc)
+{
+    us_close(s, svc->fd);
+    free(svc);
 }

@@ -65,6 +65,25 @@ enum {
     US_SO_ERROR = 4,     /* int, read only: the pending error as a positive errno, cleared */
 };
 
+/* IPv4-level options (level US_IPPROTO_IP), Linux's values and meanings. */
+#define US_IPPROTO_IP 0
+enum {
+    US_IP_MULTICAST_TTL = 33,   /* int 0..255 (-1: 1): TTL of multicast datagrams, default 1 */
+    US_IP_MULTICAST_LOOP = 34,  /* int: deliver own multicast datagrams locally, default 1 */
+    US_IP_ADD_MEMBERSHIP = 35,  /* struct us_ip_mreq: join a group (set only) */
+    US_IP_DROP_MEMBERSHIP = 36, /* struct us_ip_mreq: leave a group (set only) */
+    US_IP_MULTICAST_ALL = 49,   /* int: receive groups joined by other sockets, default 1 */
+};
+/* Linux's struct ip_mreq, in host byte order. interface: the address of the
+ * interface to join on, 0 = the interface of the route to the group (the
+ * first one without a route). */
+struct us_ip_mreq {
+    us_ip4 multiaddr;
+    us_ip4 interface;
+};
+/* Groups one socket may join (Linux's net.ipv4.igmp_max_memberships). */
+#define US_IGMP_MAX_MEMBERSHIPS 20
+
 /* A new socket of `type` (US_SOCK_DGRAM): its descriptor (>= 0), or -EINVAL
  * for an unknown type, -ENOMEM. */
 int us_socket(struct us_stack *s, int type);
@@ -107,8 +126,19 @@ int us_getsockname(struct us_stack *s, int fd, struct us_sockaddr_in *addr);
 /* -ENOTCONN unless connected. */
 int us_getpeername(struct us_stack *s, int fd, struct us_sockaddr_in *addr);
 
-/* level US_SOL_SOCKET; val points to an int and vallen is sizeof(int).
- * -ENOPROTOOPT for an unknown option, -EINVAL for a short value. */
+/* level US_SOL_SOCKET or US_IPPROTO_IP; val points to an int and vallen is
+ * sizeof(int), or to a struct us_ip_mreq for (ADD|DROP)_MEMBERSHIP.
+ * -ENOPROTOOPT for an unknown option, -EINVAL for a short value.
+ * IP_ADD_MEMBERSHIP (Linux's ip_mc_join_group): -EINVAL for a group that is
+ * not multicast, -ENODEV for an unknown interface, -EADDRINUSE if already
+ * joined there, -ENOBUFS beyond US_IGMP_MAX_MEMBERSHIPS; the first socket
+ * to join a group on an interface sends an IGMPv2 report at the stack's
+ * last `now`. IP_DROP_MEMBERSHIP: -EADDRNOTAVAIL if not joined; the last
+ * one sends a Leave Group. A socket's memberships are dropped on close.
+ * A multicast datagram is delivered to every socket bound to its port (on
+ * INADDR_ANY or the group) that joined the group on the arrival interface
+ * or, with IP_MULTICAST_ALL (default 1, as Linux), to any such socket once
+ * some socket of the stack joined the group there. */
 int us_setsockopt(struct us_stack *s, int fd, int level, int opt, const void *val, size_t vallen);
 /* *vallen is in/out; getsockopt(SO_RCVBUF) returns the doubled value. */
 int us_getsockopt(struct us_stack *s, int fd, int level, int opt, void *val, size_t *vallen);

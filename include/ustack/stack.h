@@ -66,6 +66,9 @@ struct us_ip_send_opts {
     uint8_t ttl; /* 0 = net.ipv4.ip_default_ttl */
     uint8_t tos;
     bool df; /* don't fragment: -EMSGSIZE (and FragFails) if above the MTU */
+    /* To a multicast group this host has joined on the outgoing interface:
+     * don't deliver a copy locally (IP_MULTICAST_LOOP 0). */
+    bool mc_noloop;
 };
 /* Sends an ICMP echo request with `len` bytes of payload (up to 65507).
  * 0, or -EMSGSIZE, -ENETUNREACH, -ENOBUFS. opts may be NULL. */

@@ -110,6 +110,13 @@ struct us_ipv4_repr {
 };
 /* Writes a 20-byte header (no options) with its checksum at buf. */
 void us_ipv4_emit(uint8_t *buf, const struct us_ipv4_repr *r);
+/* The same with opts_len bytes of options (a multiple of 4, at most 40)
+ * after the fixed header; IHL covers them. */
+void us_ipv4_emit_opts(uint8_t *buf, const struct us_ipv4_repr *r, const uint8_t *opts,
+                       size_t opts_len);
+/* The Router Alert option (RFC 2113): type 148, length 4, value 0. */
+#define US_IPOPT_RA_LEN 4
+extern const uint8_t us_ipopt_router_alert[US_IPOPT_RA_LEN];
 /* Decrements the TTL of the (already validated) header at buf, updating the
  * checksum incrementally (RFC 1624) as a forwarding router does. */
 void us_ipv4_decrement_ttl(uint8_t *buf);
@@ -156,6 +163,28 @@ static inline uint16_t us_icmp_echo_seq(const struct us_icmp_view *v)
 /* Writes the 8-byte header at msg, where the payload already follows it in
  * place, and the checksum over all msg_len bytes. */
 void us_icmp_emit(uint8_t *msg, size_t msg_len, uint8_t type, uint8_t code, uint32_t rest);
+
+/* ---------------- IGMPv2 (RFC 2236) ---------------- */
+
+#define US_IGMP_LEN         8
+#define US_IGMP_QUERY       0x11 /* Membership Query (general or group-specific) */
+#define US_IGMPV1_REPORT    0x12
+#define US_IGMPV2_REPORT    0x16
+#define US_IGMP_LEAVE       0x17
+#define US_IGMP_ALL_HOSTS   US_IP4(224, 0, 0, 1)
+#define US_IGMP_ALL_ROUTERS US_IP4(224, 0, 0, 2)
+
+struct us_igmp_view {
+    uint8_t type;
+    uint8_t max_resp; /* Max Resp Time in tenths of a second (queries; 0 = IGMPv1 query) */
+    uint16_t checksum;
+    us_ip4 group; /* 0 in a general query */
+};
+/* Checks len >= 8 and the checksum over the whole message (RFC 2236 §2.3);
+ * bytes beyond 8 (an IGMPv3 query's) are covered by the checksum and ignored. */
+int us_igmp_parse(const uint8_t *buf, size_t len, struct us_igmp_view *v);
+/* Writes the 8-byte message with its checksum at buf. */
+void us_igmp_emit(uint8_t *buf, uint8_t type, uint8_t max_resp, us_ip4 group);
 
 /* ---------------- UDP (RFC 768) ---------------- */
 

@@ -184,6 +184,7 @@ us_time_ns us_stack_poll(struct us_stack *s, us_time_ns now)
     us_time_ns next = US_TIME_NEVER;
     next = us_time_min(next, us_frag_expire(s->frag, now, frag_timeout, s, &s->mib));
     next = us_time_min(next, us_arp_timers(s, now));
+    next = us_time_min(next, us_igmp_timers(s, now));
     us_iface_flush(s);
     for (int i = 0; i < s->n_ifaces; i++)
         next = us_time_min(next, us_dev_next_deadline(s->ifaces[i].dev, now));

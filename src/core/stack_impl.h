@@ -6,6 +6,7 @@
 #include "ustack/stack.h"
 #include "core/random.h"
 #include "net/arp.h"
+#include "net/igmp.h"
 
 #define US_MAX_IFACES 8
 #define US_MAX_ROUTES 32
@@ -22,6 +23,8 @@ struct us_iface {
     /* Frames waiting for the end of the round, sent as one burst. */
     struct us_pkt *txq[US_TX_BATCH];
     int txn;
+    /* Multicast groups joined by sockets (Linux's in_device mc_list). */
+    struct us_mc_group mc[US_IFACE_MAX_GROUPS];
 };
 
 struct us_route {

@@ -37,6 +37,21 @@ void us_icmp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_
 void us_icmp_send_error(struct us_stack *s, const struct us_pkt *orig, uint8_t type, uint8_t code,
                         uint32_t rest);
 
+/* IGMPv2 (net/igmp.c) */
+/* Whether the interface has joined group (224.0.0.1 always): Linux's
+ * ip_check_mc_rcu. */
+bool us_igmp_is_member(const struct us_iface *ifc, us_ip4 group);
+/* A socket joins group on ifc: the first one makes the interface a member
+ * and sends an unsolicited report. 0 or -ENOBUFS (no free group slot). */
+int us_igmp_join(struct us_stack *s, struct us_iface *ifc, us_ip4 group);
+/* A socket leaves: the last one sends a Leave Group if we were the last
+ * reporter, unless quiet (the stack is going away). */
+void us_igmp_leave(struct us_stack *s, struct us_iface *ifc, us_ip4 group, bool quiet);
+/* An IGMP message (consumes pkt). */
+void us_igmp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip);
+/* Sends the reports whose timers expired; the next timer. */
+us_time_ns us_igmp_timers(struct us_stack *s, us_time_ns now);
+
 /* Transports */
 void us_udp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip,
                   bool to_broadcast);

@@ -39,6 +39,10 @@ static void deliver(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4
         s->mib.ip.InDelivers++;
         us_icmp_input(s, pkt, ip);
         return;
+    case US_IPPROTO_IGMP:
+        s->mib.ip.InDelivers++;
+        us_igmp_input(s, pkt, ip);
+        return;
     case US_IPPROTO_UDP:
         s->mib.ip.InDelivers++;
         us_udp_input(s, pkt, ip, to_broadcast);
@@ -84,8 +88,9 @@ void us_ipv4_input(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt)
     bool to_broadcast = false;
     if (us_ip4_is_multicast(ip.dst)) {
         s->mib.ipext.InMcastPkts++;
-        /* Groups are joined by sockets; until one has, only all-hosts is ours. */
-        if (ip.dst != US_IP4(224, 0, 0, 1)) {
+        /* ip_check_mc_rcu: only groups joined on this interface (and
+         * all-hosts) are ours. */
+        if (!us_igmp_is_member(ifc, ip.dst)) {
             s->mib.ip.InDiscards++;
             us_pkt_free(pkt);
             return;

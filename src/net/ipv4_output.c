@@ -53,6 +53,27 @@ int us_ipv4_send_on(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt
     return 0;
 }
 
+/* ip_mc_output: a datagram to a group this host joined on the outgoing
+ * interface is also delivered locally (dev_loopback_xmit), unless the
+ * socket turned IP_MULTICAST_LOOP off. The copy enters the receive path
+ * through the backlog, whole (before fragmentation), as Linux's does. */
+static void mc_loopback(struct us_stack *s, struct us_iface *ifc, const struct us_pkt *pkt,
+                        us_ip4 dst)
+{
+    struct us_pkt *c = us_pkt_clone(pkt);
+    uint8_t *h = c ? us_pkt_push(c, US_ETH_HLEN) : NULL;
+    if (!h) {
+        us_pkt_free(c);
+        return;
+    }
+    struct us_mac mac;
+    us_mac_from_ip4_multicast(dst, &mac);
+    us_eth_emit(h, &mac, &ifc->dev->mac, US_ETH_TYPE_IPV4);
+    c->ifindex = (int16_t)ifc->index;
+    c->tstamp = s->now;
+    us_pkt_queue_push(&s->backlog, c);
+}
+
 /* The interface and next hop for dst: limited broadcast and multicast leave
  * by the first interface unless a route says otherwise. */
 static struct us_iface *route_output(struct us_stack *s, us_ip4 dst, us_ip4 *nexthop)
@@ -98,5 +119,7 @@ int us_ipv4_output(struct us_stack *s, struct us_pkt *pkt, us_ip4 src, us_ip4 ds
         .dst = dst,
     };
     us_ipv4_emit(h, &r);
+    if (us_ip4_is_multicast(dst) && !(opts && opts->mc_noloop) && us_igmp_is_member(ifc, dst))
+        mc_loopback(s, ifc, pkt, dst);
     return us_ipv4_send_on(s, ifc, pkt, nexthop);
 }

@@ -125,8 +125,20 @@ struct us_sock *us_udp_lookup(struct us_stack *s, us_ip4 saddr, uint16_t sport, 
     return best;
 }
 
+bool us_sock_mc_allow(const struct us_sock *sk, us_ip4 group, int ifindex)
+{
+    if (!us_ip4_is_multicast(group))
+        return true;
+    for (int i = 0; i < sk->mc_count; i++)
+        if (sk->mc_list[i].group == group && sk->mc_list[i].ifindex == ifindex)
+            return true;
+    /* Not joined by this socket: inet->mc_all (IP_MULTICAST_ALL) decides. */
+    return sk->mc_all;
+}
+
 int us_udp_lookup_all(struct us_stack *s, us_ip4 saddr, uint16_t sport, us_ip4 daddr,
-                      uint16_t dport, void (*fn)(void *ctx, struct us_sock *sk), void *ctx)
+                      uint16_t dport, int ifindex, void (*fn)(void *ctx, struct us_sock *sk),
+                      void *ctx)
 {
     /* __udp_is_mcast_sock: the port, a bound address of 0 or the
      * destination itself, and the peer if connected. fn may free a socket
@@ -137,7 +149,8 @@ int us_udp_lookup_all(struct us_stack *s, us_ip4 saddr, uint16_t sport, us_ip4 d
     for (struct us_sock *sk = s->socks->udp_hash[udp_hashfn(s, dport)]; sk && n < 64;
          sk = sk->hash_next)
         if (sk->num == dport && (!sk->rcv_saddr || sk->rcv_saddr == daddr) &&
-            (!sk->daddr || sk->daddr == saddr) && (!sk->dport || sk->dport == sport))
+            (!sk->daddr || sk->daddr == saddr) && (!sk->dport || sk->dport == sport) &&
+            us_sock_mc_allow(sk, daddr, ifindex))
             match[n++] = sk;
     if (!fn)
         return n;

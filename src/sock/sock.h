@@ -40,6 +40,15 @@ struct us_sock {
     uint64_t drops;
     int err; /* Linux's sk_err: a positive errno reported once */
 
+    /* Multicast, Linux's inet_sock mc_ttl, mc_loop, mc_all and mc_list. */
+    uint8_t mc_ttl;
+    bool mc_loop, mc_all;
+    int mc_count;
+    struct {
+        us_ip4 group;
+        int ifindex;
+    } mc_list[US_IGMP_MAX_MEMBERSHIPS];
+
     us_sock_ready_fn ready;
     void *ready_ctx;
 };
@@ -63,10 +72,14 @@ void us_udp_unhash(struct us_stack *s, struct us_sock *sk);
  * __udp4_lib_lookup with compute_score; NULL if none. */
 struct us_sock *us_udp_lookup(struct us_stack *s, us_ip4 saddr, uint16_t sport, us_ip4 daddr,
                               uint16_t dport);
-/* Calls fn (if not NULL) for every socket that takes a broadcast datagram to daddr:dport
- * from saddr:sport (Linux's __udp_is_mcast_sock), at most 64; returns how many. */
+/* Calls fn (if not NULL) for every socket that takes a broadcast or multicast datagram
+ * to daddr:dport from saddr:sport arrived on ifindex (Linux's __udp_is_mcast_sock), at
+ * most 64; returns how many. */
 int us_udp_lookup_all(struct us_stack *s, us_ip4 saddr, uint16_t sport, us_ip4 daddr,
-                      uint16_t dport, void (*fn)(void *ctx, struct us_sock *sk), void *ctx);
+                      uint16_t dport, int ifindex, void (*fn)(void *ctx, struct us_sock *sk),
+                      void *ctx);
+/* ip_mc_sf_allow: whether sk takes a datagram to group that arrived on ifindex. */
+bool us_sock_mc_allow(const struct us_sock *sk, us_ip4 group, int ifindex);
 
 /* ---- buffer.c: receive queue and buffer sizes ---- */
 

@@ -15,8 +15,20 @@ int us_sock_table_init(struct us_stack *s)
     return s->socks ? 0 : -ENOMEM;
 }
 
-static void sock_destroy(struct us_stack *s, struct us_sock *sk)
+/* ip_mc_drop_socket: a closing socket leaves every group it joined; quiet
+ * when the whole stack is being freed (its devices are already gone). */
+static void mc_drop_all(struct us_stack *s, struct us_sock *sk, bool quiet)
 {
+    for (int i = 0; i < sk->mc_count; i++)
+        us_igmp_leave(s, &s->ifaces[sk->mc_list[i].ifindex], sk->mc_list[i].group, quiet);
+    sk->mc_count = 0;
+    if (!quiet)
+        us_iface_flush(s);
+}
+
+static void sock_destroy(struct us_stack *s, struct us_sock *sk, bool quiet)
+{
+    mc_drop_all(s, sk, quiet);
     us_udp_unhash(s, sk);
     us_sock_purge(sk);
     s->socks->fds[sk->fd] = NULL;
@@ -29,7 +41,7 @@ void us_sock_table_free(struct us_stack *s)
         return;
     for (int i = 0; i < s->socks->nfds; i++)
         if (s->socks->fds[i])
-            sock_destroy(s, s->socks->fds[i]);
+            sock_destroy(s, s->socks->fds[i], true);
     free(s->socks->fds);
     free(s->socks);
     s->socks = NULL;
@@ -66,6 +78,9 @@ int us_socket(struct us_stack *s, int type)
     sk->type = type;
     sk->rcvbuf = s->sysctl.rmem_default;
     sk->sndbuf = s->sysctl.wmem_default;
+    sk->mc_ttl = 1; /* inet_create: mc_ttl 1, mc_loop 1, mc_all 1 */
+    sk->mc_loop = true;
+    sk->mc_all = true;
     t->fds[fd] = sk;
     return fd;
 }
@@ -75,7 +90,7 @@ int us_close(struct us_stack *s, int fd)
     struct us_sock *sk = us_sock_get(s, fd);
     if (!sk)
         return -EBADF;
-    sock_destroy(s, sk);
+    sock_destroy(s, sk, false);
     return 0;
 }
 
@@ -262,11 +277,105 @@ int us_getpeername(struct us_stack *s, int fd, struct us_sockaddr_in *addr)
     return 0;
 }
 
+/* ip_mc_find_dev: the interface of the given address, else the one the
+ * route to the group leaves by. */
+static struct us_iface *mc_find_dev(struct us_stack *s, const struct us_ip_mreq *mreq)
+{
+    if (mreq->interface)
+        return us_iface_by_addr(s, mreq->interface);
+    return route_iface(s, mreq->multiaddr);
+}
+
+/* ip_mc_join_group */
+static int mc_join(struct us_stack *s, struct us_sock *sk, const struct us_ip_mreq *mreq)
+{
+    if (!us_ip4_is_multicast(mreq->multiaddr))
+        return -EINVAL;
+    struct us_iface *ifc = mc_find_dev(s, mreq);
+    if (!ifc)
+        return -ENODEV;
+    for (int i = 0; i < sk->mc_count; i++)
+        if (sk->mc_list[i].group == mreq->multiaddr && sk->mc_list[i].ifindex == ifc->index)
+            return -EADDRINUSE;
+    if (sk->mc_count >= US_IGMP_MAX_MEMBERSHIPS)
+        return -ENOBUFS;
+    int err = us_igmp_join(s, ifc, mreq->multiaddr);
+    if (err)
+        return err;
+    sk->mc_list[sk->mc_count].group = mreq->multiaddr;
+    sk->mc_list[sk->mc_count].ifindex = ifc->index;
+    sk->mc_count++;
+    us_iface_flush(s);
+    return 0;
+}
+
+/* ip_mc_leave_group: with no interface given, the first membership of the
+ * group, whatever its interface. */
+static int mc_leave(struct us_stack *s, struct us_sock *sk, const struct us_ip_mreq *mreq)
+{
+    int ifindex = -1;
+    if (mreq->interface) {
+        struct us_iface *ifc = us_iface_by_addr(s, mreq->interface);
+        if (!ifc)
+            return -ENODEV;
+        ifindex = ifc->index;
+    }
+    for (int i = 0; i < sk->mc_count; i++) {
+        if (sk->mc_list[i].group != mreq->multiaddr ||
+            (ifindex >= 0 && sk->mc_list[i].ifindex != ifindex))
+            continue;
+        int idx = sk->mc_list[i].ifindex;
+        sk->mc_list[i] = sk->mc_list[--sk->mc_count];
+        us_igmp_leave(s, &s->ifaces[idx], mreq->multiaddr, false);
+        us_iface_flush(s);
+        return 0;
+    }
+    return -EADDRNOTAVAIL;
+}
+
+/* do_ip_setsockopt, the multicast part. */
+static int ip_setsockopt(struct us_stack *s, struct us_sock *sk, int opt, const void *val,
+                         size_t vallen)
+{
+    if (opt == US_IP_ADD_MEMBERSHIP || opt == US_IP_DROP_MEMBERSHIP) {
+        struct us_ip_mreq mreq;
+        if (!val || vallen < sizeof(mreq))
+            return -EINVAL;
+        memcpy(&mreq, val, sizeof(mreq));
+        return opt == US_IP_ADD_MEMBERSHIP ? mc_join(s, sk, &mreq) : mc_leave(s, sk, &mreq);
+    }
+    if (!val || vallen < sizeof(int))
+        return -EINVAL;
+    int v;
+    memcpy(&v, val, sizeof(v));
+    switch (opt) {
+    case US_IP_MULTICAST_TTL:
+        if (v == -1)
+            v = 1;
+        /* Linux takes 0 (loopback only); here 0 would mean the default
+         * TTL to the IP layer, so it is refused. */
+        if (v < 1 || v > 255)
+            return -EINVAL;
+        sk->mc_ttl = (uint8_t)v;
+        return 0;
+    case US_IP_MULTICAST_LOOP:
+        sk->mc_loop = v != 0;
+        return 0;
+    case US_IP_MULTICAST_ALL:
+        sk->mc_all = v != 0;
+        return 0;
+    default:
+        return -ENOPROTOOPT;
+    }
+}
+
 int us_setsockopt(struct us_stack *s, int fd, int level, int opt, const void *val, size_t vallen)
 {
     struct us_sock *sk = us_sock_get(s, fd);
     if (!sk)
         return -EBADF;
+    if (level == US_IPPROTO_IP)
+        return ip_setsockopt(s, sk, opt, val, vallen);
     if (level != US_SOL_SOCKET)
         return -ENOPROTOOPT;
     if (!val || vallen < sizeof(int))
@@ -296,11 +405,29 @@ int us_getsockopt(struct us_stack *s, int fd, int level, int opt, void *val, siz
     struct us_sock *sk = us_sock_get(s, fd);
     if (!sk)
         return -EBADF;
-    if (level != US_SOL_SOCKET)
+    if (level != US_SOL_SOCKET && level != US_IPPROTO_IP)
         return -ENOPROTOOPT;
     if (!val || !vallen || *vallen < sizeof(int))
         return -EINVAL;
     int v;
+    if (level == US_IPPROTO_IP) {
+        switch (opt) {
+        case US_IP_MULTICAST_TTL:
+            v = sk->mc_ttl;
+            break;
+        case US_IP_MULTICAST_LOOP:
+            v = sk->mc_loop;
+            break;
+        case US_IP_MULTICAST_ALL:
+            v = sk->mc_all;
+            break;
+        default:
+            return -ENOPROTOOPT;
+        }
+        memcpy(val, &v, sizeof(v));
+        *vallen = sizeof(int);
+        return 0;
+    }
     switch (opt) {
     case US_SO_REUSEADDR:
         v = sk->reuseaddr;

@@ -42,15 +42,18 @@ static void bcast_one(void *ctx, struct us_sock *sk)
     queue_rcv(d->s, sk, p);
 }
 
-/* __udp4_lib_mcast_deliver: a broadcast goes to every socket of its port
- * that would take it (multicast group membership comes with IGMP). */
+/* __udp4_lib_mcast_deliver: a broadcast or multicast datagram goes to every
+ * socket of its port that would take it, each its own copy; a multicast one
+ * only to sockets that joined the group on the arrival interface (or take
+ * every joined group, IP_MULTICAST_ALL). */
 static void deliver_broadcast(struct us_stack *s, struct us_pkt *pkt, us_ip4 saddr, uint16_t sport,
                               us_ip4 daddr, uint16_t dport)
 {
     struct bcast_deliver d = {.s = s, .pkt = pkt, .payload_len = pkt->cb};
-    d.left = us_udp_lookup_all(s, saddr, sport, daddr, dport, NULL, NULL);
+    int ifindex = pkt->ifindex;
+    d.left = us_udp_lookup_all(s, saddr, sport, daddr, dport, ifindex, NULL, NULL);
     if (d.left > 0)
-        us_udp_lookup_all(s, saddr, sport, daddr, dport, bcast_one, &d);
+        us_udp_lookup_all(s, saddr, sport, daddr, dport, ifindex, bcast_one, &d);
     /* No socket (Linux drops these silently, without NoPorts), or one that
      * a callback closed on the way left the original unused. */
     us_pkt_free(d.pkt);
@@ -72,11 +75,7 @@ void us_udp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
     /* The packet is queued as it is, data at its IPv4 header; recv finds
      * the UDP header at l4_off and the payload length in cb. */
     pkt->cb = (uint32_t)udp.payload_len;
-    if (us_ip4_is_multicast(ip->dst)) {
-        us_pkt_free(pkt); /* no group is joined yet: Linux drops these silently */
-        return;
-    }
-    if (to_broadcast) {
+    if (to_broadcast || us_ip4_is_multicast(ip->dst)) {
         deliver_broadcast(s, pkt, ip->src, udp.sport, ip->dst, udp.dport);
         return;
     }
@@ -164,7 +163,11 @@ int us_udp_sendmsg(struct us_stack *s, struct us_sock *sk, const void *buf, size
     if (len)
         memcpy(seg + US_UDP_HLEN, buf, len);
     us_udp_emit(seg, seg_len, sk->num, dport, saddr, daddr);
-    int err = us_ipv4_output(s, pkt, saddr, daddr, US_IPPROTO_UDP, NULL);
+    /* ip_make_skb: a multicast datagram leaves with the socket's
+     * IP_MULTICAST_TTL and loops back unless IP_MULTICAST_LOOP is off. */
+    struct us_ip_send_opts mc = {.ttl = sk->mc_ttl, .mc_noloop = !sk->mc_loop};
+    int err = us_ipv4_output(s, pkt, saddr, daddr, US_IPPROTO_UDP,
+                             us_ip4_is_multicast(daddr) ? &mc : NULL);
     if (err) {
         if (err == -ENOBUFS)
             s->mib.udp.SndbufErrors++;

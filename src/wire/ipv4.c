@@ -3,6 +3,8 @@
 #include "ustack/wire.h"
 #include "wire/be.h"
 
+#include <string.h>
+
 #define IP_FLAG_DF      0x4000
 #define IP_FLAG_MF      0x2000
 #define IP_OFFSET_MASK  0x1fff
@@ -109,4 +111,18 @@ void us_ipv4_emit(uint8_t *buf, const struct us_ipv4_repr *r)
     be32_store(buf + 12, r->src);
     be32_store(buf + 16, r->dst);
     be16_store(buf + 10, us_inet_csum(buf, US_IPV4_HLEN));
+}
+
+const uint8_t us_ipopt_router_alert[US_IPOPT_RA_LEN] = {0x94, 0x04, 0x00, 0x00};
+
+void us_ipv4_emit_opts(uint8_t *buf, const struct us_ipv4_repr *r, const uint8_t *opts,
+                       size_t opts_len)
+{
+    size_t hlen = US_IPV4_HLEN + opts_len;
+    us_ipv4_emit(buf, r);
+    buf[0] = (uint8_t)(0x40 | (hlen / 4));
+    if (opts_len)
+        memcpy(buf + US_IPV4_HLEN, opts, opts_len);
+    be16_store(buf + 10, 0);
+    be16_store(buf + 10, us_inet_csum(buf, hlen));
 }

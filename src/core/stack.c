@@ -146,27 +146,27 @@ struct us_iface *us_iface_by_addr(struct us_stack *s, us_ip4 addr)
     return NULL;
 }
 
+/* Hands the interface's queued frames to its device as one burst. */
+static void iface_tx_burst(struct us_stack *s, struct us_iface *ifc)
+{
+    int n = ifc->txn;
+    ifc->txn = 0;
+    us_dev_tx_burst(ifc->dev, ifc->txq, n, s->now);
+    s->mib.link.OutFrames += (uint64_t)n;
+}
+
 void us_iface_xmit(struct us_stack *s, struct us_iface *ifc, struct us_pkt *frame)
 {
-    if (ifc->txn == US_TX_BATCH) {
-        int n = ifc->txn;
-        ifc->txn = 0;
-        us_dev_tx_burst(ifc->dev, ifc->txq, n, s->now);
-        s->mib.link.OutFrames += (uint64_t)n;
-    }
+    if (ifc->txn == US_TX_BATCH)
+        iface_tx_burst(s, ifc);
     ifc->txq[ifc->txn++] = frame;
 }
 
 void us_iface_flush(struct us_stack *s)
 {
     for (int i = 0; i < s->n_ifaces; i++) {
-        struct us_iface *ifc = &s->ifaces[i];
-        if (ifc->txn == 0)
-            continue;
-        int n = ifc->txn;
-        ifc->txn = 0;
-        us_dev_tx_burst(ifc->dev, ifc->txq, n, s->now);
-        s->mib.link.OutFrames += (uint64_t)n;
+        if (s->ifaces[i].txn)
+            iface_tx_burst(s, &s->ifaces[i]);
     }
 }
 

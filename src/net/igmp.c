@@ -52,7 +52,7 @@ static void send_igmp(struct us_stack *s, struct us_iface *ifc, uint8_t type, us
     };
     us_ipv4_emit_opts(h, &r, us_ipopt_router_alert, US_IPOPT_RA_LEN);
     us_igmp_emit(h + hlen, type, 0, group);
-    us_ipv4_send_on(s, ifc, pkt, dst);
+    us_ipv4_send_on(s, ifc, pkt, r.dst, r.df, dst);
 }
 
 /* igmp_start_timer: a report after a random delay in [0, max_delay). */

@@ -15,9 +15,12 @@ void us_ipv4_input(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt)
 int us_ipv4_output(struct us_stack *s, struct us_pkt *pkt, us_ip4 src, us_ip4 dst, uint8_t proto,
                    const struct us_ip_send_opts *opts);
 
-/* Send a complete datagram (data at its IPv4 header) out of ifc towards
- * nexthop, fragmenting it to the interface MTU when DF is clear. Consumes pkt. */
-int us_ipv4_send_on(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt, us_ip4 nexthop);
+/* Send a complete datagram (data at its IPv4 header, whose destination and
+ * DF flag the caller passes rather than have them parsed again) out of ifc
+ * towards nexthop, fragmenting it to the interface MTU when DF is clear.
+ * Consumes pkt. */
+int us_ipv4_send_on(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt, us_ip4 dst,
+                    bool df, us_ip4 nexthop);
 
 /* Forward a datagram not addressed to us (net.ipv4.ip_forward=1). */
 void us_ipv4_forward(struct us_stack *s, struct us_iface *in, struct us_pkt *pkt,

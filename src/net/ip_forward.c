@@ -31,5 +31,5 @@ void us_ipv4_forward(struct us_stack *s, struct us_iface *in, struct us_pkt *pkt
     }
     us_ipv4_decrement_ttl(pkt->data);
     s->mib.ip.ForwDatagrams++;
-    us_ipv4_send_on(s, out, pkt, r->gw ? r->gw : ip->dst);
+    us_ipv4_send_on(s, out, pkt, ip->dst, ip->df, r->gw ? r->gw : ip->dst);
 }

@@ -24,19 +24,14 @@ static void link_output(struct us_stack *s, struct us_iface *ifc, struct us_pkt 
     us_arp_output(s, ifc, pkt, nexthop);
 }
 
-int us_ipv4_send_on(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt, us_ip4 nexthop)
+int us_ipv4_send_on(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt, us_ip4 dst,
+                    bool df, us_ip4 nexthop)
 {
-    struct us_ipv4_view ip;
-    if (us_ipv4_parse(pkt->data, pkt->len, &ip) != US_WIRE_OK) {
-        s->mib.ip.OutDiscards++;
-        us_pkt_free(pkt);
-        return -EINVAL;
-    }
     if (pkt->len <= ifc->dev->mtu) {
-        link_output(s, ifc, pkt, ip.dst, nexthop);
+        link_output(s, ifc, pkt, dst, nexthop);
         return 0;
     }
-    if (ip.df) {
+    if (df) {
         /* The caller reports it: -EMSGSIZE to a local sender, ICMP
          * fragmentation needed when forwarding (RFC 1191). */
         s->mib.ip.FragFails++;
@@ -49,7 +44,7 @@ int us_ipv4_send_on(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt
         return err;
     struct us_pkt *f;
     while ((f = us_pkt_queue_pop(&frags)))
-        link_output(s, ifc, f, ip.dst, nexthop);
+        link_output(s, ifc, f, dst, nexthop);
     return 0;
 }
 
@@ -121,5 +116,5 @@ int us_ipv4_output(struct us_stack *s, struct us_pkt *pkt, us_ip4 src, us_ip4 ds
     us_ipv4_emit(h, &r);
     if (us_ip4_is_multicast(dst) && !(opts && opts->mc_noloop) && us_igmp_is_member(ifc, dst))
         mc_loopback(s, ifc, pkt, dst);
-    return us_ipv4_send_on(s, ifc, pkt, nexthop);
+    return us_ipv4_send_on(s, ifc, pkt, r.dst, r.df, nexthop);
 }

@@ -98,6 +98,14 @@ struct us_ipv4_view {
  * that every option's length stays inside the options area. */
 int us_ipv4_parse(const uint8_t *buf, size_t len, struct us_ipv4_view *v);
 
+/* The datagram header quoted in an ICMP error: as us_ipv4_parse, but the
+ * datagram may be cut short (payload_len is what is there) and the header
+ * checksum is not checked. */
+int us_ipv4_parse_quoted(const uint8_t *buf, size_t len, struct us_ipv4_view *v);
+/* Source and destination port, the first four bytes of a UDP or TCP header
+ * (an ICMP error quotes at least eight, RFC 792). */
+int us_l4_ports(const uint8_t *buf, size_t len, uint16_t *sport, uint16_t *dport);
+
 struct us_ipv4_repr {
     uint8_t tos;
     uint16_t total_len;

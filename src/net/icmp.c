@@ -124,9 +124,11 @@ void us_icmp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_
     bool to_broadcast = us_ipv4_is_broadcast(ifc, ip->dst) || us_ip4_is_multicast(ip->dst);
     /* icmp_unreach: hand the error to the transport of the quoted datagram
      * (its err_handler), which tells the socket it concerns. */
-    if (icmp.type == US_ICMP_DEST_UNREACH && icmp.payload_len >= US_IPV4_HLEN + 8 &&
-        icmp.payload[9] == US_IPPROTO_UDP)
-        us_udp_err(s, &icmp, icmp.payload, icmp.payload_len);
+    struct us_ipv4_view quoted;
+    if (icmp.type == US_ICMP_DEST_UNREACH &&
+        us_ipv4_parse_quoted(icmp.payload, icmp.payload_len, &quoted) == US_WIRE_OK &&
+        quoted.proto == US_IPPROTO_UDP)
+        us_udp_err(s, &icmp, &quoted);
     if (icmp.type == US_ICMP_ECHO && icmp.code == 0)
         echo_reply(s, pkt, ip, &icmp, to_broadcast);
     else if (s->icmp_rx)

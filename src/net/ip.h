@@ -59,9 +59,10 @@ us_time_ns us_igmp_timers(struct us_stack *s, us_time_ns now);
 void us_udp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip,
                   bool to_broadcast);
 /* An ICMP error (destination unreachable...) that quotes a UDP datagram we
- * sent: quote at the quoted IPv4 header, as Linux's __udp4_lib_err. */
-void us_udp_err(struct us_stack *s, const struct us_icmp_view *icmp, const uint8_t *quote,
-                size_t quote_len);
+ * sent, with the quoted header parsed (us_ipv4_parse_quoted), as Linux's
+ * __udp4_lib_err. */
+void us_udp_err(struct us_stack *s, const struct us_icmp_view *icmp,
+                const struct us_ipv4_view *quoted);
 void us_tcp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip);
 
 #endif

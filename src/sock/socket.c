@@ -3,7 +3,6 @@
 #include "sock/sock.h"
 
 #include "net/ip.h"
-#include "wire/be.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -239,8 +238,12 @@ int us_recvfrom(struct us_stack *s, int fd, void *buf, size_t len, int flags,
     if (n)
         memcpy(buf, udp + US_UDP_HLEN, n);
     if (from) {
-        from->addr = be32_load(p->data + 12);
-        from->port = be16_load(udp);
+        /* Validated by us_udp_input; this only reads the addresses back. */
+        struct us_ipv4_view ip;
+        uint16_t dport;
+        us_ipv4_parse_quoted(p->data, p->len, &ip);
+        us_l4_ports(ip.payload, ip.payload_len, &from->port, &dport);
+        from->addr = ip.src;
     }
     if (!(flags & US_MSG_PEEK)) {
         us_pkt_free(us_sock_dequeue(sk));

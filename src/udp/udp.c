@@ -2,17 +2,9 @@
  * receive queue, ICMP errors to the socket they concern, and output. */
 #include "net/ip.h"
 #include "sock/sock.h"
-#include "wire/be.h"
 
 #include <errno.h>
 #include <string.h>
-
-/* Linux's __udp_queue_rcv_skb: queue (the buffer layer counts a full
- * receive buffer) or drop. */
-static void queue_rcv(struct us_stack *s, struct us_sock *sk, struct us_pkt *pkt)
-{
-    us_sock_queue_rcv(s, sk, pkt);
-}
 
 struct bcast_deliver {
     struct us_stack *s;
@@ -39,7 +31,7 @@ static void bcast_one(void *ctx, struct us_sock *sk)
         return;
     }
     p->cb = d->payload_len;
-    queue_rcv(d->s, sk, p);
+    us_sock_queue_rcv(d->s, sk, p);
 }
 
 /* __udp4_lib_mcast_deliver: a broadcast or multicast datagram goes to every
@@ -81,7 +73,7 @@ void us_udp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
     }
     struct us_sock *sk = us_udp_lookup(s, ip->src, udp.sport, ip->dst, udp.dport);
     if (sk) {
-        queue_rcv(s, sk, pkt);
+        us_sock_queue_rcv(s, sk, pkt);
         return;
     }
     /* RFC 1122 §4.1.3.1: port unreachable for a port nobody listens on. */
@@ -114,14 +106,13 @@ static const struct {
     {EHOSTUNREACH, true},  /* PREC_CUTOFF */
 };
 
-void us_udp_err(struct us_stack *s, const struct us_icmp_view *icmp, const uint8_t *quote,
-                size_t quote_len)
+void us_udp_err(struct us_stack *s, const struct us_icmp_view *icmp,
+                const struct us_ipv4_view *quoted)
 {
-    size_t ihl = (size_t)(quote[0] & 0x0f) * 4;
-    if (ihl < US_IPV4_HLEN || quote_len < ihl + 8)
+    uint16_t sport, dport;
+    if (us_l4_ports(quoted->payload, quoted->payload_len, &sport, &dport) != US_WIRE_OK)
         return;
-    us_ip4 saddr = be32_load(quote + 12), daddr = be32_load(quote + 16);
-    uint16_t sport = be16_load(quote + ihl), dport = be16_load(quote + ihl + 2);
+    us_ip4 saddr = quoted->src, daddr = quoted->dst;
     /* __udp4_lib_err: the socket that sent it, looked up as if the quoted
      * datagram's answer were arriving. */
     struct us_sock *sk = us_udp_lookup(s, daddr, dport, saddr, sport);

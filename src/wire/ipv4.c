@@ -35,7 +35,10 @@ static int walk_options(const uint8_t *opt, size_t len)
     return US_WIRE_OK;
 }
 
-int us_ipv4_parse(const uint8_t *buf, size_t len, struct us_ipv4_view *v)
+/* quoted: the header an ICMP error carries back (RFC 792): the datagram
+ * may be cut short after its first bytes, and its checksum is not ours to
+ * judge (Linux's icmp_unreach does not check it either). */
+static int parse(const uint8_t *buf, size_t len, bool quoted, struct us_ipv4_view *v)
 {
     if (len < US_IPV4_HLEN)
         return US_WIRE_TRUNCATED;
@@ -51,12 +54,12 @@ int us_ipv4_parse(const uint8_t *buf, size_t len, struct us_ipv4_view *v)
     size_t total_len = be16_load(buf + 2);
     if (total_len < hdr_len)
         return US_WIRE_BAD_LENGTH;
-    if (total_len > len)
+    if (total_len > len && !quoted)
         return US_WIRE_TRUNCATED;
 
     /* RFC 791 §3.1: the checksum covers the header only; summed with its
      * own field it folds to all ones. */
-    if (us_inet_csum(buf, hdr_len) != 0)
+    if (!quoted && us_inet_csum(buf, hdr_len) != 0)
         return US_WIRE_BAD_CSUM;
 
     uint16_t frag = be16_load(buf + 6);
@@ -88,7 +91,26 @@ int us_ipv4_parse(const uint8_t *buf, size_t len, struct us_ipv4_view *v)
     /* Bytes after total_len are link padding (a 60-byte minimum Ethernet
      * frame), not payload. */
     v->payload = buf + hdr_len;
-    v->payload_len = payload_len;
+    v->payload_len = quoted && total_len > len ? len - hdr_len : payload_len;
+    return US_WIRE_OK;
+}
+
+int us_ipv4_parse(const uint8_t *buf, size_t len, struct us_ipv4_view *v)
+{
+    return parse(buf, len, false, v);
+}
+
+int us_ipv4_parse_quoted(const uint8_t *buf, size_t len, struct us_ipv4_view *v)
+{
+    return parse(buf, len, true, v);
+}
+
+int us_l4_ports(const uint8_t *buf, size_t len, uint16_t *sport, uint16_t *dport)
+{
+    if (len < 4)
+        return US_WIRE_TRUNCATED;
+    *sport = be16_load(buf);
+    *dport = be16_load(buf + 2);
     return US_WIRE_OK;
 }
 

@@ -153,6 +153,36 @@ static void test_ipv4_truncated(void **state)
     assert_int_equal(us_ipv4_parse(p, n, &v), US_WIRE_TRUNCATED);
 }
 
+/* What an ICMP error quotes: the header and the first 8 bytes of a datagram
+ * that was longer; its checksum is not ours to judge. */
+static void test_ipv4_quoted(void **state)
+{
+    uint8_t p[64];
+    size_t n = hex_to_bytes(captured_udp, p);
+    struct us_ipv4_view v;
+    size_t cut = US_IPV4_HLEN + 8;
+    assert_int_equal(us_ipv4_parse(p, cut, &v), US_WIRE_TRUNCATED);
+    assert_int_equal(us_ipv4_parse_quoted(p, cut, &v), US_WIRE_OK);
+    assert_int_equal(v.total_len, n);
+    assert_int_equal(v.payload_len, 8);
+    assert_int_equal(v.proto, US_IPPROTO_UDP);
+    uint16_t sport, dport;
+    assert_int_equal(us_l4_ports(v.payload, v.payload_len, &sport, &dport), US_WIRE_OK);
+    assert_int_equal(sport, 0x99ea);
+    assert_int_equal(dport, 0x270f);
+    assert_int_equal(us_l4_ports(v.payload, 3, &sport, &dport), US_WIRE_TRUNCATED);
+    /* A whole quote reports its real payload length. */
+    assert_int_equal(us_ipv4_parse_quoted(p, n, &v), US_WIRE_OK);
+    assert_int_equal(v.payload_len, n - US_IPV4_HLEN);
+    /* A bad checksum is tolerated; a header that is not IPv4 or is cut
+     * inside the header is not. */
+    p[10] ^= 0xff;
+    assert_int_equal(us_ipv4_parse_quoted(p, cut, &v), US_WIRE_OK);
+    assert_int_equal(us_ipv4_parse_quoted(p, US_IPV4_HLEN - 1, &v), US_WIRE_TRUNCATED);
+    p[0] = 0x65;
+    assert_int_equal(us_ipv4_parse_quoted(p, cut, &v), US_WIRE_BAD_VERSION);
+}
+
 static void test_ipv4_bad_version_and_hdrlen(void **state)
 {
     uint8_t p[64];
@@ -312,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_ipv4_emit_round_trip),
         cmocka_unit_test(test_ipv4_fragment_fields),
         cmocka_unit_test(test_ipv4_truncated),
+        cmocka_unit_test(test_ipv4_quoted),
         cmocka_unit_test(test_ipv4_bad_version_and_hdrlen),
         cmocka_unit_test(test_ipv4_bad_checksum),
         cmocka_unit_test(test_ipv4_options),

@@ -11,6 +11,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "sim/sim_util.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,21 +74,6 @@ static struct us_stack *new_stack(const char *name, uint64_t seed)
     struct us_stack *s = us_stack_new(&sc);
     assert_non_null(s);
     return s;
-}
-
-static void set_knob(struct us_stack *s, const char *key, const char *value)
-{
-    char err[160];
-    if (us_sysctl_set(s, key, value, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-}
-
-static uint64_t ctr(struct us_stack *s, const char *name)
-{
-    int64_t v = us_mib_get(us_stack_mib(s), name);
-    if (v < 0)
-        fail_msg("no counter named %s", name);
-    return (uint64_t)v;
 }
 
 static void run_for(struct net *n, us_time_ns dt)

@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "sim/sim_util.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,21 +68,6 @@ static int teardown(void **state)
 static void run(struct net *n, us_time_ns dt)
 {
     us_sim_run(n->both, 2, &n->now, n->now + dt);
-}
-
-static uint64_t ctr(struct us_stack *s, const char *name)
-{
-    int64_t v = us_mib_get(us_stack_mib(s), name);
-    if (v < 0)
-        fail_msg("no counter named %s", name);
-    return (uint64_t)v;
-}
-
-static void set_knob(struct us_stack *s, const char *key, const char *value)
-{
-    char err[160];
-    if (us_sysctl_set(s, key, value, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
 }
 
 static int set_int(struct us_stack *s, int fd, int opt, int v)

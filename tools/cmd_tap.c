@@ -19,28 +19,85 @@ static void on_stop(int sig)
     stop_requested = 1;
 }
 
+static void on_report(int sig)
+{
+    (void)sig;
+    report_requested = 1;
+}
+
+/* What the report at exit and on SIGUSR1 shows. */
+struct tap_run {
+    struct us_dev *top, *fault_dev;
+    const char *dev_name;
+    bool nstat;
+    struct udp_sender sender;
+};
+
+/* Counters as netstat -s (or nstat -a), the device, the injector, and the
+ * socket table as ss -uanm. */
+static void print_report(struct us_stack *s, const struct tap_run *run)
+{
+    if (run->nstat)
+        us_mib_print_nstat(us_stack_mib(s), stdout, 1);
+    else
+        us_mib_print_netstat(us_stack_mib(s), stdout);
+    const struct us_dev *tap = run->top;
+    while (tap->lower)
+        tap = tap->lower;
+    printf("Device %s: rx %llu packets %llu bytes, %llu dropped; tx %llu packets %llu bytes, "
+           "%llu dropped\n",
+           run->dev_name, (unsigned long long)tap->stats.rx_packets,
+           (unsigned long long)tap->stats.rx_bytes, (unsigned long long)tap->stats.rx_dropped,
+           (unsigned long long)tap->stats.tx_packets, (unsigned long long)tap->stats.tx_bytes,
+           (unsigned long long)tap->stats.tx_dropped);
+    if (run->fault_dev) {
+        const struct us_fault_stats *fs = us_fault_dev_stats(run->fault_dev);
+        printf("Faults injected: %llu dropped, %llu duplicated, %llu reordered, %llu corrupted\n",
+               (unsigned long long)fs->dropped, (unsigned long long)fs->duplicated,
+               (unsigned long long)fs->reordered, (unsigned long long)fs->corrupted);
+    }
+    us_sock_print_table(s, stdout);
+    fflush(stdout);
+}
+
+static us_time_ns tap_tick(void *ctx, struct us_stack *s, us_time_ns now)
+{
+    struct tap_run *run = ctx;
+    if (report_requested) {
+        report_requested = 0;
+        print_report(s, run);
+    }
+    return udp_sender_tick(s, &run->sender, now);
+}
+
 static void tap_usage(FILE *out)
 {
-    fprintf(out, "usage: ustack tap --dev NAME --addr A.B.C.D/N [options]\n"
-                 "\n"
-                 "Runs the stack on the TAP device NAME (opened if it exists, created if not)\n"
-                 "until SIGINT or SIGTERM, then prints its counters as `netstat -s` does.\n"
-                 "\n"
-                 "  --dev NAME         TAP device name (required)\n"
-                 "  --addr A.B.C.D/N   address and prefix length of the stack (required)\n"
-                 "  --gw G             default gateway (on-link)\n"
-                 "  --mtu N            IP MTU of the device (default 1500, 68..9000)\n"
-                 "  --pcap FILE        record every frame sent and received to FILE\n"
-                 "  --loss P           drop frames with probability P (both directions)\n"
-                 "  --dup P            duplicate frames with probability P\n"
-                 "  --reorder P        delay frames past later ones with probability P\n"
-                 "  --corrupt P        flip a byte of frames with probability P\n"
-                 "  --seed N           seed for the fault injector and the stack's random key\n"
-                 "  --sysctl KEY=VAL   set a sysctl, e.g. net.ipv4.ipfrag_time=10 (repeatable)\n"
-                 "  --nstat            print the counters at exit as `nstat -a` does instead\n"
-                 "  --serve LIST       run services: udp-echo[:PORT],udp-discard[:PORT]\n"
-                 "                     (default ports 7 and 9)\n"
-                 "  --help             this text\n");
+    fprintf(out,
+            "usage: ustack tap --dev NAME --addr A.B.C.D/N [options]\n"
+            "\n"
+            "Runs the stack on the TAP device NAME (opened if it exists, created if not)\n"
+            "until SIGINT or SIGTERM, then prints its counters as `netstat -s` does.\n"
+            "\n"
+            "  --dev NAME         TAP device name (required)\n"
+            "  --addr A.B.C.D/N   address and prefix length of the stack (required)\n"
+            "  --gw G             default gateway (on-link)\n"
+            "  --mtu N            IP MTU of the device (default 1500, 68..9000)\n"
+            "  --pcap FILE        record every frame sent and received to FILE\n"
+            "  --loss P           drop frames with probability P (both directions)\n"
+            "  --dup P            duplicate frames with probability P\n"
+            "  --reorder P        delay frames past later ones with probability P\n"
+            "  --corrupt P        flip a byte of frames with probability P\n"
+            "  --seed N           seed for the fault injector and the stack's random key\n"
+            "  --sysctl KEY=VAL   set a sysctl, e.g. net.ipv4.ipfrag_time=10 (repeatable)\n"
+            "  --nstat            print the counters at exit as `nstat -a` does instead\n"
+            "  --serve LIST       run services: udp-echo[:PORT],udp-discard[:PORT]\n"
+            "                     (default ports 7 and 9)\n"
+            "  --join GROUP       the services' sockets join multicast GROUP (repeatable)\n"
+            "  --send-udp A.B.C.D:PORT:COUNT[:INTERVAL_MS]\n"
+            "                     send COUNT datagrams \"ustack SEQ\", every 10 ms by default\n"
+            "  --help             this text\n"
+            "\n"
+            "SIGUSR1 prints the counters and the socket table (as ss -uanm) and goes on.\n");
 }
 
 static int apply_sysctls(struct us_stack *s, char **kv, int n)
@@ -77,8 +134,12 @@ int cli_tap(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {"nstat", no_argument, 0, 'N'},
                                          {"serve", required_argument, 0, 'S'},
+                                         {"join", required_argument, 0, 'J'},
+                                         {"send-udp", required_argument, 0, 'U'},
                                          {0, 0, 0, 0}};
-    const char *serve = NULL;
+    const char *serve = NULL, *send_udp = NULL;
+    us_ip4 groups[8];
+    int n_groups = 0;
     const char *dev_name = NULL, *addr_arg = NULL, *gw_arg = NULL, *pcap_path = NULL;
     uint64_t mtu = 1500, seed = 0;
     struct us_fault_config fault = {0};
@@ -143,6 +204,18 @@ int cli_tap(int argc, char **argv)
             break;
         case 'S':
             serve = optarg;
+            break;
+        case 'J':
+            if (n_groups == 8 || us_ip4_parse(optarg, &groups[n_groups]) != 0 ||
+                !us_ip4_is_multicast(groups[n_groups])) {
+                fprintf(stderr, "ustack: --join expects a multicast group (at most 8), got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            n_groups++;
+            break;
+        case 'U':
+            send_udp = optarg;
             break;
         case 'h':
             tap_usage(stdout);
@@ -225,46 +298,47 @@ int cli_tap(int argc, char **argv)
     }
 
     struct serve_set services = {0};
-    if (serve && serve_start(s, serve, &services) != 0) {
+    struct tap_run run = {
+        .top = top, .fault_dev = fault_dev, .dev_name = dev_name, .nstat = nstat, .sender.fd = -1};
+    int rc = 0;
+    if (serve && serve_start(s, serve, &services) != 0)
+        rc = 2;
+    for (int i = 0; i < n_groups && rc == 0; i++) {
+        int jerr = serve_join(s, &services, groups[i]);
+        if (jerr < 0) {
+            char gb[16];
+            fprintf(stderr, "ustack: --join %s: %s\n", us_ip4_fmt(groups[i], gb), strerror(-jerr));
+            rc = 2;
+        }
+    }
+    if (rc == 0 && send_udp && udp_sender_start(s, send_udp, &run.sender) != 0)
+        rc = 2;
+    if (rc) {
+        udp_sender_stop(s, &run.sender);
         serve_stop(s, &services);
         us_stack_free(s);
-        return 2;
+        return rc;
     }
 
     struct sigaction sa = {0};
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    (void)report_requested;
+    sa.sa_handler = on_report;
+    sigaction(SIGUSR1, &sa, NULL);
 
     char ab[16], mb[18];
     printf("ustack: %s up, %s/%d mac %s mtu %u\n", dev_name, us_ip4_fmt(addr, ab), prefix,
            us_mac_fmt(&top->mac, mb), (unsigned)mtu);
     fflush(stdout);
-    int rc = us_stack_run(s, &stop_requested);
+    rc = us_stack_run(s, &stop_requested, tap_tick, &run);
     if (rc)
         fprintf(stderr, "ustack: driver loop failed: %s\n", strerror(-rc));
-
-    if (nstat)
-        us_mib_print_nstat(us_stack_mib(s), stdout, 1);
-    else
-        us_mib_print_netstat(us_stack_mib(s), stdout);
-    const struct us_dev *tap = top;
-    while (tap->lower)
-        tap = tap->lower;
-    printf("Device %s: rx %llu packets %llu bytes, %llu dropped; tx %llu packets %llu bytes, "
-           "%llu dropped\n",
-           dev_name, (unsigned long long)tap->stats.rx_packets,
-           (unsigned long long)tap->stats.rx_bytes, (unsigned long long)tap->stats.rx_dropped,
-           (unsigned long long)tap->stats.tx_packets, (unsigned long long)tap->stats.tx_bytes,
-           (unsigned long long)tap->stats.tx_dropped);
-    if (fault_dev) {
-        const struct us_fault_stats *fs = us_fault_dev_stats(fault_dev);
-        printf("Faults injected: %llu dropped, %llu duplicated, %llu reordered, %llu corrupted\n",
-               (unsigned long long)fs->dropped, (unsigned long long)fs->duplicated,
-               (unsigned long long)fs->reordered, (unsigned long long)fs->corrupted);
-    }
+    udp_sender_stop(s, &run.sender);
     serve_stop(s, &services);
+    /* Closing sockets may send (an IGMP leave): one last round sends it. */
+    us_stack_poll(s, us_clock_now());
+    print_report(s, &run);
     us_stack_free(s);
     return rc ? 1 : 0;
 }

@@ -67,3 +67,13 @@ void serve_stop(struct us_stack *s, struct serve_set *set)
         serve_udp_free(s, set->udp[i]);
     set->n_udp = 0;
 }
+
+int serve_join(struct us_stack *s, struct serve_set *set, us_ip4 group)
+{
+    for (int i = 0; i < set->n_udp; i++) {
+        int rc = serve_udp_join(s, set->udp[i], group);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -61,3 +61,9 @@ void serve_udp_free(struct us_stack *s, struct udp_service *svc)
     us_close(s, svc->fd);
     free(svc);
 }
+
+int serve_udp_join(struct us_stack *s, struct udp_service *svc, us_ip4 group)
+{
+    struct us_ip_mreq mreq = {.multiaddr = group, .interface = US_IP4_ANY};
+    return us_setsockopt(s, svc->fd, US_IPPROTO_IP, US_IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq));
+}

@@ -26,6 +26,8 @@
 
 #include "ustack/types.h"
 
+#include <stdio.h>
+
 struct us_stack;
 
 enum {
@@ -165,5 +167,9 @@ struct us_sock_info {
 };
 /* 0 or -EBADF. */
 int us_sock_info(struct us_stack *s, int fd, struct us_sock_info *info);
+/* Prints every socket of the stack as `ss -uanm` does: state, queues, local
+ * and peer address, and the skmem line (r = receive queue bytes, rb =
+ * SO_RCVBUF, tb = SO_SNDBUF, d = drops). */
+void us_sock_print_table(struct us_stack *s, FILE *out);
 
 #endif

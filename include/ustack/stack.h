@@ -80,9 +80,14 @@ int us_icmp_echo_send(struct us_stack *s, us_ip4 dst, uint16_t id, uint16_t seq,
 
 /* The current CLOCK_MONOTONIC time in ns. Only drivers read the real clock. */
 us_time_ns us_clock_now(void);
+/* An application's work in the driver loop: called once per round, with the
+ * stack between polls; returns when it next wants to run (US_TIME_NEVER:
+ * only after the next event). */
+typedef us_time_ns (*us_app_tick_fn)(void *ctx, struct us_stack *s, us_time_ns now);
 /* Drives the stack on real time until *stop becomes non-zero: blocks in poll()
- * on the devices' descriptors until one is readable or the next deadline. */
-int us_stack_run(struct us_stack *s, volatile int *stop);
+ * on the devices' descriptors until one is readable, the next deadline of
+ * the stack or of tick (may be NULL), or a signal. */
+int us_stack_run(struct us_stack *s, volatile int *stop, us_app_tick_fn tick, void *ctx);
 
 /* ---- Running on a virtual clock ---- */
 

@@ -15,12 +15,17 @@ us_time_ns us_clock_now(void)
     return (us_time_ns)ts.tv_sec * US_NS_PER_SEC + (us_time_ns)ts.tv_nsec;
 }
 
-int us_stack_run(struct us_stack *s, volatile int *stop)
+int us_stack_run(struct us_stack *s, volatile int *stop, us_app_tick_fn tick, void *ctx)
 {
     struct pollfd fds[US_MAX_IFACES];
+    us_time_ns app_next = 0;
     while (!*stop) {
         us_time_ns now = us_clock_now();
+        if (tick && app_next <= now)
+            app_next = tick(ctx, s, now);
         us_time_ns next = us_stack_poll(s, now);
+        if (tick)
+            next = us_time_min(next, app_next);
         if (next <= now)
             continue;
         int nfds = 0;
@@ -36,8 +41,12 @@ int us_stack_run(struct us_stack *s, volatile int *stop)
             us_time_ns wait = next - now;
             timeout_ms = (int)((wait + US_NS_PER_MS - 1) / US_NS_PER_MS);
         }
-        if (poll(fds, (nfds_t)nfds, timeout_ms) < 0 && errno != EINTR)
+        int rc = poll(fds, (nfds_t)nfds, timeout_ms);
+        if (rc < 0 && errno != EINTR)
             return -errno;
+        /* A signal or a readable device: let the application look too. */
+        if (tick && rc != 0)
+            app_next = 0;
     }
     return 0;
 }

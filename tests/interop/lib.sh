@@ -59,11 +59,12 @@ interop_stop_ustack() {
   [ "$rc" -eq 0 ] || fail "ustack exited with status $rc"
 }
 
-# counter LOG NAME: a counter from ustack's exit report printed with --nstat
-# ("IpReasmOKs   3"); fails the test if it is missing.
+# counter LOG NAME: a counter from ustack's last report printed with --nstat
+# ("IpReasmOKs   3"; SIGUSR1 reports come before the one at exit); fails the
+# test if it is missing.
 counter() {
   local v
-  v=$(awk -v n="$2" '$1 == n { print $2 }' "$1")
+  v=$(awk -v n="$2" '$1 == n { v = $2 } END { print v }' "$1")
   [ -n "$v" ] || fail "counter $2 not in $1"
   echo "$v"
 }

@@ -18,6 +18,7 @@ expect_error() {
 
 "$USTACK" --help | grep -q "usage: ustack" || fail "--help"
 "$USTACK" tap --help | grep -q -- "--sysctl KEY=VAL" || fail "tap --help"
+"$USTACK" tap --help | grep -q -- "--send-udp A.B.C.D:PORT:COUNT" || fail "tap --help: --send-udp"
 "$USTACK" sim --help | grep -q -- "--loss P" || fail "sim --help"
 
 expect_error 2 "unknown command 'bogus'" bogus
@@ -33,6 +34,9 @@ expect_error 2 "invalid value 'x' for net.ipv4.ipfrag_time" tap --dev "$TAP" --a
 expect_error 2 "--sysctl expects KEY=VALUE" tap --dev "$TAP" --addr 192.0.2.2/24 --sysctl foo
 expect_error 2 "unknown service 'tcp-magic'" tap --dev "$TAP" --addr 192.0.2.2/24 --serve udp-echo,tcp-magic
 expect_error 2 "bad port '70000' for udp-echo" tap --dev "$TAP" --addr 192.0.2.2/24 --serve udp-echo:70000
+expect_error 2 "--join expects a multicast group" tap --dev "$TAP" --addr 192.0.2.2/24 --join 192.0.2.7
+expect_error 2 "--send-udp expects A.B.C.D:PORT:COUNT" tap --dev "$TAP" --addr 192.0.2.2/24 --send-udp 192.0.2.1:0:5
+expect_error 2 "--send-udp expects A.B.C.D:PORT:COUNT" tap --dev "$TAP" --addr 192.0.2.2/24 --send-udp 192.0.2.1:9:5:x
 expect_error 1 "name too long|too long" tap --dev averyveryverylongtapname0 --addr 192.0.2.2/24
 expect_error 2 "gateway is not on the interface's subnet" tap --dev "$TAP" --addr 192.0.2.2/24 --gw 198.51.100.1
 expect_error 1 "cannot open.*pcap|No such file" tap --dev "$TAP" --addr 192.0.2.2/24 --pcap /nonexistent/dir/x.pcap

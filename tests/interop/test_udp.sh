@@ -14,6 +14,15 @@ reply=$(echo "hello ustack" | timeout 5 socat -t 1 - "UDP:$USTACK_IP:7")
 echo "ok: socat round trip"
 
 /usr/bin/python3 "$(dirname "$0")/udp_client.py" "$USTACK_IP" || fail "kernel UDP client"
+
+# SIGUSR1: counters and the socket table (as ss -uanm) while it keeps running.
+kill -USR1 "$USTACK_PID"
+for _ in $(seq 50); do grep -q "skmem" "$WORK/udp.log" && break; sleep 0.05; done
+grep -qE "^UNCONN +0 +0 +0\.0\.0\.0:7 +0\.0\.0\.0:\*" "$WORK/udp.log" || fail "no echo socket in the table"
+grep -qE "^UNCONN .*0\.0\.0\.0:9 " "$WORK/udp.log" || fail "no discard socket in the table"
+grep -qE "skmem:\(r0,rb212992,t0,tb212992,.*,d0\)" "$WORK/udp.log" || fail "no skmem line"
+kill -0 "$USTACK_PID" || fail "ustack stopped on SIGUSR1"
+echo "ok: SIGUSR1 report"
 interop_stop_ustack
 
 # 1 (socat) + 10 (two clients) + 3 (boundaries) + 1 (60000) to echo, 1 to discard.

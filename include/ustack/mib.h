@@ -51,7 +51,7 @@
     X(InFrames)                                                                                    \
     X(InErrors)                                                                                    \
     X(InOtherHost) X(InUnknownEthertype) X(OutFrames) X(OutDrops) X(RxRounds) X(RxBudgetExhausted) \
-        X(PoolExhausted)
+        X(PoolExhausted) X(Wakeups) X(WakeupsSpurious)
 
 #define US_MIB_FIELD(name) uint64_t name;
 struct us_ip_mib {

@@ -13,7 +13,8 @@
  * readiness callback, which the stack calls from its bottom half (inside
  * us_stack_poll) whenever a datagram is queued or an error is set on the
  * socket. Calls that send take `now` (time is an argument) and put their
- * frames on the wire before returning.
+ * frames on the wire before returning. Application threads that want to
+ * block use ustack/thread.h, whose stack thread drives the stack.
  *
  * UDP (US_SOCK_DGRAM) follows Linux: datagram boundaries are kept; a
  * connected socket sends to its peer by default and receives only from it;
@@ -65,6 +66,12 @@ enum {
     US_SO_SNDBUF = 7,    /* int bytes: set val -> min(val, wmem_max) * 2, at least 4608 */
     US_SO_RCVBUF = 8,    /* int bytes: set val -> min(val, rmem_max) * 2, at least 2304 */
     US_SO_ERROR = 4,     /* int, read only: the pending error as a positive errno, cleared */
+    /* struct timeval (Linux's SO_RCVTIMEO_OLD): how long us_thread_recvfrom
+     * blocks before -EAGAIN; {0, 0} (the default) = forever, a negative
+     * tv_sec = not at all, tv_usec outside 0..999999 = -EDOM. Real time
+     * (CLOCK_MONOTONIC) even when the stack runs on a virtual clock: it
+     * bounds how long a thread waits, not network time. */
+    US_SO_RCVTIMEO = 20,
 };
 
 /* IPv4-level options (level US_IPPROTO_IP), Linux's values and meanings. */
@@ -164,6 +171,10 @@ struct us_sock_info {
     uint32_t rx_datagrams;             /* datagrams queued */
     int rcvbuf, sndbuf;
     uint64_t drops; /* datagrams dropped at this socket (receive buffer full) */
+    /* Threaded mode: threads asleep on the socket's wait queue now, and how
+     * many times the stack woke them for data or an error queued here. */
+    uint32_t sleepers;
+    uint64_t wakeups;
 };
 /* 0 or -EBADF. */
 int us_sock_info(struct us_stack *s, int fd, struct us_sock_info *info);

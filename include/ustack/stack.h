@@ -76,7 +76,9 @@ int us_icmp_echo_send(struct us_stack *s, us_ip4 dst, uint16_t id, uint16_t seq,
                       const void *payload, size_t len, const struct us_ip_send_opts *opts,
                       us_time_ns now);
 
-/* ---- Running on real time ---- */
+/* ---- Running on real time ----
+ * (For application threads that block while a stack thread runs the
+ * stacks, see ustack/thread.h.) */
 
 /* The current CLOCK_MONOTONIC time in ns. Only drivers read the real clock. */
 us_time_ns us_clock_now(void);

@@ -47,8 +47,13 @@ int us_sock_events(const struct us_sock *sk)
     return ev;
 }
 
+/* sk_data_ready / sk_error_report: wake the threads sleeping on this socket
+ * (threaded mode; only this socket's, and only if there are some), then
+ * tell the event loop. Sleepers first: the callback may close the socket. */
 static void wake(struct us_stack *s, struct us_sock *sk)
 {
+    if (us_wq_has_sleeper(&sk->wq))
+        us_sock_wake_sleepers(s, sk);
     if (sk->ready)
         sk->ready(sk->ready_ctx, s, sk->fd, us_sock_events(sk));
 }

@@ -5,6 +5,7 @@
 
 #include "ustack/socket.h"
 #include "core/stack_impl.h"
+#include "sock/waitq.h"
 
 /* Linux's SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF (include/net/sock.h):
  * TCP_SKB_MIN_TRUESIZE = 2048 + SKB_DATA_ALIGN(sizeof(struct sk_buff)) = 2304,
@@ -51,6 +52,13 @@ struct us_sock {
 
     us_sock_ready_fn ready;
     void *ready_ctx;
+
+    /* Threaded mode (waitq.c): application threads blocked in a receive
+     * sleep on wq; dead (Linux's SOCK_DEAD) marks a socket closed while
+     * some still slept on it, which the last of them frees. */
+    struct us_wait_queue_head wq;
+    bool dead;
+    us_time_ns rcvtimeo; /* SO_RCVTIMEO in ns: US_TIME_NEVER = forever, 0 = don't wait */
 };
 
 struct us_sock_table {
@@ -95,6 +103,22 @@ void us_sock_purge(struct us_sock *sk);
 /* Sets sk->err and tells the application (sk_error_report). */
 void us_sock_set_error(struct us_stack *s, struct us_sock *sk, int err);
 int us_sock_events(const struct us_sock *sk);
+
+/* ---- waitq.c: threads sleeping on a socket ---- */
+
+/* The wake half of sock_def_readable / sk_error_report: wakes every thread
+ * sleeping on sk and counts it in LinkWakeups. Call only when
+ * us_wq_has_sleeper(&sk->wq), so event-loop mode pays a branch and no more. */
+void us_sock_wake_sleepers(struct us_stack *s, struct us_sock *sk);
+/* sk_wait_data: with *lock (the stack lock) held, sleeps on sk's wait queue
+ * until woken or deadline (absolute CLOCK_MONOTONIC, US_TIME_NEVER: none).
+ * 0 when woken (the caller re-checks), -ETIMEDOUT, or -EBADF when sk was
+ * closed while it slept; sk is then gone and must not be touched. */
+int us_sock_wait_data(struct us_sock *sk, pthread_mutex_t *lock, us_time_ns deadline);
+/* sock_put for the descriptor table's reference, from us_close and the
+ * stack's teardown: frees sk at once, or, if threads sleep on it, marks it
+ * dead and wakes them; the last one out frees it. */
+void us_sock_put(struct us_sock *sk);
 
 /* ---- udp.c: output ---- */
 

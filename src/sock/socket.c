@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 int us_sock_table_init(struct us_stack *s)
 {
@@ -31,7 +32,7 @@ static void sock_destroy(struct us_stack *s, struct us_sock *sk, bool quiet)
     us_udp_unhash(s, sk);
     us_sock_purge(sk);
     s->socks->fds[sk->fd] = NULL;
-    free(sk);
+    us_sock_put(sk); /* a thread asleep in a receive on sk frees it when it wakes */
 }
 
 void us_sock_table_free(struct us_stack *s)
@@ -77,7 +78,8 @@ int us_socket(struct us_stack *s, int type)
     sk->type = type;
     sk->rcvbuf = s->sysctl.rmem_default;
     sk->sndbuf = s->sysctl.wmem_default;
-    sk->mc_ttl = 1; /* inet_create: mc_ttl 1, mc_loop 1, mc_all 1 */
+    sk->rcvtimeo = US_TIME_NEVER; /* Linux's MAX_SCHEDULE_TIMEOUT */
+    sk->mc_ttl = 1;               /* inet_create: mc_ttl 1, mc_loop 1, mc_all 1 */
     sk->mc_loop = true;
     sk->mc_all = true;
     t->fds[fd] = sk;
@@ -372,6 +374,44 @@ static int ip_setsockopt(struct us_stack *s, struct us_sock *sk, int opt, const 
     }
 }
 
+/* sock_set_timeout (SO_RCVTIMEO_OLD): a zero timeval waits forever, a
+ * negative one not at all. */
+static int set_rcvtimeo(struct us_sock *sk, const void *val, size_t vallen)
+{
+    struct timeval tv;
+    if (!val || vallen < sizeof(tv))
+        return -EINVAL;
+    memcpy(&tv, val, sizeof(tv));
+    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+        return -EDOM;
+    if (tv.tv_sec < 0) {
+        sk->rcvtimeo = 0;
+        return 0;
+    }
+    /* Past ~584 years of nanoseconds it is forever anyway. */
+    if ((tv.tv_sec == 0 && tv.tv_usec == 0) ||
+        (uint64_t)tv.tv_sec >= US_TIME_NEVER / US_NS_PER_SEC - 1)
+        sk->rcvtimeo = US_TIME_NEVER;
+    else
+        sk->rcvtimeo = (us_time_ns)tv.tv_sec * US_NS_PER_SEC + (us_time_ns)tv.tv_usec * 1000;
+    return 0;
+}
+
+/* sock_get_timeout: forever and "not at all" both read back as {0, 0}. */
+static int get_rcvtimeo(const struct us_sock *sk, void *val, size_t *vallen)
+{
+    struct timeval tv = {0, 0};
+    if (!val || !vallen || *vallen < sizeof(tv))
+        return -EINVAL;
+    if (sk->rcvtimeo != US_TIME_NEVER) {
+        tv.tv_sec = (time_t)(sk->rcvtimeo / US_NS_PER_SEC);
+        tv.tv_usec = (suseconds_t)(sk->rcvtimeo % US_NS_PER_SEC / 1000);
+    }
+    memcpy(val, &tv, sizeof(tv));
+    *vallen = sizeof(tv);
+    return 0;
+}
+
 int us_setsockopt(struct us_stack *s, int fd, int level, int opt, const void *val, size_t vallen)
 {
     struct us_sock *sk = us_sock_get(s, fd);
@@ -381,6 +421,8 @@ int us_setsockopt(struct us_stack *s, int fd, int level, int opt, const void *va
         return ip_setsockopt(s, sk, opt, val, vallen);
     if (level != US_SOL_SOCKET)
         return -ENOPROTOOPT;
+    if (opt == US_SO_RCVTIMEO)
+        return set_rcvtimeo(sk, val, vallen);
     if (!val || vallen < sizeof(int))
         return -EINVAL;
     int v;
@@ -410,6 +452,8 @@ int us_getsockopt(struct us_stack *s, int fd, int level, int opt, void *val, siz
         return -EBADF;
     if (level != US_SOL_SOCKET && level != US_IPPROTO_IP)
         return -ENOPROTOOPT;
+    if (level == US_SOL_SOCKET && opt == US_SO_RCVTIMEO)
+        return get_rcvtimeo(sk, val, vallen);
     if (!val || !vallen || *vallen < sizeof(int))
         return -EINVAL;
     int v;
@@ -485,5 +529,7 @@ int us_sock_info(struct us_stack *s, int fd, struct us_sock_info *info)
     info->rcvbuf = sk->rcvbuf;
     info->sndbuf = sk->sndbuf;
     info->drops = sk->drops;
+    info->sleepers = sk->wq.sleepers;
+    info->wakeups = sk->wq.wakeups;
     return 0;
 }

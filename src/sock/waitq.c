@@ -1,0 +1,104 @@
+/* Wait queues and the sockets' use of them: how a thread blocked in a
+ * receive sleeps (sk_wait_data), how the bottom half wakes exactly the
+ * socket whose receive queue got data or an error (sock_def_readable), and
+ * how a socket closed under a sleeper stays alive until the sleeper has
+ * left (sock_put). Everything here runs with the stack lock held. */
+#include "sock/sock.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* The condition variable is made on first sleep, not at socket creation, so
+ * event-loop sockets never pay for it; CLOCK_MONOTONIC because deadlines
+ * (SO_RCVTIMEO) must not move with the wall clock. */
+static int waitq_ready(struct us_wait_queue_head *wq)
+{
+    if (wq->cond_ready)
+        return 0;
+    pthread_condattr_t attr;
+    int err = pthread_condattr_init(&attr);
+    if (err)
+        return -err;
+    err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (!err)
+        err = pthread_cond_init(&wq->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (err)
+        return -err;
+    wq->cond_ready = true;
+    return 0;
+}
+
+int us_wait_woken(struct us_wait_queue_head *wq, pthread_mutex_t *lock, us_time_ns deadline)
+{
+    int err = waitq_ready(wq);
+    if (err)
+        return err;
+    uint64_t seq = wq->wake_seq;
+    wq->sleepers++;
+    wq->unwoken++;
+    if (deadline == US_TIME_NEVER) {
+        err = pthread_cond_wait(&wq->cond, lock);
+    } else {
+        struct timespec ts = {.tv_sec = (time_t)(deadline / US_NS_PER_SEC),
+                              .tv_nsec = (long)(deadline % US_NS_PER_SEC)};
+        err = pthread_cond_timedwait(&wq->cond, lock, &ts);
+    }
+    wq->sleepers--;
+    if (wq->wake_seq == seq)
+        wq->unwoken--; /* timed out or spurious: no wake-up took us off */
+    return err == ETIMEDOUT ? -ETIMEDOUT : -err;
+}
+
+void us_wake_up_all(struct us_wait_queue_head *wq)
+{
+    wq->wake_seq++;
+    wq->unwoken = 0;
+    if (wq->cond_ready)
+        pthread_cond_broadcast(&wq->cond);
+}
+
+void us_waitq_destroy(struct us_wait_queue_head *wq)
+{
+    if (wq->cond_ready)
+        pthread_cond_destroy(&wq->cond);
+    wq->cond_ready = false;
+}
+
+void us_sock_wake_sleepers(struct us_stack *s, struct us_sock *sk)
+{
+    sk->wq.wakeups++;
+    s->mib.link.Wakeups++;
+    us_wake_up_all(&sk->wq);
+}
+
+static void sock_free(struct us_sock *sk)
+{
+    us_waitq_destroy(&sk->wq);
+    free(sk);
+}
+
+int us_sock_wait_data(struct us_sock *sk, pthread_mutex_t *lock, us_time_ns deadline)
+{
+    int err = us_wait_woken(&sk->wq, lock, deadline);
+    if (sk->dead) {
+        /* Closed while we slept: the descriptor table has let go of it,
+         * and the last sleeper to leave holds the final reference. */
+        if (!sk->wq.sleepers)
+            sock_free(sk);
+        return -EBADF;
+    }
+    return err;
+}
+
+void us_sock_put(struct us_sock *sk)
+{
+    /* Every thread still inside the wait, woken or not, holds a reference. */
+    if (sk->wq.sleepers) {
+        sk->dead = true;
+        us_wake_up_all(&sk->wq);
+        return;
+    }
+    sock_free(sk);
+}

@@ -53,9 +53,11 @@ enum {
 
 /* Readiness bits, the values of poll(2). */
 enum {
-    US_POLLIN = 0x001,  /* a datagram (or an error) waits to be received */
-    US_POLLOUT = 0x004, /* a send would not block (always, for UDP) */
-    US_POLLERR = 0x008, /* an error is pending (e.g. ECONNREFUSED) */
+    US_POLLIN = 0x001,     /* a datagram (or an error) waits to be received */
+    US_POLLOUT = 0x004,    /* a send would not block (always, for UDP) */
+    US_POLLERR = 0x008,    /* an error is pending (e.g. ECONNREFUSED) */
+    US_POLLHUP = 0x010,    /* shut down both ways */
+    US_POLLRDHUP = 0x2000, /* shut down for reading */
 };
 
 /* Socket options: our own constants, Linux's meanings. */
@@ -98,6 +100,24 @@ struct us_ip_mreq {
 int us_socket(struct us_stack *s, int type);
 /* Frees the socket; datagrams still queued are dropped. 0 or -EBADF. */
 int us_close(struct us_stack *s, int fd);
+
+/* shutdown(2)'s how. */
+enum {
+    US_SHUT_RD = 0,
+    US_SHUT_WR = 1,
+    US_SHUT_RDWR = 2,
+};
+/* Linux's inet_shutdown on a datagram socket: marks the socket shut for
+ * reading (receives then return 0 once its queue is empty), for writing
+ * (sends fail with -EPIPE) or both, and wakes its sleepers and readiness
+ * callback. An unconnected socket is marked too but the call returns
+ * -ENOTCONN, as Linux does (its "hack to wake up other listeners").
+ * -EINVAL for another how, -EBADF. */
+int us_shutdown(struct us_stack *s, int fd, int how);
+/* Connection calls: a datagram socket has no connections, so -EOPNOTSUPP
+ * (Linux's sock_no_listen / sock_no_accept); -EBADF. */
+int us_listen(struct us_stack *s, int fd, int backlog);
+int us_accept(struct us_stack *s, int fd, struct us_sockaddr_in *peer);
 
 /* Binds to addr (US_IP4_ANY or one of the stack's addresses) and port (0: an
  * ephemeral port from net.ipv4.ip_local_port_range). -EINVAL if already

@@ -44,6 +44,11 @@ int us_sock_events(const struct us_sock *sk)
         ev |= US_POLLIN;
     if (sk->err)
         ev |= US_POLLERR | US_POLLIN;
+    /* datagram_poll: a receive side shut down reads as end of file. */
+    if (sk->shutdown & US_RCV_SHUTDOWN)
+        ev |= US_POLLIN | US_POLLRDHUP;
+    if (sk->shutdown == (US_RCV_SHUTDOWN | US_SEND_SHUTDOWN))
+        ev |= US_POLLHUP;
     return ev;
 }
 
@@ -93,6 +98,11 @@ void us_sock_purge(struct us_sock *sk)
 {
     us_pkt_queue_purge(&sk->receive_queue);
     sk->rmem_alloc = 0;
+}
+
+void us_sock_state_change(struct us_stack *s, struct us_sock *sk)
+{
+    wake(s, sk);
 }
 
 void us_sock_set_error(struct us_stack *s, struct us_sock *sk, int err)

@@ -13,6 +13,10 @@
 #define US_SOCK_MIN_RCVBUF 2304
 #define US_SOCK_MIN_SNDBUF (2 * US_SOCK_MIN_RCVBUF)
 
+/* sk_shutdown bits: shutdown(2)'s how + 1. */
+#define US_RCV_SHUTDOWN  1
+#define US_SEND_SHUTDOWN 2
+
 /* Hash chains of the UDP port table (a power of two). */
 #define US_UDP_HTABLE_SIZE 256
 
@@ -39,7 +43,8 @@ struct us_sock {
     struct us_pkt_queue receive_queue;
     uint32_t rmem_alloc;
     uint64_t drops;
-    int err; /* Linux's sk_err: a positive errno reported once */
+    int err;          /* Linux's sk_err: a positive errno reported once */
+    uint8_t shutdown; /* Linux's sk_shutdown: US_RCV_SHUTDOWN | US_SEND_SHUTDOWN */
 
     /* Multicast, Linux's inet_sock mc_ttl, mc_loop, mc_all and mc_list. */
     uint8_t mc_ttl;
@@ -100,6 +105,8 @@ bool us_sock_queue_rcv(struct us_stack *s, struct us_sock *sk, struct us_pkt *pk
 /* Removes the head of the receive queue and uncharges it; the caller frees it. */
 struct us_pkt *us_sock_dequeue(struct us_sock *sk);
 void us_sock_purge(struct us_sock *sk);
+/* sk_state_change: wakes the socket's sleepers and tells the event loop. */
+void us_sock_state_change(struct us_stack *s, struct us_sock *sk);
 /* Sets sk->err and tells the application (sk_error_report). */
 void us_sock_set_error(struct us_stack *s, struct us_sock *sk, int err);
 int us_sock_events(const struct us_sock *sk);

@@ -203,6 +203,8 @@ int us_sendto(struct us_stack *s, int fd, const void *buf, size_t len, int flags
     }
     if (sk->err)
         return take_error(sk);
+    if (sk->shutdown & US_SEND_SHUTDOWN)
+        return -EPIPE; /* sock_alloc_send_pskb */
     if (is_broadcast(s, daddr) && !sk->broadcast)
         return -EACCES; /* udp_sendmsg: RTCF_BROADCAST without SOCK_BROADCAST */
     if (!sk->hashed) {
@@ -231,7 +233,7 @@ int us_recvfrom(struct us_stack *s, int fd, void *buf, size_t len, int flags,
         return take_error(sk);
     struct us_pkt *p = sk->receive_queue.head;
     if (!p)
-        return -EAGAIN;
+        return sk->shutdown & US_RCV_SHUTDOWN ? 0 : -EAGAIN;
     /* The packet still starts at its IPv4 header; l4_off is the header
      * length and cb the UDP payload length (see us_udp_input). */
     size_t dlen = p->cb;
@@ -258,6 +260,34 @@ int us_recvfrom(struct us_stack *s, int fd, void *buf, size_t len, int flags,
 int us_recv(struct us_stack *s, int fd, void *buf, size_t len, int flags)
 {
     return us_recvfrom(s, fd, buf, len, flags, NULL);
+}
+
+int us_shutdown(struct us_stack *s, int fd, int how)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    if (how < US_SHUT_RD || how > US_SHUT_RDWR)
+        return -EINVAL;
+    /* inet_shutdown: how + 1 maps SHUT_RD/WR/RDWR onto the sk_shutdown
+     * bits; an unconnected socket is still marked, and its sleepers woken,
+     * but the caller hears -ENOTCONN. */
+    int rc = sk->daddr ? 0 : -ENOTCONN;
+    sk->shutdown |= (uint8_t)(how + 1);
+    us_sock_state_change(s, sk); /* last: its callback may close sk */
+    return rc;
+}
+
+int us_listen(struct us_stack *s, int fd, int backlog)
+{
+    (void)backlog;
+    return us_sock_get(s, fd) ? -EOPNOTSUPP : -EBADF;
+}
+
+int us_accept(struct us_stack *s, int fd, struct us_sockaddr_in *peer)
+{
+    (void)peer;
+    return us_sock_get(s, fd) ? -EOPNOTSUPP : -EBADF;
 }
 
 int us_getsockname(struct us_stack *s, int fd, struct us_sockaddr_in *addr)

@@ -27,8 +27,8 @@
 #include "ustack/stack.h"
 #include "ustack/thread.h"
 
-#define A_IP US_IP4(10, 0, 0, 1)
-#define B_IP US_IP4(10, 0, 0, 2)
+#define A_IP US_IP4(192, 0, 2, 1)
+#define B_IP US_IP4(192, 0, 2, 2)
 #define MS   US_NS_PER_MS
 
 enum {
@@ -337,6 +337,26 @@ static void test_error_wakes_the_sleeper(void **state)
     assert_int_equal(ctr_locked(n, n->b, "UdpNoPorts"), 1);
 }
 
+/* shutdown(SHUT_RD) releases a thread blocked in recv with end of file (0),
+ * even on an unconnected socket (Linux's inet_shutdown wakes it and the
+ * caller hears -ENOTCONN). */
+static void test_shutdown_releases_the_sleeper(void **state)
+{
+    struct net *n = *state;
+    int fd = udp_bound(n->b, 7300);
+    n->t = us_thread_start(n->both, 2, US_CLOCK_VIRTUAL);
+    assert_non_null(n->t);
+    static struct reader r;
+    reader_start(&r, n, n->b, fd, 7300, 1);
+    wait_sleepers(n, n->b, fd, 1);
+    us_thread_lock(n->t);
+    assert_int_equal(us_shutdown(n->b, fd, US_SHUT_RD), -ENOTCONN);
+    us_thread_unlock(n->t);
+    assert_int_equal(pthread_join(r.th, NULL), 0);
+    assert_int_equal(r.last, 0); /* end of file, not a datagram from A */
+    assert_int_equal(ctr_locked(n, n->b, "UdpInDatagrams"), 0);
+}
+
 /* SO_RCVTIMEO bounds the wait in real time, whatever the stack's clock;
  * MSG_DONTWAIT and a negative timeout do not wait at all. */
 static void test_rcvtimeo_and_dontwait(void **state)
@@ -438,6 +458,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sixteen_readers_each_woken_by_its_own_datagrams, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_error_wakes_the_sleeper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_releases_the_sleeper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rcvtimeo_and_dontwait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_clock_echo, setup_real, teardown),
     };

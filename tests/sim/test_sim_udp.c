@@ -19,8 +19,8 @@
 #include "ustack/socket.h"
 #include "ustack/stack.h"
 
-#define A_IP US_IP4(10, 0, 0, 1)
-#define B_IP US_IP4(10, 0, 0, 2)
+#define A_IP US_IP4(192, 0, 2, 1)
+#define B_IP US_IP4(192, 0, 2, 2)
 #define MS   US_NS_PER_MS
 
 struct net {
@@ -306,7 +306,7 @@ static void test_addrinuse_unless_reuseaddr_on_both(void **state)
     assert_int_equal(get_int(n->b, s1, US_SO_REUSEADDR), 1);
     assert_int_equal(us_bind(n->b, s2, &sa), 0);
     assert_int_equal(us_bind(n->b, s2, &sa), -EINVAL); /* already bound */
-    struct us_sockaddr_in notours = {US_IP4(10, 0, 0, 77), 7001};
+    struct us_sockaddr_in notours = {US_IP4(192, 0, 2, 77), 7001};
     int s3 = us_socket(n->b, US_SOCK_DGRAM);
     assert_int_equal(us_bind(n->b, s3, &notours), -EADDRNOTAVAIL);
     /* Closing frees the port. */
@@ -365,6 +365,42 @@ static void test_closed_port_refuses_connected_sender(void **state)
     assert_int_equal(us_recv(n->a, other, got, sizeof(got), 0), -EAGAIN);
 }
 
+/* inet_shutdown on datagram sockets: the bits, -ENOTCONN for an unconnected
+ * socket that is marked all the same, EOF and EPIPE, and no connections. */
+static void test_shutdown_listen_accept(void **state)
+{
+    struct net *n = *state;
+    int fd = us_socket(n->b, US_SOCK_DGRAM);
+    struct us_sockaddr_in any = {US_IP4_ANY, 7100};
+    assert_int_equal(us_bind(n->b, fd, &any), 0);
+    assert_int_equal(us_listen(n->b, fd, 5), -EOPNOTSUPP);
+    assert_int_equal(us_accept(n->b, fd, NULL), -EOPNOTSUPP);
+    assert_int_equal(us_listen(n->b, 999, 5), -EBADF);
+    assert_int_equal(us_shutdown(n->b, fd, 3), -EINVAL);
+    assert_int_equal(us_shutdown(n->b, 999, US_SHUT_RD), -EBADF);
+
+    uint8_t buf[16];
+    assert_int_equal(us_recv(n->b, fd, buf, sizeof(buf), 0), -EAGAIN);
+    assert_false(us_sock_poll_events(n->b, fd) & US_POLLIN);
+    assert_int_equal(us_shutdown(n->b, fd, US_SHUT_RD), -ENOTCONN);
+    /* Queued data is still read; after it, end of file. */
+    assert_int_equal(us_recv(n->b, fd, buf, sizeof(buf), 0), 0);
+    int ev = us_sock_poll_events(n->b, fd);
+    assert_true(ev & US_POLLIN);
+    assert_true(ev & US_POLLRDHUP);
+    assert_false(ev & US_POLLHUP);
+
+    int c = us_socket(n->a, US_SOCK_DGRAM);
+    struct us_sockaddr_in to = {B_IP, 7100};
+    assert_int_equal(us_connect(n->a, c, &to), 0);
+    assert_int_equal(us_send(n->a, c, "x", 1, 0, n->now), 1);
+    assert_int_equal(us_shutdown(n->a, c, US_SHUT_WR), 0);
+    assert_int_equal(us_send(n->a, c, "x", 1, 0, n->now), -EPIPE);
+    assert_int_equal(us_sendto(n->a, c, "x", 1, 0, &to, n->now), -EPIPE);
+    assert_int_equal(us_shutdown(n->a, c, US_SHUT_RD), 0);
+    assert_true(us_sock_poll_events(n->a, c) & US_POLLHUP);
+}
+
 static void test_send_errors(void **state)
 {
     struct net *n = *state;
@@ -376,7 +412,7 @@ static void test_send_errors(void **state)
     struct us_sockaddr_in far = {US_IP4(198, 51, 100, 1), 7000};
     assert_int_equal(us_sendto(n->a, fd, "x", 1, 0, &far, n->now), -ENETUNREACH);
     assert_int_equal(us_connect(n->a, fd, &far), -ENETUNREACH);
-    struct us_sockaddr_in bcast = {US_IP4(10, 0, 0, 255), 7000}, lbcast = {US_IP4_BROADCAST, 7000};
+    struct us_sockaddr_in bcast = {US_IP4(192, 0, 2, 255), 7000}, lbcast = {US_IP4_BROADCAST, 7000};
     assert_int_equal(us_sendto(n->a, fd, "x", 1, 0, &bcast, n->now), -EACCES);
     assert_int_equal(us_sendto(n->a, fd, "x", 1, 0, &lbcast, n->now), -EACCES);
     assert_int_equal(us_connect(n->a, fd, &bcast), -EACCES);
@@ -572,6 +608,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_addrinuse_unless_reuseaddr_on_both, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_port_refuses_connected_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_listen_accept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_60000_byte_datagram_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ephemeral_ports_from_local_port_range, setup,
                                         teardown),

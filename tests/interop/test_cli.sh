@@ -33,7 +33,10 @@ expect_error 2 "unknown sysctl key 'net.ipv4.nope'" tap --dev "$TAP" --addr 192.
 expect_error 2 "invalid value 'x' for net.ipv4.ipfrag_time" tap --dev "$TAP" --addr 192.0.2.2/24 --sysctl net.ipv4.ipfrag_time=x
 expect_error 2 "--sysctl expects KEY=VALUE" tap --dev "$TAP" --addr 192.0.2.2/24 --sysctl foo
 expect_error 2 "unknown service 'tcp-magic'" tap --dev "$TAP" --addr 192.0.2.2/24 --serve udp-echo,tcp-magic
-expect_error 2 "bad port '70000' for udp-echo" tap --dev "$TAP" --addr 192.0.2.2/24 --serve udp-echo:70000
+expect_error 2 "bad port in 'udp-echo:70000'" tap --dev "$TAP" --addr 192.0.2.2/24 --serve udp-echo:70000
+expect_error 2 "http needs a directory" tap --dev "$TAP" --addr 192.0.2.2/24 --serve http
+expect_error 2 "echo takes no directory" tap --dev "$TAP" --addr 192.0.2.2/24 --serve echo=/tmp
+expect_error 2 "cannot start http on port 80: No such file or directory /nonexistent" tap --dev "$TAP" --addr 192.0.2.2/24 --serve http=/nonexistent
 expect_error 2 "--join expects a multicast group" tap --dev "$TAP" --addr 192.0.2.2/24 --join 192.0.2.7
 expect_error 2 "--send-udp expects A.B.C.D:PORT:COUNT" tap --dev "$TAP" --addr 192.0.2.2/24 --send-udp 192.0.2.1:0:5
 expect_error 2 "--send-udp expects A.B.C.D:PORT:COUNT" tap --dev "$TAP" --addr 192.0.2.2/24 --send-udp 192.0.2.1:9:5:x

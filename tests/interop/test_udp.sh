@@ -7,7 +7,7 @@ USTACK=$(realpath "$1")
 interop_enter_netns "$@"
 
 interop_start_ustack "$WORK/udp.log" --serve udp-echo,udp-discard --pcap "$WORK/udp.pcap" --nstat
-grep -q "serving udp-echo on port 7" "$WORK/udp.log" || fail "echo service not started"
+grep -q "serving udp-echo on UDP port 7" "$WORK/udp.log" || fail "echo service not started"
 
 reply=$(echo "hello ustack" | timeout 5 socat -t 1 - "UDP:$USTACK_IP:7")
 [ "$reply" = "hello ustack" ] || fail "socat got '$reply'"

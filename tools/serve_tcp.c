@@ -1,0 +1,256 @@
+/* TCP services for `ustack tap --serve`: echo (RFC 862), discard (RFC 863),
+ * chargen (RFC 864) and the HTTP server, as an event-loop application of
+ * the socket API: readiness callbacks, non-blocking calls, and a send buffer
+ * that may fill (then the next POLLOUT continues). */
+#include "serve_tcp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int tcp_conn_flush(struct tcp_conn *c)
+{
+    struct us_stack *s = c->svc->s;
+    while (c->out_off < c->out_len) {
+        int n = us_send(s, c->fd, c->out + c->out_off, c->out_len - c->out_off, 0, us_stack_now(s));
+        if (n == -EAGAIN)
+            return 0;
+        if (n < 0)
+            return -1;
+        c->out_off += (size_t)n;
+    }
+    c->out_off = c->out_len = 0;
+    return 1;
+}
+
+static void conn_free(struct tcp_conn *c)
+{
+    struct tcp_service *svc = c->svc;
+    if (svc->kind == TCP_HTTP)
+        http_conn_release(c);
+    us_sock_set_callback(svc->s, c->fd, NULL, NULL);
+    us_close(svc->s, c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        svc->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+}
+
+void tcp_conn_close(struct tcp_conn *c)
+{
+    if (c->in_pump)
+        c->closed = true;
+    else
+        conn_free(c);
+}
+
+/* Reads whatever waits; discard keeps none of it. Returns the bytes read
+ * into buf (0 if none), or -1 when the connection ended or failed. */
+static int drain(struct tcp_conn *c, uint8_t *buf, size_t cap)
+{
+    int n = us_recv(c->svc->s, c->fd, buf, cap, 0);
+    if (n == -EAGAIN)
+        return 0;
+    if (n == 0)
+        c->peer_eof = true;
+    return n <= 0 ? -1 : n;
+}
+
+static void echo_pump(struct tcp_conn *c)
+{
+    for (;;) {
+        int f = tcp_conn_flush(c);
+        if (f < 0)
+            goto close;
+        if (f == 0)
+            return; /* wait for room: reading more would only pile up */
+        if (c->peer_eof)
+            goto close; /* everything echoed: close after the peer's FIN */
+        int n = drain(c, c->out, sizeof(c->out));
+        if (n == 0)
+            return;
+        if (n < 0 && !c->peer_eof)
+            goto close;
+        if (n > 0)
+            c->out_len = (size_t)n;
+    }
+close:
+    tcp_conn_close(c);
+}
+
+static void discard_pump(struct tcp_conn *c)
+{
+    for (;;) {
+        int n = drain(c, c->out, sizeof(c->out));
+        if (n == 0)
+            return;
+        if (n < 0) {
+            tcp_conn_close(c);
+            return;
+        }
+    }
+}
+
+/* RFC 864: lines of 72 printable characters, each starting one character
+ * further along the 95 printable ASCII characters, ended by CR LF. */
+static void chargen_fill(struct tcp_conn *c)
+{
+    size_t len = 0;
+    while (len + 74 <= sizeof(c->out)) {
+        for (unsigned i = 0; i < 72; i++)
+            c->out[len++] = (uint8_t)(' ' + (c->chargen_pos + i) % 95);
+        c->out[len++] = '\r';
+        c->out[len++] = '\n';
+        c->chargen_pos = (c->chargen_pos + 1) % 95;
+    }
+    c->out_len = len;
+    c->out_off = 0;
+}
+
+static void chargen_pump(struct tcp_conn *c)
+{
+    uint8_t sink[4096];
+    for (;;) {
+        int n = drain(c, sink, sizeof(sink)); /* what the client sends is ignored */
+        if (n < 0) {
+            tcp_conn_close(c);
+            return;
+        }
+        if (n == 0)
+            break;
+    }
+    for (;;) {
+        if (c->out_off == c->out_len)
+            chargen_fill(c);
+        int f = tcp_conn_flush(c);
+        if (f < 0) {
+            tcp_conn_close(c);
+            return;
+        }
+        if (f == 0)
+            return;
+    }
+}
+
+static void on_conn_ready(void *ctx, struct us_stack *s, int fd, int events)
+{
+    struct tcp_conn *c = ctx;
+    (void)s;
+    (void)fd;
+    if (c->in_pump) {
+        c->again = true;
+        return;
+    }
+    c->in_pump = true;
+    if ((events & US_POLLERR) && !(events & US_POLLIN))
+        c->closed = true;
+    while (!c->closed) {
+        c->again = false;
+        switch (c->svc->kind) {
+        case TCP_ECHO:
+            echo_pump(c);
+            break;
+        case TCP_DISCARD:
+            discard_pump(c);
+            break;
+        case TCP_CHARGEN:
+            chargen_pump(c);
+            break;
+        case TCP_HTTP:
+            http_pump(c);
+            break;
+        }
+        if (!c->again)
+            break;
+    }
+    c->in_pump = false;
+    if (c->closed)
+        conn_free(c);
+}
+
+static void on_listen_ready(void *ctx, struct us_stack *s, int fd, int events)
+{
+    struct tcp_service *svc = ctx;
+    (void)events;
+    for (;;) {
+        struct us_sockaddr_in peer;
+        int cfd = us_accept(s, fd, &peer);
+        if (cfd < 0)
+            return; /* -EAGAIN: no more for now */
+        struct tcp_conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+            us_close(s, cfd);
+            continue;
+        }
+        c->svc = svc;
+        c->fd = cfd;
+        c->next = svc->conns;
+        if (c->next)
+            c->next->prev = c;
+        svc->conns = c;
+        if (svc->kind == TCP_HTTP)
+            http_conn_init(c);
+        us_sock_set_callback(s, cfd, on_conn_ready, c);
+        on_conn_ready(c, s, cfd, us_sock_poll_events(s, cfd)); /* chargen starts at once */
+    }
+}
+
+struct tcp_service *serve_tcp(struct us_stack *s, enum tcp_service_kind kind, uint16_t port,
+                              const char *dir, int *err)
+{
+    struct tcp_service *svc = calloc(1, sizeof(*svc));
+    if (!svc) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    svc->s = s;
+    svc->kind = kind;
+    svc->dir_fd = -1;
+    svc->listen_fd = -1;
+    if (kind == TCP_HTTP) {
+        svc->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (svc->dir_fd < 0) {
+            *err = -errno;
+            free(svc);
+            return NULL;
+        }
+    }
+    int fd = us_socket(s, US_SOCK_STREAM), rc = fd;
+    int one = 1;
+    struct us_sockaddr_in any = {.addr = US_IP4_ANY, .port = port};
+    if (rc >= 0)
+        rc = us_setsockopt(s, fd, US_SOL_SOCKET, US_SO_REUSEADDR, &one, sizeof(one));
+    if (rc >= 0)
+        rc = us_bind(s, fd, &any);
+    if (rc >= 0)
+        rc = us_listen(s, fd, 128);
+    if (rc >= 0)
+        rc = us_sock_set_callback(s, fd, on_listen_ready, svc);
+    if (rc < 0) {
+        if (fd >= 0)
+            us_close(s, fd);
+        if (svc->dir_fd >= 0)
+            close(svc->dir_fd);
+        free(svc);
+        *err = rc;
+        return NULL;
+    }
+    svc->listen_fd = fd;
+    return svc;
+}
+
+void serve_tcp_free(struct tcp_service *svc)
+{
+    while (svc->conns)
+        conn_free(svc->conns);
+    us_close(svc->s, svc->listen_fd);
+    if (svc->dir_fd >= 0)
+        close(svc->dir_fd);
+    free(svc);
+}

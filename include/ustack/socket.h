@@ -32,7 +32,8 @@
 struct us_stack;
 
 enum {
-    US_SOCK_DGRAM = 2, /* UDP */
+    US_SOCK_STREAM = 1, /* TCP */
+    US_SOCK_DGRAM = 2,  /* UDP */
 };
 
 /* An IPv4 socket address, both fields in host byte order. */
@@ -202,5 +203,82 @@ int us_sock_info(struct us_stack *s, int fd, struct us_sock_info *info);
  * and peer address, and the skmem line (r = receive queue bytes, rb =
  * SO_RCVBUF, tb = SO_SNDBUF, d = drops). */
 void us_sock_print_table(struct us_stack *s, FILE *out);
+
+/* ==================== TCP (US_SOCK_STREAM) ====================
+ * The same calls with stream semantics, as on Linux:
+ *  - us_listen(fd, backlog) on a bound (or, as Linux, autobound) socket;
+ *    the readiness callback / US_POLLIN says an accept would succeed.
+ *  - us_accept(fd, peer) returns the next established connection's new
+ *    descriptor (same local address and port as the listener), or -EAGAIN.
+ *  - us_connect(fd, peer) starts the handshake and returns -EINPROGRESS;
+ *    US_POLLOUT says it completed, US_POLLERR + US_SO_ERROR that it failed
+ *    (ECONNREFUSED on a reset, ETIMEDOUT after the SYN retries).
+ *  - us_send(fd, buf, len, flags, now) copies what fits into the send buffer
+ *    (SO_SNDBUF) and returns that many bytes (> 0), or -EAGAIN when the
+ *    buffer is full, -EPIPE after us_shutdown(US_SHUT_WR) or the peer's
+ *    reset, -ENOTCONN before the connection is established.
+ *  - us_recv(fd, buf, len, flags) copies in-order bytes: their count, 0 at
+ *    end of stream (the peer's FIN, once the data before it is read),
+ *    -EAGAIN when none are ready, -ECONNRESET after a reset.
+ *  - us_shutdown(fd, US_SHUT_WR) sends FIN after the queued data.
+ *  - us_close(fd) closes gracefully (FIN), or with a reset when unread data
+ *    remains (RFC 9293 §3.10.4 via Linux's tcp_close), and the connection
+ *    lives on in the stack (FIN_WAIT, TIME_WAIT) after the descriptor is gone.
+ */
+
+/* IPPROTO_TCP-level options (level US_IPPROTO_TCP), Linux's numbers. */
+#define US_IPPROTO_TCP 6
+enum {
+    US_TCP_NODELAY = 1,   /* int: disable Nagle's algorithm (RFC 9293 §3.7.4) */
+    US_TCP_MAXSEG = 2,    /* int: clamp the MSS */
+    US_TCP_CORK = 3,      /* int: hold partial segments until uncorked */
+    US_TCP_KEEPIDLE = 4,  /* int seconds before the first keepalive probe */
+    US_TCP_KEEPINTVL = 5, /* int seconds between probes */
+    US_TCP_KEEPCNT = 6,   /* int probes before the connection is dropped */
+    US_TCP_INFO = 11,     /* struct us_tcp_info, read only */
+};
+#define US_SO_KEEPALIVE 9 /* int, level US_SOL_SOCKET */
+
+/* Connection states, Linux's TCP_* order (tcp_states.h). */
+enum us_tcp_state {
+    US_TCP_ESTABLISHED = 1,
+    US_TCP_SYN_SENT,
+    US_TCP_SYN_RECV,
+    US_TCP_FIN_WAIT1,
+    US_TCP_FIN_WAIT2,
+    US_TCP_TIME_WAIT,
+    US_TCP_CLOSE,
+    US_TCP_CLOSE_WAIT,
+    US_TCP_LAST_ACK,
+    US_TCP_LISTEN,
+    US_TCP_CLOSING,
+};
+const char *us_tcp_state_name(int state); /* "ESTAB", "SYN-SENT"... as ss prints them */
+
+/* Per-connection figures with the names of Linux's struct tcp_info. Times
+ * in microseconds, windows and cwnd in bytes (Linux: cwnd in segments). */
+struct us_tcp_info {
+    uint8_t state;
+    uint8_t snd_wscale, rcv_wscale;
+    uint8_t options; /* US_TCPI_OPT_* */
+    uint32_t rto, rtt, rttvar;
+    uint32_t snd_mss, rcv_mss;
+    uint32_t snd_cwnd, snd_ssthresh;
+    uint32_t snd_wnd; /* the peer's advertised window, scaled */
+    uint32_t rcv_wnd; /* the window we advertise, scaled */
+    uint32_t unacked, sacked, lost, retrans;
+    uint32_t total_retrans;
+    uint32_t backoff;
+    uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
+    uint32_t segs_out, segs_in;
+    uint32_t rcv_space; /* receive autotuning's current target */
+    int rcvbuf, sndbuf;
+    char ca_name[16]; /* "cubic", "reno" */
+};
+enum {
+    US_TCPI_OPT_TIMESTAMPS = 1,
+    US_TCPI_OPT_SACK = 2,
+    US_TCPI_OPT_WSCALE = 4,
+};
 
 #endif

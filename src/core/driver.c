@@ -51,6 +51,18 @@ int us_stack_run(struct us_stack *s, volatile int *stop, us_app_tick_fn tick, vo
     return 0;
 }
 
+us_time_ns us_stacks_poll(struct us_stack **stacks, int n, us_time_ns now)
+{
+    us_time_ns next = US_TIME_NEVER;
+    for (int i = 0; i < n; i++)
+        next = us_time_min(next, us_stack_poll(stacks[i], now));
+    /* Frames sent in this round may be due now at a peer polled earlier. */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < stacks[i]->n_ifaces; j++)
+            next = us_time_min(next, us_dev_next_deadline(stacks[i]->ifaces[j].dev, now));
+    return next;
+}
+
 /* Rounds at one virtual instant before the simulation is declared stuck:
  * far more than any burst needs, few enough to fail fast on a livelock. */
 #define US_SIM_MAX_ROUNDS_PER_INSTANT 1000000
@@ -71,13 +83,7 @@ void us_sim_run(struct us_stack **stacks, int n, us_time_ns *now, us_time_ns unt
             last = *now;
             rounds = 0;
         }
-        us_time_ns next = US_TIME_NEVER;
-        for (int i = 0; i < n; i++)
-            next = us_time_min(next, us_stack_poll(stacks[i], *now));
-        /* Frames sent in this round may be due now at a peer polled earlier. */
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < stacks[i]->n_ifaces; j++)
-                next = us_time_min(next, us_dev_next_deadline(stacks[i]->ifaces[j].dev, *now));
+        us_time_ns next = us_stacks_poll(stacks, n, *now);
         if (next > until)
             break;
         if (next > *now)

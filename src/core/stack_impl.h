@@ -68,6 +68,10 @@ struct us_stack {
     void *icmp_rx_ctx;
 };
 
+/* One round of every stack at now (stacks that may share a wire); the
+ * earliest next deadline of any stack or device. The drivers' round. */
+us_time_ns us_stacks_poll(struct us_stack **stacks, int n, us_time_ns now);
+
 /* Queues a finished frame (data at the Ethernet header) for the interface's
  * next burst. */
 void us_iface_xmit(struct us_stack *s, struct us_iface *ifc, struct us_pkt *frame);

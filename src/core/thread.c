@@ -59,15 +59,7 @@ struct us_thread {
 /* One round of every stack at t->now; the earliest next deadline. */
 static us_time_ns run_round(struct us_thread *t)
 {
-    us_time_ns next = US_TIME_NEVER;
-    for (int i = 0; i < t->n; i++)
-        next = us_time_min(next, us_stack_poll(t->stacks[i], t->now));
-    /* Frames sent in this round may be due now at a stack polled earlier
-     * (two stacks on one wire), as in us_sim_run. */
-    for (int i = 0; i < t->n; i++)
-        for (int j = 0; j < t->stacks[i]->n_ifaces; j++)
-            next = us_time_min(next, us_dev_next_deadline(t->stacks[i]->ifaces[j].dev, t->now));
-    return next;
+    return us_stacks_poll(t->stacks, t->n, t->now);
 }
 
 static void wake_sleepers(struct us_thread *t)

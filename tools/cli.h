@@ -7,6 +7,7 @@
 
 int cli_tap(int argc, char **argv);
 int cli_sim(int argc, char **argv);
+int cli_nc(int argc, char **argv);
 
 /* Options shared by commands that wrap a device in the fault injector. */
 struct cli_fault_opts {

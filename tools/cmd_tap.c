@@ -33,7 +33,7 @@ static us_time_ns tap_tick(void *ctx, struct us_stack *s, us_time_ns now)
     struct tap_run *run = ctx;
     if (report_requested) {
         report_requested = 0;
-        tap_env_report(&run->env);
+        tap_env_report(&run->env, stdout);
     }
     return udp_sender_tick(s, &run->sender, now);
 }
@@ -151,7 +151,7 @@ int cli_tap(int argc, char **argv)
     serve_stop(s, &services);
     /* Closing sockets may send (an IGMP leave): one last round sends it. */
     us_stack_poll(s, us_clock_now());
-    tap_env_report(&run.env);
+    tap_env_report(&run.env, stdout);
     tap_env_close(&run.env);
     return rc ? 1 : 0;
 }

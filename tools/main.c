@@ -12,6 +12,7 @@ static void usage(FILE *out)
                  "commands:\n"
                  "  sim    the demo: two stacks in this process over a simulated wire\n"
                  "  tap    run the stack on a Linux TAP device until SIGINT/SIGTERM\n"
+                 "  nc     netcat over ustack on a TAP device (TCP client or -l listener)\n"
                  "\n"
                  "`ustack <command> --help` describes each command's options.\n");
 }
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "tap") == 0)
         return cli_tap(argc - 1, argv + 1);
+    if (strcmp(argv[1], "nc") == 0)
+        return cli_nc(argc - 1, argv + 1);
     if (strcmp(argv[1], "sim") == 0)
         return cli_sim(argc - 1, argv + 1);
     fprintf(stderr, "ustack: unknown command '%s'\n", argv[1]);

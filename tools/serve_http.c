@@ -149,6 +149,20 @@ static void handle_request(struct tcp_conn *c, char *req)
         close(fd);
         return;
     }
+    /* A body that fits goes out with the header in one send: two small
+     * writes would meet Nagle's algorithm and the client's delayed ACK
+     * (RFC 9293 §3.7.4), costing a delayed-ACK timeout per response. */
+    if ((size_t)st.st_size <= sizeof(c->out) - c->out_len) {
+        ssize_t n = pread(fd, c->out + c->out_len, (size_t)st.st_size, 0);
+        close(fd);
+        if (n != st.st_size) {
+            c->out_len = 0;
+            respond_error(c, 500, "Internal Server Error", false, NULL);
+            return;
+        }
+        c->out_len += (size_t)n;
+        return;
+    }
     c->http.file_fd = fd;
     c->http.file_off = 0;
     c->http.file_end = st.st_size;

@@ -152,30 +152,32 @@ int tap_env_open(const struct tap_opts *o, struct tap_env *env)
     return 0;
 }
 
-void tap_env_report(const struct tap_env *env)
+void tap_env_report(const struct tap_env *env, FILE *out)
 {
     struct us_stack *s = env->s;
     if (env->nstat)
-        us_mib_print_nstat(us_stack_mib(s), stdout, 1);
+        us_mib_print_nstat(us_stack_mib(s), out, 1);
     else
-        us_mib_print_netstat(us_stack_mib(s), stdout);
+        us_mib_print_netstat(us_stack_mib(s), out);
     const struct us_dev *tap = env->top;
     while (tap->lower)
         tap = tap->lower;
-    printf("Device %s: rx %llu packets %llu bytes, %llu dropped; tx %llu packets %llu bytes, "
-           "%llu dropped\n",
-           env->dev_name, (unsigned long long)tap->stats.rx_packets,
-           (unsigned long long)tap->stats.rx_bytes, (unsigned long long)tap->stats.rx_dropped,
-           (unsigned long long)tap->stats.tx_packets, (unsigned long long)tap->stats.tx_bytes,
-           (unsigned long long)tap->stats.tx_dropped);
+    fprintf(out,
+            "Device %s: rx %llu packets %llu bytes, %llu dropped; tx %llu packets %llu bytes, "
+            "%llu dropped\n",
+            env->dev_name, (unsigned long long)tap->stats.rx_packets,
+            (unsigned long long)tap->stats.rx_bytes, (unsigned long long)tap->stats.rx_dropped,
+            (unsigned long long)tap->stats.tx_packets, (unsigned long long)tap->stats.tx_bytes,
+            (unsigned long long)tap->stats.tx_dropped);
     if (env->fault_dev) {
         const struct us_fault_stats *fs = us_fault_dev_stats(env->fault_dev);
-        printf("Faults injected: %llu dropped, %llu duplicated, %llu reordered, %llu corrupted\n",
-               (unsigned long long)fs->dropped, (unsigned long long)fs->duplicated,
-               (unsigned long long)fs->reordered, (unsigned long long)fs->corrupted);
+        fprintf(out,
+                "Faults injected: %llu dropped, %llu duplicated, %llu reordered, %llu corrupted\n",
+                (unsigned long long)fs->dropped, (unsigned long long)fs->duplicated,
+                (unsigned long long)fs->reordered, (unsigned long long)fs->corrupted);
     }
-    us_sock_print_table(s, stdout);
-    fflush(stdout);
+    us_sock_print_table(s, out);
+    fflush(out);
 }
 
 void tap_env_close(struct tap_env *env)

@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <stdio.h>
 
 /* The long options every TAP command takes; their short codes are below 32
  * so commands can add their own letters freely. */
@@ -78,7 +79,7 @@ int tap_opts_take(struct tap_opts *o, int c, const char *arg);
 int tap_env_open(const struct tap_opts *o, struct tap_env *env);
 /* Prints the counters (netstat -s, or nstat -a), the device's statistics,
  * the injector's and the socket table (ss). */
-void tap_env_report(const struct tap_env *env);
+void tap_env_report(const struct tap_env *env, FILE *out);
 void tap_env_close(struct tap_env *env);
 
 #endif

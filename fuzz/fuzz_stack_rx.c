@@ -1,10 +1,12 @@
 /* Fuzzes a whole stack's receive path: arbitrary frames go in through a
  * device, through the top and bottom half, ARP, IPv4, reassembly, ICMP, UDP
- * and TCP input, and timers run. Property checked besides memory safety:
+ * and TCP input (with a listener on port 80 whose connections are
+ * accepted, read and echoed), and timers run. Property checked besides memory safety:
  * every frame the stack sends is well-formed (Ethernet, then a valid ARP or
  * IPv4 header with a correct checksum), and no packet buffer leaks.
  *
  * Input: a sequence of [len_hi len_lo time_step frame...] records. */
+#include "ustack/socket.h"
 #include "ustack/stack.h"
 
 #include <stdlib.h>
@@ -87,13 +89,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(f.dev.mac.b, "\x02\x00\x00\x00\x00\x02", 6);
     us_iface_add(s, &f.dev, US_IP4(192, 0, 2, 2), 24, 0);
     us_sysctl_set(s, "net.ipv4.ip_forward", "1", NULL, 0);
+    int lfd = us_socket(s, US_SOCK_STREAM);
+    struct us_sockaddr_in any80 = {0, 80};
+    us_bind(s, lfd, &any80);
+    us_listen(s, lfd, 8);
+    int conns[16];
+    int nconns = 0;
     us_time_ns now = 0;
     for (int rounds = 0; rounds < 10000 && f.left >= 3; rounds++) {
         us_stack_poll(s, now);
+        int fd;
+        while ((fd = us_accept(s, lfd, NULL)) >= 0) {
+            if (nconns == 16)
+                us_close(s, fd);
+            else
+                conns[nconns++] = fd;
+        }
+        for (int i = 0; i < nconns; i++) {
+            uint8_t buf[2048];
+            int r = us_recv(s, conns[i], buf, sizeof(buf), 0);
+            if (r > 0)
+                us_send(s, conns[i], buf, (size_t)r, 0, now);
+            else if (r == 0)
+                us_shutdown(s, conns[i], US_SHUT_WR);
+        }
         now += f.step * 100 * US_NS_PER_MS;
     }
+    for (int i = 0; i < nconns; i++)
+        us_close(s, conns[i]);
+    us_close(s, lfd);
     /* Let every timer run out: reassembly, ARP retries and expiry. */
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 40; i++) {
         now += 40 * US_NS_PER_SEC;
         us_stack_poll(s, now);
     }

@@ -39,6 +39,44 @@
     X(AttemptFails) X(EstabResets) X(CurrEstab) X(InSegs) X(OutSegs) X(RetransSegs) X(InErrs)      \
         X(OutRsts) X(InCsumErrors)
 
+/* /proc/net/netstat's TcpExt, Linux's names. */
+// clang-format off
+#define US_TCPEXT_MIB(X)                                                                           \
+    X(SyncookiesSent)                                                                              \
+    X(SyncookiesRecv)                                                                              \
+    X(SyncookiesFailed)                                                                            \
+    X(EmbryonicRsts)                                                                               \
+    X(TW)                                                                                          \
+    X(TWRecycled)                                                                                  \
+    X(DelayedACKs)                                                                                 \
+    X(ListenOverflows)                                                                             \
+    X(ListenDrops)                                                                                 \
+    X(TCPTimeouts)                                                                                 \
+    X(TCPFastRetrans)                                                                              \
+    X(TCPSlowStartRetrans)                                                                         \
+    X(TCPSackRecovery)                                                                             \
+    X(TCPRenoRecovery)                                                                             \
+    X(TCPSynRetrans)                                                                               \
+    X(TCPChallengeACK)                                                                             \
+    X(TCPOFOQueue)                                                                                 \
+    X(TCPOFODrop)                                                                                  \
+    X(TCPAbortOnData)                                                                              \
+    X(TCPAbortOnClose)                                                                             \
+    X(TCPAbortOnTimeout)                                                                           \
+    X(TCPTimeWaitOverflow)                                                                         \
+    X(TCPKeepAlive)                                                                                \
+    X(TCPPureAcks)                                                                                 \
+    X(TCPHPAcks)                                                                                   \
+    X(TCPWinProbe)                                                                                 \
+    X(TCPZeroWindowDrop)                                                                           \
+    X(TCPRcvQDrop)                                                                                 \
+    X(PAWSEstab)                                                                                   \
+    X(TCPDSACKRecv)                                                                                \
+    X(TCPSACKReneging)                                                                             \
+    X(TCPReqQFullDrop)                                                                             \
+    X(TCPSpuriousRTOs)
+// clang-format on
+
 /* Not in Linux's snmp file: ARP and neighbour-table figures (Linux shows
  * similar ones in `ip -s ntable`), and the receive path's rounds. */
 #define US_ARP_MIB(X)                                                                              \
@@ -69,6 +107,9 @@ struct us_udp_mib {
 struct us_tcp_mib {
     US_TCP_MIB(US_MIB_FIELD)
 };
+struct us_tcpext_mib {
+    US_TCPEXT_MIB(US_MIB_FIELD)
+};
 struct us_arp_mib {
     US_ARP_MIB(US_MIB_FIELD)
 };
@@ -83,12 +124,13 @@ struct us_mib {
     struct us_icmp_mib icmp;
     struct us_udp_mib udp;
     struct us_tcp_mib tcp;
+    struct us_tcpext_mib tcpext;
     struct us_arp_mib arp;
     struct us_link_mib link;
 };
 
 /* Looks a counter up by its nstat name ("IpReasmOKs", "UdpNoPorts", "IcmpInEchos", "TcpOutRsts",
- * "IpExtInOctets", "ArpInRequests", "LinkRxRounds"); -1 if there is none. */
+ * "IpExtInOctets", "TcpExtTCPTimeouts", "ArpInRequests", "LinkRxRounds"); -1 if there is none. */
 int64_t us_mib_get(const struct us_mib *m, const char *nstat_name);
 /* Prints every counter as `nstat -a` does: "IpInReceives   42". Zero ones
  * are skipped unless all is true. */

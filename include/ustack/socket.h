@@ -96,8 +96,8 @@ struct us_ip_mreq {
 /* Groups one socket may join (Linux's net.ipv4.igmp_max_memberships). */
 #define US_IGMP_MAX_MEMBERSHIPS 20
 
-/* A new socket of `type` (US_SOCK_DGRAM): its descriptor (>= 0), or -EINVAL
- * for an unknown type, -ENOMEM. */
+/* A new socket of `type` (US_SOCK_DGRAM or US_SOCK_STREAM): its descriptor
+ * (>= 0), or -EINVAL for an unknown type, -ENOMEM. */
 int us_socket(struct us_stack *s, int type);
 /* Frees the socket; datagrams still queued are dropped. 0 or -EBADF. */
 int us_close(struct us_stack *s, int fd);
@@ -115,8 +115,9 @@ enum {
  * -ENOTCONN, as Linux does (its "hack to wake up other listeners").
  * -EINVAL for another how, -EBADF. */
 int us_shutdown(struct us_stack *s, int fd, int how);
-/* Connection calls: a datagram socket has no connections, so -EOPNOTSUPP
- * (Linux's sock_no_listen / sock_no_accept); -EBADF. */
+/* Connection calls (stream sockets, see the TCP section below); on a
+ * datagram socket -EOPNOTSUPP (Linux's sock_no_listen / sock_no_accept);
+ * -EBADF. */
 int us_listen(struct us_stack *s, int fd, int backlog);
 int us_accept(struct us_stack *s, int fd, struct us_sockaddr_in *peer);
 
@@ -215,8 +216,10 @@ void us_sock_print_table(struct us_stack *s, FILE *out);
  *    (ECONNREFUSED on a reset, ETIMEDOUT after the SYN retries).
  *  - us_send(fd, buf, len, flags, now) copies what fits into the send buffer
  *    (SO_SNDBUF) and returns that many bytes (> 0), or -EAGAIN when the
- *    buffer is full, -EPIPE after us_shutdown(US_SHUT_WR) or the peer's
- *    reset, -ENOTCONN before the connection is established.
+ *    buffer is full (and, as Linux's non-blocking send, while the handshake
+ *    is still in progress), -EPIPE after us_shutdown(US_SHUT_WR) or the
+ *    peer's reset (the reset's -ECONNRESET is reported once first),
+ *    -ENOTCONN on a socket that never connected.
  *  - us_recv(fd, buf, len, flags) copies in-order bytes: their count, 0 at
  *    end of stream (the peer's FIN, once the data before it is read),
  *    -EAGAIN when none are ready, -ECONNRESET after a reset.
@@ -224,6 +227,16 @@ void us_sock_print_table(struct us_stack *s, FILE *out);
  *  - us_close(fd) closes gracefully (FIN), or with a reset when unread data
  *    remains (RFC 9293 §3.10.4 via Linux's tcp_close), and the connection
  *    lives on in the stack (FIN_WAIT, TIME_WAIT) after the descriptor is gone.
+ *  - SO_RCVBUF / SO_SNDBUF: TCP sockets start at tcp_rmem[1] / tcp_wmem[1]
+ *    and grow with autotuning up to tcp_rmem[2] / tcp_wmem[2]; setting
+ *    either (doubled and capped as for UDP) fixes it and turns autotuning
+ *    off for that socket (SOCK_RCVBUF_LOCK). The advertised window is half
+ *    the receive buffer less what is queued (tcp_adv_win_scale = 1).
+ *  - us_sock_print_table shows stream sockets as `ss -tanim` does (state,
+ *    Recv-Q/Send-Q, and a tcp_info line), then the connections that have
+ *    no descriptor any more (orphans, TIME-WAIT).
+ * Blocking forms for application threads: ustack/thread.h. Sequence
+ * numbers for tests: us_tcp_set_isn_hook in ustack/stack.h.
  */
 
 /* IPPROTO_TCP-level options (level US_IPPROTO_TCP), Linux's numbers. */

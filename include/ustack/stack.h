@@ -76,6 +76,15 @@ int us_icmp_echo_send(struct us_stack *s, us_ip4 dst, uint16_t id, uint16_t seq,
                       const void *payload, size_t len, const struct us_ip_send_opts *opts,
                       us_time_ns now);
 
+/* ---- For tests: TCP initial sequence numbers ----
+ * Normally RFC 6528's ISN = a 4 µs clock + a keyed hash of the 4-tuple.
+ * A test that wants sequence numbers to wrap 2^32 early installs a hook
+ * that returns the ISN for each new connection (active and passive).
+ * fn NULL restores RFC 6528. Not for production use. */
+typedef uint32_t (*us_tcp_isn_fn)(void *ctx, us_ip4 laddr, uint16_t lport, us_ip4 faddr,
+                                  uint16_t fport);
+void us_tcp_set_isn_hook(struct us_stack *s, us_tcp_isn_fn fn, void *ctx);
+
 /* ---- Running on real time ----
  * (For application threads that block while a stack thread runs the
  * stacks, see ustack/thread.h.) */

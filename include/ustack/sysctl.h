@@ -9,6 +9,8 @@
 
 struct us_stack;
 
+#define US_SYSCTL_STR_MAX 16
+
 /* The values, in Linux's units (seconds, milliseconds, bytes as named). */
 struct us_sysctl {
     /* net.ipv4.* */
@@ -39,6 +41,30 @@ struct us_sysctl {
     /* net.ipv4.ip_local_port_range: the ephemeral ports, low and high inclusive.
      * Set and printed as Linux does, two numbers: "32768 60999". */
     int ip_local_port_range[2];
+    /* net.ipv4.tcp_* (Linux's defaults, include/net/tcp.h and
+     * net/ipv4/sysctl_net_ipv4.c). tcp_rmem / tcp_wmem: min, default, max
+     * bytes, set and printed as three numbers. */
+    int tcp_rmem[3];
+    int tcp_wmem[3];
+    int tcp_moderate_rcvbuf;  /* receive autotuning */
+    int tcp_window_scaling;   /* RFC 7323 §2 */
+    int tcp_timestamps;       /* RFC 7323 §3 */
+    int tcp_sack;             /* RFC 2018 */
+    int tcp_syn_retries;      /* SYN retransmissions before ETIMEDOUT */
+    int tcp_synack_retries;   /* SYN-ACK retransmissions before a half-open child goes */
+    int tcp_retries2;         /* data retransmissions before ETIMEDOUT */
+    int tcp_fin_timeout;      /* seconds an orphan stays in FIN_WAIT2 */
+    int tcp_max_tw_buckets;   /* connections in TIME_WAIT at most */
+    int tcp_max_syn_backlog;  /* half-open connections per listener */
+    int tcp_syncookies;       /* 1: cookies when the SYN queue is full */
+    int tcp_keepalive_time;   /* seconds idle before the first probe */
+    int tcp_keepalive_intvl;  /* seconds between probes */
+    int tcp_keepalive_probes; /* unanswered probes before the connection is dropped */
+    int tcp_slow_start_after_idle;
+    int tcp_max_orphans;
+    int somaxconn; /* net.core.somaxconn: the listen backlog's cap */
+    /* net.ipv4.tcp_congestion_control: "cubic" (default) or "reno". */
+    char tcp_congestion_control[US_SYSCTL_STR_MAX];
 };
 
 /* Fills s with Linux's defaults. */

@@ -77,4 +77,25 @@ int us_thread_recvfrom(struct us_thread *t, struct us_stack *s, int fd, void *bu
 int us_thread_sendto(struct us_thread *t, struct us_stack *s, int fd, const void *buf, size_t len,
                      int flags, const struct us_sockaddr_in *to);
 
+/* ---- Streams (TCP): blocking forms of the connection calls ----
+ * Each tries the non-blocking call and, while it would block, sleeps on
+ * the socket's wait queue, which the stack wakes when the connection is
+ * established, a connection waits to be accepted, data or a FIN arrives,
+ * send-buffer space is freed, or a reset or timeout ends the connection.
+ * All return -ESHUTDOWN once us_thread_stop has begun and -EBADF if
+ * another thread closes the socket meanwhile. SO_RCVTIMEO bounds the
+ * wait of accept and receive (-EAGAIN), as on Linux. */
+
+/* Blocking us_accept: the new descriptor, or -errno. */
+int us_thread_accept(struct us_thread *t, struct us_stack *s, int fd, struct us_sockaddr_in *peer);
+/* Blocking us_connect: 0 once established, or -ECONNREFUSED, -ETIMEDOUT
+ * (after net.ipv4.tcp_syn_retries), -ENETUNREACH ... */
+int us_thread_connect(struct us_thread *t, struct us_stack *s, int fd,
+                      const struct us_sockaddr_in *addr);
+/* Blocking stream send: queues all len bytes (sleeping while the send
+ * buffer is full) and returns len, or the bytes queued before an error if
+ * any, else -errno (-EPIPE, -ECONNRESET ...). US_MSG_DONTWAIT: one try. */
+int us_thread_send(struct us_thread *t, struct us_stack *s, int fd, const void *buf, size_t len,
+                   int flags);
+
 #endif

@@ -17,6 +17,7 @@ static const char *const ipext_names[] = {US_IPEXT_MIB(US_MIB_NAME)};
 static const char *const icmp_names[] = {US_ICMP_MIB(US_MIB_NAME)};
 static const char *const udp_names[] = {US_UDP_MIB(US_MIB_NAME)};
 static const char *const tcp_names[] = {US_TCP_MIB(US_MIB_NAME)};
+static const char *const tcpext_names[] = {US_TCPEXT_MIB(US_MIB_NAME)};
 static const char *const arp_names[] = {US_ARP_MIB(US_MIB_NAME)};
 static const char *const link_names[] = {US_LINK_MIB(US_MIB_NAME)};
 #undef US_MIB_NAME
@@ -28,8 +29,8 @@ static const char *const link_names[] = {US_LINK_MIB(US_MIB_NAME)};
 static const struct mib_group groups[] = {
     GROUP("Ip", ip_names, ip),       GROUP("IpExt", ipext_names, ipext),
     GROUP("Icmp", icmp_names, icmp), GROUP("Udp", udp_names, udp),
-    GROUP("Tcp", tcp_names, tcp),    GROUP("Arp", arp_names, arp),
-    GROUP("Link", link_names, link),
+    GROUP("Tcp", tcp_names, tcp),    GROUP("TcpExt", tcpext_names, tcpext),
+    GROUP("Arp", arp_names, arp),    GROUP("Link", link_names, link),
 };
 #define N_GROUPS (sizeof(groups) / sizeof(groups[0]))
 
@@ -41,12 +42,13 @@ static uint64_t value(const struct us_mib *m, const struct mib_group *g, size_t 
 
 int64_t us_mib_get(const struct us_mib *m, const char *nstat_name)
 {
-    /* Longest prefix first so "IpExt..." is not read as "Ip" + "Ext...". */
+    /* Longest prefix first so "IpExt..." / "TcpExt..." are not read as
+     * "Ip" / "Tcp" + "Ext...". */
     for (size_t pass = 0; pass < 2; pass++) {
         for (size_t gi = 0; gi < N_GROUPS; gi++) {
             const struct mib_group *g = &groups[gi];
             size_t pl = strlen(g->prefix);
-            if ((pass == 0) != (strcmp(g->prefix, "IpExt") == 0))
+            if ((pass == 0) != (strstr(g->prefix, "Ext") != NULL))
                 continue;
             if (strncmp(nstat_name, g->prefix, pl) != 0)
                 continue;

@@ -6,6 +6,7 @@
 #include "net/ip.h"
 #include "net/rx.h"
 #include "sock/sock.h"
+#include "tcp/tcp.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -37,7 +38,8 @@ struct us_stack *us_stack_new(const struct us_stack_config *cfg)
     s->frag = us_frag_table_new(us_rng_next(&s->rng), US_FRAG_MAX_QUEUES);
     us_arp_init(&s->arp, us_rng_next(&s->rng));
     s->icmp_tokens = (uint32_t)s->sysctl.icmp_msgs_burst;
-    if (!s->pool || !s->large_pool || !s->frag || us_sock_table_init(s) != 0) {
+    if (!s->pool || !s->large_pool || !s->frag || us_sock_table_init(s) != 0 ||
+        us_tcp_table_init(s) != 0) {
         us_stack_free(s);
         return NULL;
     }
@@ -55,6 +57,7 @@ void us_stack_free(struct us_stack *s)
         us_dev_destroy(ifc->dev);
     }
     us_sock_table_free(s); /* before the pools: queued datagrams go back to them */
+    us_tcp_table_free(s);  /* orphaned connections, TIME_WAIT */
     us_pkt_queue_purge(&s->backlog);
     us_arp_purge(&s->arp);
     if (s->frag)
@@ -185,6 +188,10 @@ us_time_ns us_stack_poll(struct us_stack *s, us_time_ns now)
     next = us_time_min(next, us_frag_expire(s->frag, now, frag_timeout, s, &s->mib));
     next = us_time_min(next, us_arp_timers(s, now));
     next = us_time_min(next, us_igmp_timers(s, now));
+    /* TCP: the ACKs and data this round's segments called for, one per
+     * connection (one ACK per burst), then its timers. */
+    us_tcp_flush_output(s);
+    next = us_time_min(next, us_tcp_timers(s, now));
     us_iface_flush(s);
     for (int i = 0; i < s->n_ifaces; i++)
         next = us_time_min(next, us_dev_next_deadline(s->ifaces[i].dev, now));

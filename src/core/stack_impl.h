@@ -14,6 +14,7 @@
 
 struct us_frag_table;
 struct us_sock_table;
+struct us_tcp_table;
 
 struct us_iface {
     struct us_dev *dev;
@@ -63,6 +64,7 @@ struct us_stack {
     us_time_ns icmp_tokens_at;
 
     struct us_sock_table *socks; /* descriptors and the UDP port table (src/sock) */
+    struct us_tcp_table *tcp;    /* connections, listeners, TCP ports (src/tcp) */
 
     us_icmp_rx_fn icmp_rx;
     void *icmp_rx_ctx;

@@ -1,32 +1,44 @@
 /* The sysctl table: Linux's names, defaults and ranges in one place. Later
- * layers add their knobs here as new rows. A row is one int, one long, or a
- * pair of ints (net.ipv4.ip_local_port_range), set as "low high". */
+ * layers add their knobs here as new rows. A row is one int, one long, a
+ * pair of ints (net.ipv4.ip_local_port_range), set as "low high", three
+ * ints (net.ipv4.tcp_rmem, "min default max"), or a short string
+ * (net.ipv4.tcp_congestion_control, checked by a validator). */
 #include "ustack/sysctl.h"
 
 #include "core/stack_impl.h"
+#include "tcp/tcp_cc.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum sysctl_type { SYSCTL_INT, SYSCTL_LONG, SYSCTL_INT_PAIR };
+enum sysctl_type { SYSCTL_INT, SYSCTL_LONG, SYSCTL_INT_PAIR, SYSCTL_INT_TRIPLE, SYSCTL_STRING };
 
 struct sysctl_entry {
     const char *name;
     enum sysctl_type type;
     size_t offset;
     long min, max;
-    long def, def2; /* def2: the second value of a pair */
+    long def, def2, def3; /* def2, def3: the second and third value of a pair or triple */
+    const char *sdef;     /* SYSCTL_STRING's default */
 };
 
 #define ROW(key, field, ty, lo, hi, d)                                                             \
     {                                                                                              \
-        key, ty, offsetof(struct us_sysctl, field), lo, hi, d, 0                                   \
+        key, ty, offsetof(struct us_sysctl, field), lo, hi, d, 0, 0, NULL                          \
     }
 #define PAIR(key, field, lo, hi, d, d2)                                                            \
     {                                                                                              \
-        key, SYSCTL_INT_PAIR, offsetof(struct us_sysctl, field), lo, hi, d, d2                     \
+        key, SYSCTL_INT_PAIR, offsetof(struct us_sysctl, field), lo, hi, d, d2, 0, NULL            \
+    }
+#define TRIPLE(key, field, lo, hi, d, d2, d3)                                                      \
+    {                                                                                              \
+        key, SYSCTL_INT_TRIPLE, offsetof(struct us_sysctl, field), lo, hi, d, d2, d3, NULL         \
+    }
+#define STRING(key, field, d)                                                                      \
+    {                                                                                              \
+        key, SYSCTL_STRING, offsetof(struct us_sysctl, field), 0, 0, 0, 0, 0, d                    \
     }
 
 /* Linux's SOCK_MIN_RCVBUF and SOCK_MIN_SNDBUF (include/net/sock.h): the
@@ -62,6 +74,27 @@ static const struct sysctl_entry sysctl_table[] = {
     ROW("net.ipv4.neigh.default.retrans_time_ms", neigh_retrans_time_ms, SYSCTL_INT, 1, INT_MAX,
         1000),
     ROW("net.ipv4.neigh.default.unres_qlen", neigh_unres_qlen, SYSCTL_INT, 0, INT_MAX, 101),
+    ROW("net.core.somaxconn", somaxconn, SYSCTL_INT, 0, 65535, 4096),
+    STRING("net.ipv4.tcp_congestion_control", tcp_congestion_control, US_TCP_CC_DEFAULT),
+    ROW("net.ipv4.tcp_fin_timeout", tcp_fin_timeout, SYSCTL_INT, 1, 2147483, 60),
+    ROW("net.ipv4.tcp_keepalive_intvl", tcp_keepalive_intvl, SYSCTL_INT, 1, 32767, 75),
+    ROW("net.ipv4.tcp_keepalive_probes", tcp_keepalive_probes, SYSCTL_INT, 1, 127, 9),
+    ROW("net.ipv4.tcp_keepalive_time", tcp_keepalive_time, SYSCTL_INT, 1, 32767, 7200),
+    ROW("net.ipv4.tcp_max_orphans", tcp_max_orphans, SYSCTL_INT, 0, INT_MAX, 65536),
+    ROW("net.ipv4.tcp_max_syn_backlog", tcp_max_syn_backlog, SYSCTL_INT, 1, INT_MAX, 1024),
+    ROW("net.ipv4.tcp_max_tw_buckets", tcp_max_tw_buckets, SYSCTL_INT, 0, INT_MAX, 262144),
+    ROW("net.ipv4.tcp_moderate_rcvbuf", tcp_moderate_rcvbuf, SYSCTL_INT, 0, 1, 1),
+    ROW("net.ipv4.tcp_retries2", tcp_retries2, SYSCTL_INT, 1, 255, 15),
+    /* Linux: tcp_rmem default 131072 since 5.x; max 6 MiB. */
+    TRIPLE("net.ipv4.tcp_rmem", tcp_rmem, 1, INT_MAX, 4096, 131072, 6291456),
+    ROW("net.ipv4.tcp_sack", tcp_sack, SYSCTL_INT, 0, 1, 1),
+    ROW("net.ipv4.tcp_slow_start_after_idle", tcp_slow_start_after_idle, SYSCTL_INT, 0, 1, 1),
+    ROW("net.ipv4.tcp_syn_retries", tcp_syn_retries, SYSCTL_INT, 1, 127, 6),
+    ROW("net.ipv4.tcp_synack_retries", tcp_synack_retries, SYSCTL_INT, 1, 127, 5),
+    ROW("net.ipv4.tcp_syncookies", tcp_syncookies, SYSCTL_INT, 0, 2, 1),
+    ROW("net.ipv4.tcp_timestamps", tcp_timestamps, SYSCTL_INT, 0, 1, 1),
+    ROW("net.ipv4.tcp_window_scaling", tcp_window_scaling, SYSCTL_INT, 0, 1, 1),
+    TRIPLE("net.ipv4.tcp_wmem", tcp_wmem, 1, INT_MAX, 4096, 16384, 4194304),
 };
 #define N_SYSCTL (sizeof(sysctl_table) / sizeof(sysctl_table[0]))
 
@@ -81,12 +114,23 @@ static void write_field(struct us_sysctl *s, const struct sysctl_entry *e, int i
         ((int *)p)[i] = (int)v;
 }
 
-/* As `sysctl -n` prints it; a pair is separated by a tab, as Linux's proc
- * handler writes it. */
+/* How many numbers a row holds. */
+static int field_count(const struct sysctl_entry *e)
+{
+    return e->type == SYSCTL_INT_PAIR ? 2 : e->type == SYSCTL_INT_TRIPLE ? 3 : 1;
+}
+
+/* As `sysctl -n` prints it; a pair or triple is separated by tabs, as Linux's
+ * proc handler writes it. */
 static void format_field(const struct us_sysctl *s, const struct sysctl_entry *e, char *buf,
                          size_t len)
 {
-    if (e->type == SYSCTL_INT_PAIR)
+    if (e->type == SYSCTL_STRING)
+        snprintf(buf, len, "%s", (const char *)s + e->offset);
+    else if (e->type == SYSCTL_INT_TRIPLE)
+        snprintf(buf, len, "%ld\t%ld\t%ld", read_field(s, e, 0), read_field(s, e, 1),
+                 read_field(s, e, 2));
+    else if (e->type == SYSCTL_INT_PAIR)
         snprintf(buf, len, "%ld\t%ld", read_field(s, e, 0), read_field(s, e, 1));
     else
         snprintf(buf, len, "%ld", read_field(s, e, 0));
@@ -96,9 +140,14 @@ void us_sysctl_defaults(struct us_sysctl *s)
 {
     memset(s, 0, sizeof(*s));
     for (size_t i = 0; i < N_SYSCTL; i++) {
-        write_field(s, &sysctl_table[i], 0, sysctl_table[i].def);
-        if (sysctl_table[i].type == SYSCTL_INT_PAIR)
-            write_field(s, &sysctl_table[i], 1, sysctl_table[i].def2);
+        const struct sysctl_entry *e = &sysctl_table[i];
+        if (e->type == SYSCTL_STRING) {
+            snprintf((char *)s + e->offset, US_SYSCTL_STR_MAX, "%s", e->sdef);
+            continue;
+        }
+        long defs[3] = {e->def, e->def2, e->def3};
+        for (int j = 0; j < field_count(e); j++)
+            write_field(s, e, j, defs[j]);
     }
 }
 
@@ -129,8 +178,29 @@ int us_sysctl_apply(struct us_sysctl *s, const char *key, const char *value, cha
             snprintf(err, errlen, "unknown sysctl key '%s'", key);
         return -ENOENT;
     }
-    int n = e->type == SYSCTL_INT_PAIR ? 2 : 1;
-    long v[2] = {0, 0};
+    if (e->type == SYSCTL_STRING) {
+        /* net.ipv4.tcp_congestion_control: a known algorithm (Linux's
+         * tcp_set_default_congestion_control says ENOENT otherwise). */
+        char name[US_SYSCTL_STR_MAX];
+        size_t n = strcspn(value, " \t\n");
+        if (n == 0 || n >= sizeof(name) || value[n + strspn(value + n, " \t\n")] != '\0') {
+            if (err)
+                snprintf(err, errlen, "invalid value '%s' for %s", value, key);
+            return -EINVAL;
+        }
+        memcpy(name, value, n);
+        name[n] = '\0';
+        if (!us_tcp_cc_find(name)) {
+            if (err)
+                snprintf(err, errlen, "invalid value '%s' for %s: available are %s", value, key,
+                         us_tcp_cc_names());
+            return -ENOENT;
+        }
+        memcpy((char *)s + e->offset, name, n + 1);
+        return 0;
+    }
+    int n = field_count(e);
+    long v[3] = {0, 0, 0};
     const char *cur = value;
     bool ok = true;
     for (int i = 0; i < n && ok; i++) {
@@ -143,7 +213,12 @@ int us_sysctl_apply(struct us_sysctl *s, const char *key, const char *value, cha
     while (*cur == ' ' || *cur == '\t' || *cur == '\n')
         cur++;
     if (!ok || *cur != '\0') {
-        if (err && n == 2)
+        if (err && n == 3)
+            snprintf(err, errlen,
+                     "invalid value '%s' for %s: expected three integers in [%ld, %ld], min "
+                     "default max",
+                     value, key, e->min, e->max);
+        else if (err && n == 2)
             snprintf(err, errlen,
                      "invalid value '%s' for %s: expected two integers in [%ld, %ld], low high",
                      value, key, e->min, e->max);
@@ -152,8 +227,10 @@ int us_sysctl_apply(struct us_sysctl *s, const char *key, const char *value, cha
                      value, key, e->min, e->max);
         return -EINVAL;
     }
-    const char *why = n == 2 ? (v[0] > v[1] ? "the low end must not exceed the high end" : NULL)
-                             : check_pair(s, e, v[0]);
+    const char *why = n == 3
+                          ? (v[0] > v[1] || v[1] > v[2] ? "expected min <= default <= max" : NULL)
+                      : n == 2 ? (v[0] > v[1] ? "the low end must not exceed the high end" : NULL)
+                               : check_pair(s, e, v[0]);
     if (why) {
         if (err)
             snprintf(err, errlen, "invalid value '%s' for %s: %s", value, key, why);

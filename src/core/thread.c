@@ -352,3 +352,118 @@ int us_thread_sendto(struct us_thread *t, struct us_stack *s, int fd, const void
     leave(t);
     return n;
 }
+
+/* ---- streams ---- */
+
+/* Sleeps once on fd's wait queue with the caller counted in; 0 when woken
+ * (the caller retries), -EAGAIN at the SO_RCVTIMEO deadline (timed: use
+ * it), -EBADF, -ESHUTDOWN. *deadline is computed on the first call. */
+static int wait_once(struct us_thread *t, struct us_stack *s, int fd, us_time_ns *deadline,
+                     bool timed)
+{
+    if (t->stopping)
+        return -ESHUTDOWN;
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    if (timed && !*deadline) {
+        if (sk->rcvtimeo == 0)
+            return -EAGAIN;
+        us_time_ns now = us_clock_now();
+        *deadline = sk->rcvtimeo >= US_TIME_NEVER - now ? US_TIME_NEVER : now + sk->rcvtimeo;
+    }
+    kick(t, false); /* whatever the try queued must go out while we sleep */
+    int err = sleep_on(t, sk, timed ? *deadline : US_TIME_NEVER);
+    if (err == -ETIMEDOUT)
+        return -EAGAIN;
+    return err;
+}
+
+int us_thread_accept(struct us_thread *t, struct us_stack *s, int fd, struct us_sockaddr_in *peer)
+{
+    if (!enter(t))
+        return -ESHUTDOWN;
+    us_time_ns deadline = 0;
+    int n;
+    for (;;) {
+        n = us_accept(s, fd, peer);
+        if (n != -EAGAIN)
+            break;
+        int err = wait_once(t, s, fd, &deadline, true);
+        if (err) {
+            n = err;
+            break;
+        }
+    }
+    leave(t);
+    return n;
+}
+
+int us_thread_connect(struct us_thread *t, struct us_stack *s, int fd,
+                      const struct us_sockaddr_in *addr)
+{
+    if (!enter(t))
+        return -ESHUTDOWN;
+    s->now = us_thread_now(t);
+    int n = us_connect(s, fd, addr);
+    if (n == -EINPROGRESS) {
+        us_time_ns deadline = 0;
+        for (;;) {
+            int ev = us_sock_poll_events(s, fd);
+            if (ev < 0) {
+                n = ev;
+                break;
+            }
+            if (ev & US_POLLERR) {
+                int e = 0;
+                size_t len = sizeof(e);
+                us_getsockopt(s, fd, US_SOL_SOCKET, US_SO_ERROR, &e, &len);
+                n = e ? -e : -ECONNRESET;
+                break;
+            }
+            if (ev & US_POLLOUT) {
+                n = 0;
+                break;
+            }
+            int err = wait_once(t, s, fd, &deadline, false);
+            if (err) {
+                n = err;
+                break;
+            }
+        }
+    }
+    kick(t, false);
+    leave(t);
+    return n;
+}
+
+int us_thread_send(struct us_thread *t, struct us_stack *s, int fd, const void *buf, size_t len,
+                   int flags)
+{
+    if (!enter(t))
+        return -ESHUTDOWN;
+    size_t done = 0;
+    int rc = 0;
+    us_time_ns deadline = 0;
+    while (done < len || len == 0) {
+        int n = us_send(s, fd, (const uint8_t *)buf + done, len - done, flags, us_thread_now(t));
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n == 0 && len == 0)
+            break;
+        if (n != -EAGAIN || (flags & US_MSG_DONTWAIT)) {
+            rc = n;
+            break;
+        }
+        int err = wait_once(t, s, fd, &deadline, false);
+        if (err) {
+            rc = err;
+            break;
+        }
+    }
+    kick(t, false);
+    leave(t);
+    return done ? (int)done : rc;
+}

@@ -6,6 +6,7 @@
  * plus its descriptor), the memory it really pins, as Linux charges
  * skb->truesize to sk_rmem_alloc. */
 #include "sock/sock.h"
+#include "tcp/tcp.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +38,8 @@ int us_sock_sndbuf_value(const struct us_stack *s, int val)
 
 int us_sock_events(const struct us_sock *sk)
 {
+    if (sk->type == US_SOCK_STREAM)
+        return us_tcp_events(sk);
     /* Sends never wait (see us_udp_sendmsg), so a UDP socket is always
      * writable, as Linux's is while sk_wmem_alloc is below sndbuf. */
     int ev = US_POLLOUT;

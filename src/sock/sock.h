@@ -64,6 +64,13 @@ struct us_sock {
     struct us_wait_queue_head wq;
     bool dead;
     us_time_ns rcvtimeo; /* SO_RCVTIMEO in ns: US_TIME_NEVER = forever, 0 = don't wait */
+
+    /* US_SOCK_STREAM: the connection (src/tcp/tcp.h); NULL until listen or
+     * connect, and again after a reset or close. */
+    struct us_tcpcb *tp;
+    bool rcvbuf_locked, sndbuf_locked; /* SO_RCVBUF / SO_SNDBUF set (SOCK_*BUF_LOCK) */
+    bool keepalive, nodelay, cork;
+    int keepidle, keepintvl, keepcnt, user_mss;
 };
 
 struct us_sock_table {
@@ -73,6 +80,9 @@ struct us_sock_table {
 };
 
 int us_sock_table_init(struct us_stack *s);
+/* A new socket in the lowest free descriptor (us_socket, and us_accept for
+ * its connections); NULL when out of memory. */
+struct us_sock *us_sock_alloc(struct us_stack *s, int type);
 void us_sock_table_free(struct us_stack *s);
 struct us_sock *us_sock_get(struct us_stack *s, int fd);
 

@@ -1,5 +1,7 @@
-/* The socket table as `ss -uanm` prints it. */
+/* The socket table as `ss -uanm` prints it, and stream sockets as
+ * `ss -tanim` does (state, queues, and the tcp_info line). */
 #include "sock/sock.h"
+#include "tcp/tcp.h"
 
 static const char *fmt_endpoint(us_ip4 addr, uint16_t port, char *buf, size_t len)
 {
@@ -20,6 +22,16 @@ void us_sock_print_table(struct us_stack *s, FILE *out)
         if (!sk)
             continue;
         char local[32], peer[32];
+        if (sk->type == US_SOCK_STREAM) {
+            if (sk->tp) {
+                us_tcp_print_sock(s, sk->tp, fd, out);
+            } else {
+                fprintf(out, "%-10s %-6u %-6u %-21s %-21s fd=%d\n", "UNCONN", 0u, 0u,
+                        fmt_endpoint(sk->rcv_saddr, sk->num, local, sizeof(local)),
+                        fmt_endpoint(sk->daddr, sk->dport, peer, sizeof(peer)), fd);
+            }
+            continue;
+        }
         /* ss shows a UDP socket with a peer as ESTAB, any other as UNCONN. */
         fprintf(out, "%-6s %-6u %-6u %-21s %-21s fd=%d\n", sk->daddr ? "ESTAB" : "UNCONN",
                 sk->rmem_alloc, 0u, fmt_endpoint(sk->rcv_saddr, sk->num, local, sizeof(local)),
@@ -30,4 +42,7 @@ void us_sock_print_table(struct us_stack *s, FILE *out)
                 sk->rmem_alloc, sk->rcvbuf, sk->sndbuf, (unsigned long long)sk->drops,
                 sk->receive_queue.count);
     }
+    /* Connections without a descriptor: closed but finishing (FIN_WAIT,
+     * LAST_ACK, TIME_WAIT). */
+    us_tcp_print_orphans(s, out);
 }

@@ -3,6 +3,7 @@
 #include "sock/sock.h"
 
 #include "net/ip.h"
+#include "tcp/tcp.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,7 +30,10 @@ static void mc_drop_all(struct us_stack *s, struct us_sock *sk, bool quiet)
 static void sock_destroy(struct us_stack *s, struct us_sock *sk, bool quiet)
 {
     mc_drop_all(s, sk, quiet);
-    us_udp_unhash(s, sk);
+    if (sk->type == US_SOCK_STREAM)
+        us_tcp_sock_close(s, sk, quiet); /* the connection may live on */
+    else
+        us_udp_unhash(s, sk);
     us_sock_purge(sk);
     s->socks->fds[sk->fd] = NULL;
     us_sock_put(sk); /* a thread asleep in a receive on sk frees it when it wakes */
@@ -54,10 +58,8 @@ struct us_sock *us_sock_get(struct us_stack *s, int fd)
     return s->socks->fds[fd];
 }
 
-int us_socket(struct us_stack *s, int type)
+struct us_sock *us_sock_alloc(struct us_stack *s, int type)
 {
-    if (type != US_SOCK_DGRAM)
-        return -EINVAL;
     struct us_sock_table *t = s->socks;
     int fd = 0;
     while (fd < t->nfds && t->fds[fd]) /* the lowest free descriptor, as POSIX */
@@ -66,14 +68,14 @@ int us_socket(struct us_stack *s, int type)
         int n = t->nfds ? 2 * t->nfds : 16;
         struct us_sock **fds = realloc(t->fds, (size_t)n * sizeof(*fds));
         if (!fds)
-            return -ENOMEM;
+            return NULL;
         memset(fds + t->nfds, 0, (size_t)(n - t->nfds) * sizeof(*fds));
         t->fds = fds;
         t->nfds = n;
     }
     struct us_sock *sk = calloc(1, sizeof(*sk));
     if (!sk)
-        return -ENOMEM;
+        return NULL;
     sk->fd = fd;
     sk->type = type;
     sk->rcvbuf = s->sysctl.rmem_default;
@@ -82,8 +84,18 @@ int us_socket(struct us_stack *s, int type)
     sk->mc_ttl = 1;               /* inet_create: mc_ttl 1, mc_loop 1, mc_all 1 */
     sk->mc_loop = true;
     sk->mc_all = true;
+    if (type == US_SOCK_STREAM)
+        us_tcp_sock_init(s, sk);
     t->fds[fd] = sk;
-    return fd;
+    return sk;
+}
+
+int us_socket(struct us_stack *s, int type)
+{
+    if (type != US_SOCK_DGRAM && type != US_SOCK_STREAM)
+        return -EINVAL;
+    struct us_sock *sk = us_sock_alloc(s, type);
+    return sk ? sk->fd : -ENOMEM;
 }
 
 int us_close(struct us_stack *s, int fd)
@@ -102,6 +114,8 @@ int us_bind(struct us_stack *s, int fd, const struct us_sockaddr_in *addr)
         return -EBADF;
     if (!addr)
         return -EINVAL;
+    if (sk->type == US_SOCK_STREAM)
+        return us_tcp_bind(s, sk, addr);
     if (sk->hashed)
         return -EINVAL; /* already bound, as Linux's inet_bind */
     /* Linux's inet_bind accepts our addresses, broadcast and multicast ones
@@ -139,6 +153,9 @@ int us_connect(struct us_stack *s, int fd, const struct us_sockaddr_in *addr)
     struct us_sock *sk = us_sock_get(s, fd);
     if (!sk)
         return -EBADF;
+    if (sk->type == US_SOCK_STREAM) {
+        return us_tcp_connect(s, sk, addr);
+    }
     if (!addr || (addr->addr == 0 && addr->port == 0)) {
         /* udp_disconnect: forget the peer and an address connect chose. */
         sk->daddr = 0;
@@ -186,6 +203,12 @@ int us_sendto(struct us_stack *s, int fd, const void *buf, size_t len, int flags
     struct us_sock *sk = us_sock_get(s, fd);
     if (!sk)
         return -EBADF;
+    if (sk->type == US_SOCK_STREAM) {
+        /* Stream sends ignore `to` (Linux: EISCONN only if it differs). */
+        if (now > s->now)
+            s->now = now;
+        return us_tcp_send(s, sk, buf, len, flags);
+    }
     if (len > US_UDP_MAX_PAYLOAD)
         return -EMSGSIZE;
     us_ip4 daddr;
@@ -229,6 +252,13 @@ int us_recvfrom(struct us_stack *s, int fd, void *buf, size_t len, int flags,
     struct us_sock *sk = us_sock_get(s, fd);
     if (!sk)
         return -EBADF;
+    if (sk->type == US_SOCK_STREAM) {
+        if (from) {
+            from->addr = sk->daddr;
+            from->port = sk->dport;
+        }
+        return us_tcp_recv(s, sk, buf, len, flags);
+    }
     if (sk->err)
         return take_error(sk);
     struct us_pkt *p = sk->receive_queue.head;
@@ -269,6 +299,8 @@ int us_shutdown(struct us_stack *s, int fd, int how)
         return -EBADF;
     if (how < US_SHUT_RD || how > US_SHUT_RDWR)
         return -EINVAL;
+    if (sk->type == US_SOCK_STREAM)
+        return us_tcp_shutdown(s, sk, how);
     /* inet_shutdown: how + 1 maps SHUT_RD/WR/RDWR onto the sk_shutdown
      * bits; an unconnected socket is still marked, and its sleepers woken,
      * but the caller hears -ENOTCONN. */
@@ -280,14 +312,18 @@ int us_shutdown(struct us_stack *s, int fd, int how)
 
 int us_listen(struct us_stack *s, int fd, int backlog)
 {
-    (void)backlog;
-    return us_sock_get(s, fd) ? -EOPNOTSUPP : -EBADF;
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    return sk->type == US_SOCK_STREAM ? us_tcp_listen(s, sk, backlog) : -EOPNOTSUPP;
 }
 
 int us_accept(struct us_stack *s, int fd, struct us_sockaddr_in *peer)
 {
-    (void)peer;
-    return us_sock_get(s, fd) ? -EOPNOTSUPP : -EBADF;
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    return sk->type == US_SOCK_STREAM ? us_tcp_accept(s, sk, peer) : -EOPNOTSUPP;
 }
 
 int us_getsockname(struct us_stack *s, int fd, struct us_sockaddr_in *addr)
@@ -447,6 +483,13 @@ int us_setsockopt(struct us_stack *s, int fd, int level, int opt, const void *va
     struct us_sock *sk = us_sock_get(s, fd);
     if (!sk)
         return -EBADF;
+    if (sk->type == US_SOCK_STREAM && (level == US_IPPROTO_TCP || level == US_SOL_SOCKET)) {
+        int rc = us_tcp_sock_setsockopt(s, sk, level, opt, val, vallen);
+        if (rc != 1)
+            return rc;
+    } else if (level == US_IPPROTO_TCP) {
+        return -ENOPROTOOPT;
+    }
     if (level == US_IPPROTO_IP)
         return ip_setsockopt(s, sk, opt, val, vallen);
     if (level != US_SOL_SOCKET)
@@ -480,6 +523,11 @@ int us_getsockopt(struct us_stack *s, int fd, int level, int opt, void *val, siz
     struct us_sock *sk = us_sock_get(s, fd);
     if (!sk)
         return -EBADF;
+    if (sk->type == US_SOCK_STREAM && (level == US_IPPROTO_TCP || level == US_SOL_SOCKET)) {
+        int rc = us_tcp_sock_getsockopt(s, sk, level, opt, val, vallen);
+        if (rc != 1)
+            return rc;
+    }
     if (level != US_SOL_SOCKET && level != US_IPPROTO_IP)
         return -ENOPROTOOPT;
     if (level == US_SOL_SOCKET && opt == US_SO_RCVTIMEO)
@@ -556,10 +604,16 @@ int us_sock_info(struct us_stack *s, int fd, struct us_sock_info *info)
     info->peer = (struct us_sockaddr_in){sk->daddr, sk->dport};
     info->rx_queue = sk->rmem_alloc;
     info->rx_datagrams = sk->receive_queue.count;
+
     info->rcvbuf = sk->rcvbuf;
     info->sndbuf = sk->sndbuf;
     info->drops = sk->drops;
     info->sleepers = sk->wq.sleepers;
     info->wakeups = sk->wq.wakeups;
+    if (sk->type == US_SOCK_STREAM && sk->tp) {
+        info->rx_queue = sk->tp->rcv_queued;
+        info->rcvbuf = sk->tp->rcvbuf;
+        info->sndbuf = sk->tp->sndbuf;
+    }
     return 0;
 }

@@ -1,14 +1,26 @@
-/* TCP input. Connections come with the TCP layer; until a socket listens,
- * every segment meets the CLOSED state of RFC 9293 §3.10.7.1 and is
- * answered with a reset, so a peer's connect() fails at once with
- * ECONNREFUSED instead of timing out. */
-#include "net/ip.h"
+/* TCP input: RFC 9293 §3.10.7 SEGMENT ARRIVES, state by state, with the
+ * hardening of RFC 5961 (challenge ACKs for in-window RSTs and for SYNs in
+ * synchronized states, ACK range checks), PAWS (RFC 7323 §5), NewReno
+ * (RFC 6582) loss recovery driven by duplicate ACKs, and the congestion
+ * window arithmetic delegated to tcp_cc. A segment that matches no
+ * connection and no listener meets the CLOSED state (§3.10.7.1) and is
+ * answered with a reset, so a peer's connect() fails at once. */
+#include "tcp/tcp.h"
 
+#include "net/ip.h"
+#include "sock/sock.h"
+
+#include <errno.h>
 #include <string.h>
 
-static void send_reset(struct us_stack *s, const struct us_ipv4_view *ip,
-                       const struct us_tcp_view *in)
+/* Linux's PAWS window: a ts_recent older than 24 days is not trusted. */
+#define PAWS_24DAYS (24ull * 24 * 3600 * US_NS_PER_SEC)
+
+void us_tcp_send_reset_reply(struct us_stack *s, const struct us_ipv4_view *ip,
+                             const struct us_tcp_view *in)
 {
+    if (in->flags & US_TCP_RST)
+        return; /* never answer a reset with a reset */
     struct us_pkt *p = us_pkt_alloc(s->pool);
     if (!p) {
         s->mib.link.PoolExhausted++;
@@ -36,11 +48,695 @@ static void send_reset(struct us_stack *s, const struct us_ipv4_view *ip,
     us_ipv4_output(s, p, ip->dst, ip->src, US_IPPROTO_TCP, NULL);
 }
 
+uint8_t us_tcp_choose_wscale(struct us_stack *s, const struct us_tcpcb *tp)
+{
+    if (!s->sysctl.tcp_window_scaling)
+        return 0;
+    /* tcp_select_initial_window: scale for the largest window this
+     * connection may ever offer: ilog2(space) - 15, space the larger of
+     * tcp_rmem[2] and rmem_max, or the locked buffer's window. */
+    uint64_t space;
+    if (tp->flags & TF_RCVBUF_LOCK) {
+        space = us_tcp_rcv_space(tp);
+    } else {
+        space = (uint64_t)s->sysctl.tcp_rmem[2];
+        if ((uint64_t)s->sysctl.rmem_max > space)
+            space = (uint64_t)s->sysctl.rmem_max;
+    }
+    int ws = -15;
+    while (space > 1) {
+        space >>= 1;
+        ws++;
+    }
+    return (uint8_t)(ws < 0 ? 0 : ws > US_TCP_MAX_WSCALE ? US_TCP_MAX_WSCALE : ws);
+}
+
+void us_tcp_init_cc(struct us_stack *s, struct us_tcpcb *tp)
+{
+    const struct us_tcp_cc_ops *ops = us_tcp_cc_find(s->sysctl.tcp_congestion_control);
+    us_tcp_cc_init(&tp->cc, ops ? ops : &us_tcp_cc_cubic, tp->mss, s->now);
+}
+
+void us_tcp_syn_options(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th)
+{
+    const struct us_tcp_opts *o = &th->opts;
+    /* RFC 7323 §2.2: scaling only if both sides sent the option. */
+    if (o->wscale_present && s->sysctl.tcp_window_scaling) {
+        tp->flags |= TF_WSCALE;
+        tp->snd_wscale = o->wscale > US_TCP_MAX_WSCALE ? US_TCP_MAX_WSCALE : o->wscale;
+    } else {
+        tp->snd_wscale = 0;
+        tp->rcv_wscale = 0;
+    }
+    if (o->ts_present && s->sysctl.tcp_timestamps) {
+        tp->flags |= TF_TSTAMP;
+        tp->ts_recent = o->tsval;
+        tp->ts_recent_age = s->now;
+    }
+    if (o->sack_permitted && s->sysctl.tcp_sack)
+        tp->flags |= TF_SACK;
+    /* RFC 9293 §3.7.1: the peer's MSS (536 without the option), clamped to
+     * our route's MTU - 40 and TCP_MAXSEG; timestamps take 12 bytes of
+     * every segment (Linux's mss_cache). */
+    uint32_t mss = o->mss_present ? o->mss : US_TCP_MSS_DEFAULT;
+    if (mss > tp->advmss)
+        mss = tp->advmss;
+    if (tp->user_mss && mss > tp->user_mss)
+        mss = tp->user_mss;
+    if (tp->flags & TF_TSTAMP)
+        mss -= 12;
+    if (mss < 64)
+        mss = 64;
+    tp->mss = (uint16_t)mss;
+    tp->rcv_mss = (uint16_t)mss;
+    tp->snd_wnd = th->window; /* never scaled in a SYN */
+    tp->max_sndwnd = tp->snd_wnd;
+}
+
+/* The connection is synchronized: windows, cc, receive autotuning start. */
+static void established(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th)
+{
+    us_tcp_set_state(s, tp, US_TCP_ESTABLISHED);
+    us_tcp_init_cc(s, tp);
+    tp->snd_wnd = (uint32_t)th->window << tp->snd_wscale;
+    tp->max_sndwnd = tp->snd_wnd;
+    tp->snd_wl1 = th->seq;
+    tp->snd_wl2 = th->ack;
+    tp->rcvq_space = 10u * tp->advmss;
+    if (tp->rcvq_space > us_tcp_rcv_space(tp))
+        tp->rcvq_space = us_tcp_rcv_space(tp);
+    tp->quickack = US_TCP_QUICKACKS;
+    tp->rto_at = US_TIME_NEVER;
+    tp->syn_retries = 0;
+    tp->backoff = 0;
+    us_tcp_reset_keepalive(s, tp);
+}
+
+/* RFC 5961 §3.2, §4.2: answer with an ACK of what we expect, so a genuine
+ * peer resynchronizes and a blind attacker learns nothing. */
+static void challenge_ack(struct us_stack *s, struct us_tcpcb *tp)
+{
+    s->mib.tcpext.TCPChallengeACK++;
+    us_tcp_send_ack(s, tp);
+}
+
+static struct us_tcpcb *child_new(struct us_stack *s, struct us_tcpcb *l,
+                                  const struct us_ipv4_view *ip, const struct us_tcp_view *th)
+{
+    struct us_tcpcb *tp = us_tcpcb_new(s);
+    if (!tp)
+        return NULL;
+    struct us_sock *lsk = l->sk;
+    tp->laddr = ip->dst;
+    tp->lport = th->dport;
+    tp->faddr = ip->src;
+    tp->fport = th->sport;
+    tp->listener = l;
+    tp->rcvbuf = lsk->rcvbuf;
+    tp->sndbuf = lsk->sndbuf;
+    tp->flags |= l->flags & (TF_RCVBUF_LOCK | TF_SNDBUF_LOCK | TF_NODELAY | TF_KEEPALIVE);
+    tp->user_mss = l->user_mss;
+    tp->keepidle = l->keepidle;
+    tp->keepintvl = l->keepintvl;
+    tp->keepcnt = l->keepcnt;
+    if (us_tcp_alloc_buffers(s, tp) != 0) {
+        us_tcpcb_free(s, tp);
+        return NULL;
+    }
+    tp->advmss = us_tcp_route_mss(s, tp->faddr);
+    if (tp->user_mss && tp->advmss > tp->user_mss)
+        tp->advmss = tp->user_mss;
+    tp->ts_offset = us_tcp_ts_offset(s, tp->laddr, tp->faddr);
+    return tp;
+}
+
+static void accept_enqueue(struct us_stack *s, struct us_tcpcb *l, struct us_tcpcb *tp)
+{
+    s->mib.tcp.PassiveOpens++;
+    tp->lnext = NULL;
+    if (l->acceptq_tail)
+        l->acceptq_tail->lnext = tp;
+    else
+        l->acceptq_head = tp;
+    l->acceptq_tail = tp;
+    l->acceptq_len++;
+}
+
+/* An ACK to a listener: the end of a cookie handshake (cookie_v4_check),
+ * else a reset. */
+static void listen_ack(struct us_stack *s, struct us_tcpcb *l, const struct us_ipv4_view *ip,
+                       const struct us_tcp_view *th)
+{
+    uint16_t mss = 0;
+    if (s->sysctl.tcp_syncookies && !(th->flags & (US_TCP_SYN | US_TCP_FIN)))
+        mss = us_tcp_cookie_check(s, ip, th);
+    if (mss && l->acceptq_len >= l->backlog) {
+        /* tcp_v4_syn_recv_sock's exit_overflow: drop the ACK quietly
+         * (net.ipv4.tcp_abort_on_overflow = 0). */
+        s->mib.tcpext.ListenOverflows++;
+        s->mib.tcpext.ListenDrops++;
+        return;
+    }
+    if (!mss) {
+        if (s->sysctl.tcp_syncookies)
+            s->mib.tcpext.SyncookiesFailed++;
+        us_tcp_send_reset_reply(s, ip, th);
+        return;
+    }
+    struct us_tcpcb *tp = child_new(s, l, ip, th);
+    if (!tp)
+        return;
+    s->mib.tcpext.SyncookiesRecv++;
+    tp->flags |= TF_SYNCOOKIE;
+    tp->rcv_wscale = 0;
+    tp->irs = th->seq - 1;
+    tp->rcv_nxt = tp->rcv_adv = tp->last_ack_sent = th->seq;
+    tp->iss = th->ack - 1;
+    tp->snd_una = tp->snd_nxt = tp->snd_max = th->ack;
+    tp->mss = tp->rcv_mss = mss < tp->advmss ? mss : tp->advmss;
+    us_tcp_ehash_add(s, tp);
+    established(s, tp, th); /* never in the SYN queue: CLOSED to ESTABLISHED */
+    accept_enqueue(s, l, tp);
+    us_tcp_wake(s, tp);
+}
+
+/* ---- LISTEN (§3.10.7.2) ---- */
+
+static void listen_input(struct us_stack *s, struct us_tcpcb *l, const struct us_ipv4_view *ip,
+                         const struct us_tcp_view *th)
+{
+    if (th->flags & US_TCP_RST)
+        return;
+    if (th->flags & US_TCP_ACK) {
+        listen_ack(s, l, ip, th);
+        return;
+    }
+    if (!(th->flags & US_TCP_SYN))
+        return;
+    /* The accept queue full: Linux drops the SYN (tcp_conn_request's
+     * sk_acceptq_is_full), counting both ListenOverflows and ListenDrops. */
+    if (l->acceptq_len >= l->backlog) {
+        s->mib.tcpext.ListenOverflows++;
+        s->mib.tcpext.ListenDrops++;
+        return;
+    }
+    /* The SYN queue (half-open children) is bounded by the backlog and by
+     * tcp_max_syn_backlog (inet_csk_reqsk_queue_is_full); past it, a SYN
+     * cookie if net.ipv4.tcp_syncookies, else the SYN is dropped. */
+    int max_syn =
+        l->backlog < s->sysctl.tcp_max_syn_backlog ? l->backlog : s->sysctl.tcp_max_syn_backlog;
+    if (l->synq_len >= max_syn) {
+        if (s->sysctl.tcp_syncookies) {
+            us_tcp_send_cookie_synack(s, ip, th);
+            return;
+        }
+        s->mib.tcpext.TCPReqQFullDrop++;
+        s->mib.tcpext.ListenDrops++;
+        return;
+    }
+    struct us_tcpcb *tp = child_new(s, l, ip, th);
+    if (!tp) {
+        s->mib.tcpext.ListenDrops++;
+        return;
+    }
+    tp->rcv_wscale = us_tcp_choose_wscale(s, tp);
+    us_tcp_syn_options(s, tp, th);
+    tp->irs = th->seq;
+    tp->rcv_nxt = tp->rcv_adv = tp->last_ack_sent = th->seq + 1;
+    tp->iss = us_tcp_new_isn(s, tp->laddr, tp->lport, tp->faddr, tp->fport);
+    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
+    tp->state = US_TCP_SYN_RECV;
+    l->synq_len++;
+    us_tcp_ehash_add(s, tp);
+    us_tcp_send_syn(s, tp);
+}
+
+/* ---- SYN-SENT (§3.10.7.3) ---- */
+
+static void syn_sent_input(struct us_stack *s, struct us_tcpcb *tp, const struct us_ipv4_view *ip,
+                           const struct us_tcp_view *th)
+{
+    bool ack_ok = false;
+    if (th->flags & US_TCP_ACK) {
+        if (us_seq_leq(th->ack, tp->iss) || us_seq_gt(th->ack, tp->snd_max)) {
+            us_tcp_send_reset_reply(s, ip, th);
+            return;
+        }
+        ack_ok = true;
+    }
+    if (th->flags & US_TCP_RST) {
+        if (ack_ok)
+            us_tcp_drop(s, tp, ECONNREFUSED);
+        return;
+    }
+    if (!(th->flags & US_TCP_SYN))
+        return;
+    tp->irs = th->seq;
+    tp->rcv_nxt = tp->rcv_adv = tp->last_ack_sent = th->seq + 1;
+    us_tcp_syn_options(s, tp, th);
+    if (ack_ok) {
+        tp->snd_una = th->ack;
+        if (tp->rtt_timing && !tp->syn_retries)
+            us_tcp_rtt_sample(tp, s->now - tp->rtt_time);
+        tp->rtt_timing = false;
+        established(s, tp, th);
+        tp->flags |= TF_ACKNOW;
+        us_tcp_output(s, tp);
+        tp->wake = true;
+        return;
+    }
+    /* Simultaneous open (§3.10.7.3, figure 8): SYN-RECEIVED, SYN-ACK with
+     * our original ISN. */
+    us_tcp_set_state(s, tp, US_TCP_SYN_RECV);
+    tp->snd_nxt = tp->iss;
+    us_tcp_send_syn(s, tp);
+}
+
+/* ---- TIME-WAIT (Linux's tcp_timewait_state_process) ---- */
+
+/* true: the segment is a new SYN that may reopen the pair, tp is gone. */
+static bool time_wait_input(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th)
+{
+    if (th->flags & US_TCP_RST) {
+        /* RFC 1337 says ignore; Linux (tcp_rfc1337 = 0) kills the bucket. */
+        us_tcp_done(s, tp);
+        return false;
+    }
+    if ((th->flags & US_TCP_SYN) && !(th->flags & US_TCP_ACK)) {
+        /* RFC 6191 / RFC 9293 §3.6.1: a SYN whose sequence number (or
+         * timestamp) is above what the old connection used may start a new
+         * incarnation at once. */
+        bool newer = us_seq_gt(th->seq, tp->rcv_nxt);
+        if ((tp->flags & TF_TSTAMP) && th->opts.ts_present)
+            newer = us_seq_gt(th->opts.tsval, tp->ts_recent);
+        if (newer) {
+            s->mib.tcpext.TWRecycled++;
+            us_tcp_done(s, tp);
+            return true;
+        }
+    }
+    /* A retransmitted FIN: ACK it again and restart the 2MSL wait. */
+    if (th->flags & US_TCP_FIN)
+        us_tcp_arm(s, &tp->tw_at, s->now + US_TCP_TIMEWAIT_LEN);
+    us_tcp_send_ack(s, tp);
+    return false;
+}
+
+/* ---- ACK processing (§3.10.7.4 fifth step) ---- */
+
+static void ack_rtt(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th)
+{
+    /* Karn's rule (RFC 6298 §3): samples only from segments sent once.
+     * The timestamp echo (RFC 7323 §4) is not used for RTT: under heavy
+     * loss it echoes the segment that last advanced the left edge, which
+     * may be an RTO ago, and one such sample inflates the RTO for long. */
+    if (tp->rtt_timing && us_seq_gt(th->ack, tp->rtt_seq)) {
+        us_tcp_rtt_sample(tp, s->now - tp->rtt_time);
+        tp->rtt_timing = false;
+    }
+}
+
+/* New data acknowledged: free it, RTT, cwnd, recovery, timers. */
+static void ack_new_data(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th)
+{
+    uint32_t acked = th->ack - tp->snd_una;
+    uint32_t flight_before = us_tcp_flight(tp);
+    uint32_t data = acked < tp->snd_len ? acked : tp->snd_len;
+    tp->sbuf_head = tp->sbuf_cap ? (tp->sbuf_head + data) % tp->sbuf_cap : 0;
+    tp->snd_len -= data;
+    tp->snd_una = th->ack;
+    if (us_seq_lt(tp->snd_nxt, tp->snd_una))
+        tp->snd_nxt = tp->snd_una;
+    tp->bytes_acked += acked;
+    ack_rtt(s, tp, th);
+    tp->retransmits = 0;
+    tp->backoff = 0;
+    tp->persist_backoff = 0;
+    tp->lt_extra = 0;
+    if (tp->flags & TF_IN_RECOVERY) {
+        if (us_seq_geq(th->ack, tp->recover)) {
+            /* Full ACK: recovery ends, cwnd deflates (RFC 6582 §3.2 step 3). */
+            tp->flags &= ~(uint32_t)TF_IN_RECOVERY;
+            us_tcp_cc_recovery_exit(&tp->cc, s->now);
+            tp->dupacks = 0;
+        } else {
+            if (tp->nsb || (tp->flags & TF_SACK)) {
+                /* RFC 6675 §5: the scoreboard says which holes to resend.
+                 * The hole at the new snd_una goes again first, as
+                 * NewReno's partial ACK would: if it had been resent
+                 * already, that copy is likely lost too. */
+                if (us_seq_gt(tp->rexmit_nxt, tp->snd_una)) {
+                    uint32_t end = tp->nsb ? tp->sb[0].left : tp->snd_una + tp->mss;
+                    uint32_t len = end - tp->snd_una < tp->mss ? end - tp->snd_una : tp->mss;
+                    us_tcp_retransmit_range(s, tp, tp->snd_una, len);
+                }
+                us_tcp_sack_recover(s, tp, false);
+            } else {
+                /* Partial ACK (RFC 6582 §3.2 step 4): resend the next hole,
+                 * deflate by what was acked, add back one SMSS. */
+                us_tcp_retransmit_head(s, tp);
+                uint32_t cw = tp->cc.cwnd > data ? tp->cc.cwnd - data : 0;
+                tp->cc.cwnd = cw + tp->mss;
+                if (tp->cc.cwnd < tp->mss)
+                    tp->cc.cwnd = tp->mss;
+            }
+            us_tcp_arm(s, &tp->rto_at, s->now + tp->rto); /* first partial ACK resets */
+        }
+    } else {
+        tp->dupacks = 0;
+        us_tcp_cc_on_ack(&tp->cc, acked, flight_before, 0, s->now);
+    }
+    if (tp->snd_una == tp->snd_max)
+        tp->rto_at = US_TIME_NEVER;
+    else
+        us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
+    /* Send buffer autotuning, roughly tcp_sndbuf_expand: room for twice
+     * the congestion window, up to tcp_wmem[2]. */
+    if (!(tp->flags & TF_SNDBUF_LOCK)) {
+        uint64_t want = 2ull * tp->cc.cwnd;
+        if (want > (uint64_t)s->sysctl.tcp_wmem[2])
+            want = (uint64_t)s->sysctl.tcp_wmem[2];
+        if (want > (uint64_t)tp->sndbuf) {
+            /* The ring grows by doubling, not by every ACK's worth. */
+            uint64_t cap = tp->sbuf_cap;
+            if (want > cap)
+                cap = want > 2 * cap ? want : 2 * cap;
+            if (cap > (uint64_t)s->sysctl.tcp_wmem[2])
+                cap = want;
+            if (us_tcp_grow_sndbuf(tp, (uint32_t)cap) == 0) {
+                tp->sndbuf = (int)want;
+                if (tp->sk)
+                    tp->sk->sndbuf = tp->sndbuf;
+            }
+        }
+    }
+    tp->wake = true; /* sk_write_space */
+}
+
+static void dup_ack(struct us_stack *s, struct us_tcpcb *tp)
+{
+    tp->dupacks++;
+    if ((tp->flags & TF_IN_RECOVERY) && (tp->flags & TF_SACK)) {
+        us_tcp_sack_recover(s, tp, false); /* RFC 6675 §5 step (C) */
+        return;
+    }
+    if (tp->flags & TF_IN_RECOVERY) {
+        /* RFC 6582 §3.2 step 3 (RFC 5681 step 4): inflate by one SMSS per
+         * duplicate ACK, letting a new segment out for each that left. */
+        if (tp->cc.cwnd < US_TCP_CC_CWND_MAX - tp->mss)
+            tp->cc.cwnd += tp->mss;
+        return;
+    }
+    /* DupThresh duplicate ACKs, or (RFC 6675 §5) DupThresh segments' worth
+     * SACKed above snd_una. Early retransmit (RFC 5827 §3.1): with fewer
+     * than four segments outstanding and nothing new to send, one fewer
+     * than the segments outstanding is enough. */
+    uint32_t outstanding = (us_tcp_flight(tp) + tp->mss - 1) / tp->mss;
+    uint32_t unsent =
+        tp->snd_len -
+        (tp->snd_max - tp->snd_una < tp->snd_len ? tp->snd_max - tp->snd_una : tp->snd_len);
+    uint32_t thresh = 3;
+    if (outstanding < 4 && unsent == 0)
+        thresh = outstanding > 1 ? outstanding - 1 : 1;
+    bool sack_lost = (tp->flags & TF_SACK) && us_tcp_sacked_bytes(tp) >= thresh * tp->mss;
+    if (tp->dupacks < thresh && !sack_lost) {
+        /* RFC 3042: the first two duplicate ACKs each release one new
+         * segment, so a small window still produces a third. */
+        if (tp->dupacks <= 2) {
+            tp->lt_extra = tp->dupacks * tp->mss;
+            us_tcp_output(s, tp);
+        }
+        return;
+    }
+    tp->lt_extra = 0;
+    /* RFC 6582 §3.2 step 2: only if this ACK covers more than recover
+     * (no second fast retransmit for one window). */
+    if (us_seq_lt(tp->snd_una, tp->recover) && tp->recover != tp->iss)
+        return;
+    tp->flags |= TF_IN_RECOVERY;
+    tp->recover = tp->snd_max;
+    us_tcp_cc_recovery_enter(&tp->cc, us_tcp_flight(tp), s->now);
+    s->mib.tcpext.TCPFastRetrans++;
+    if (tp->flags & TF_SACK) {
+        /* RFC 6675 §5 step (4): no inflation; the pipe decides. */
+        s->mib.tcpext.TCPSackRecovery++;
+        tp->rexmit_nxt = tp->snd_una;
+        us_tcp_sack_recover(s, tp, true);
+    } else {
+        tp->cc.cwnd += 3u * tp->mss;
+        s->mib.tcpext.TCPRenoRecovery++;
+        us_tcp_retransmit_head(s, tp);
+    }
+    us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
+}
+
+/* The sequence test of §3.10.7.4 (first step) in Linux's form
+ * (tcp_sequence): the segment must not end before the ACK we last sent and
+ * must start within the window we offered. A segment at rcv_nxt is thus
+ * acceptable even into a zero window (its data is trimmed to nothing and
+ * answered with an ACK, which is what a zero-window probe asks for). */
+static bool seq_acceptable(const struct us_tcpcb *tp, uint32_t seq, uint32_t end_seq)
+{
+    uint32_t wnd = us_seq_gt(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+    return !us_seq_lt(end_seq, tp->last_ack_sent) && !us_seq_gt(seq, tp->rcv_nxt + wnd);
+}
+
+void us_tcp_fin(struct us_stack *s, struct us_tcpcb *tp)
+{
+    /* §3.10.7.4 eighth step: the FIN is in order now. */
+    tp->flags &= ~(uint32_t)TF_RCVD_FIN;
+    tp->rcv_nxt++;
+    tp->flags |= TF_ACKNOW;
+    us_tcp_schedule_output(s, tp);
+    if (tp->sk)
+        tp->sk->shutdown |= US_RCV_SHUTDOWN;
+    tp->wake = true;
+    switch (tp->state) {
+    case US_TCP_SYN_RECV:
+    case US_TCP_ESTABLISHED:
+        us_tcp_set_state(s, tp, US_TCP_CLOSE_WAIT);
+        break;
+    case US_TCP_FIN_WAIT1:
+        /* Our FIN not yet acknowledged: simultaneous close (figure 13). */
+        us_tcp_set_state(s, tp, US_TCP_CLOSING);
+        break;
+    case US_TCP_FIN_WAIT2:
+        us_tcp_send_ack(s, tp);
+        us_tcp_enter_time_wait(s, tp);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The segment's FIN (§3.10.7.4 eighth step): processed when all the data
+ * before it is in, else remembered for when the hole is filled. */
+static void fin_arrived(struct us_stack *s, struct us_tcpcb *tp, uint32_t fin_seq)
+{
+    if (tp->state == US_TCP_CLOSE_WAIT || tp->state == US_TCP_CLOSING ||
+        tp->state == US_TCP_LAST_ACK)
+        return;
+    if (fin_seq == tp->rcv_nxt) {
+        us_tcp_fin(s, tp);
+    } else if (us_seq_gt(fin_seq, tp->rcv_nxt)) {
+        tp->flags |= TF_RCVD_FIN;
+        tp->fin_seq = fin_seq;
+    }
+}
+
+/* Synchronized states and SYN-RECEIVED (§3.10.7.4). pkt: data at payload. */
+static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *pkt,
+                              const struct us_ipv4_view *ip, const struct us_tcp_view *th)
+{
+    uint32_t seq = th->seq;
+    uint32_t len = (uint32_t)th->payload_len;
+    uint8_t fl = th->flags;
+
+    /* A retransmitted SYN in SYN-RECEIVED: send the SYN-ACK again. */
+    if (tp->state == US_TCP_SYN_RECV && (fl & US_TCP_SYN) && !(fl & US_TCP_ACK) && seq == tp->irs) {
+        us_tcp_send_syn(s, tp);
+        goto drop;
+    }
+    /* PAWS (RFC 7323 §5.3): a timestamp older than ts_recent marks an old
+     * duplicate. */
+    if ((tp->flags & TF_TSTAMP) && th->opts.ts_present && !(fl & US_TCP_RST) &&
+        us_seq_lt(th->opts.tsval, tp->ts_recent) && s->now - tp->ts_recent_age < PAWS_24DAYS) {
+        s->mib.tcpext.PAWSEstab++;
+        us_tcp_send_ack(s, tp);
+        goto drop;
+    }
+    /* First: the sequence number. */
+    if (!seq_acceptable(tp, seq, seq + len + ((fl & US_TCP_FIN) ? 1 : 0))) {
+        if ((fl & US_TCP_SYN) && !(fl & US_TCP_RST)) {
+            challenge_ack(s, tp); /* RFC 5961 §4.2: whatever its sequence number */
+            goto drop;
+        }
+        if (!(fl & US_TCP_RST)) {
+            if (len && tp->rcv_adv == tp->rcv_nxt)
+                s->mib.tcpext.TCPZeroWindowDrop++;
+            tp->flags |= TF_ACKNOW;
+            us_tcp_send_ack(s, tp);
+        }
+        goto drop;
+    }
+    /* RFC 7323 §4.3: remember the timestamp of the segment that covers
+     * the left edge of our window. */
+    if ((tp->flags & TF_TSTAMP) && th->opts.ts_present && us_seq_leq(seq, tp->last_ack_sent) &&
+        us_seq_geq(th->opts.tsval, tp->ts_recent)) {
+        tp->ts_recent = th->opts.tsval;
+        tp->ts_recent_age = s->now;
+    }
+    /* Second: RST (RFC 5961 §3.2). */
+    if (fl & US_TCP_RST) {
+        if (seq != tp->rcv_nxt) {
+            challenge_ack(s, tp);
+            goto drop;
+        }
+        if (tp->state == US_TCP_SYN_RECV && tp->listener) {
+            us_tcp_done(s, tp); /* back to LISTEN: the child just goes */
+        } else {
+            int err = tp->state == US_TCP_SYN_RECV     ? ECONNREFUSED
+                      : tp->state == US_TCP_CLOSE_WAIT ? EPIPE
+                                                       : ECONNRESET;
+            if (tp->state == US_TCP_CLOSING || tp->state == US_TCP_LAST_ACK)
+                us_tcp_done(s, tp);
+            else
+                us_tcp_drop(s, tp, err);
+        }
+        goto drop;
+    }
+    /* Fourth: a SYN in a synchronized state (RFC 5961 §4.2). */
+    if (fl & US_TCP_SYN) {
+        challenge_ack(s, tp);
+        goto drop;
+    }
+    /* Fifth: the ACK field. */
+    if (!(fl & US_TCP_ACK))
+        goto drop;
+    if (tp->state == US_TCP_SYN_RECV) {
+        if (!us_seq_gt(th->ack, tp->snd_una) || us_seq_gt(th->ack, tp->snd_max)) {
+            us_tcp_send_reset_reply(s, ip, th);
+            goto drop;
+        }
+        struct us_tcpcb *l = tp->listener;
+        if (l && l->acceptq_len >= l->backlog) {
+            /* tcp_check_req with a full accept queue: drop the ACK, keep
+             * the child half-open; the SYN-ACK timer will try again. */
+            s->mib.tcpext.ListenOverflows++;
+            s->mib.tcpext.ListenDrops++;
+            goto drop;
+        }
+        tp->snd_una = th->ack;
+        if (!tp->syn_retries)
+            us_tcp_rtt_sample(tp, s->now - tp->last_send);
+        established(s, tp, th);
+        if (l)
+            accept_enqueue(s, l, tp);
+        tp->wake = true; /* the listener's accept, or a simultaneous open's connect */
+    }
+    if (us_seq_gt(th->ack, tp->snd_max)) {
+        /* RFC 9293 §3.10.7.4: an ACK for something not yet sent. */
+        tp->flags |= TF_ACKNOW;
+        us_tcp_send_ack(s, tp);
+        goto drop;
+    }
+    /* RFC 5961 §5.2: an ACK too far below snd_una is suspect. */
+    if (us_seq_lt(th->ack, tp->snd_una - tp->max_sndwnd - 1)) {
+        challenge_ack(s, tp);
+        goto drop;
+    }
+    uint32_t wnd = (uint32_t)th->window << tp->snd_wscale;
+    if (us_seq_gt(th->ack, tp->snd_una)) {
+        us_tcp_sack_update(tp, th);
+        ack_new_data(s, tp, th);
+    } else if (th->ack == tp->snd_una && len == 0 && !(fl & US_TCP_FIN) &&
+               (wnd == tp->snd_wnd || ((tp->flags & TF_SACK) && th->opts.sack_count)) &&
+               tp->snd_una != tp->snd_max) {
+        /* A duplicate ACK (RFC 5681 §2); with SACK, one that reports
+         * SACKed data counts whatever its window (RFC 6675 §2). */
+        us_tcp_sack_update(tp, th);
+        dup_ack(s, tp); /* RFC 5681 §2's definition of a duplicate ACK */
+    } else if (len == 0) {
+        s->mib.tcpext.TCPPureAcks++;
+    }
+    /* The send window (SND.WL1/WL2 rule). */
+    if (us_seq_lt(tp->snd_wl1, seq) || (tp->snd_wl1 == seq && us_seq_leq(tp->snd_wl2, th->ack))) {
+        bool opened = tp->snd_wnd == 0 && wnd > 0;
+        tp->snd_wnd = wnd;
+        tp->snd_wl1 = seq;
+        tp->snd_wl2 = th->ack;
+        if (wnd > tp->max_sndwnd)
+            tp->max_sndwnd = wnd;
+        if (opened) {
+            tp->persist_at = US_TIME_NEVER;
+            tp->persist_backoff = 0;
+        }
+    }
+    bool fin_acked = (tp->flags & TF_FIN_SENT) && tp->snd_una == tp->snd_max;
+    switch (tp->state) {
+    case US_TCP_FIN_WAIT1:
+        if (fin_acked) {
+            us_tcp_set_state(s, tp, US_TCP_FIN_WAIT2);
+            if (!tp->sk) /* tcp_fin_timeout for an orphan */
+                us_tcp_arm(s, &tp->fin2_at,
+                           s->now + (us_time_ns)s->sysctl.tcp_fin_timeout * US_NS_PER_SEC);
+            tp->wake = true;
+        }
+        break;
+    case US_TCP_CLOSING:
+        if (fin_acked) {
+            us_tcp_enter_time_wait(s, tp);
+            goto drop;
+        }
+        break;
+    case US_TCP_LAST_ACK:
+        if (fin_acked) {
+            us_tcp_done(s, tp);
+            goto drop;
+        }
+        break;
+    default:
+        break;
+    }
+    /* Seventh: the segment text. */
+    if (len) {
+        if (tp->state == US_TCP_ESTABLISHED || tp->state == US_TCP_FIN_WAIT1 ||
+            tp->state == US_TCP_FIN_WAIT2) {
+            if (!tp->sk && tp->listener == NULL) {
+                /* Data for a closed socket (tcp_rcv_state_process,
+                 * TCPAbortOnData): nobody will read it, reset. */
+                s->mib.tcpext.TCPAbortOnData++;
+                tp->rcv_nxt = seq + len;
+                us_tcp_send_rst(s, tp);
+                us_tcp_done(s, tp);
+                goto drop;
+            }
+            if ((tp->flags & TF_TSTAMP) && th->opts.ts_present && th->opts.tsecr) {
+                uint32_t ms = us_tcp_ts_now(tp, s->now) - th->opts.tsecr;
+                if (ms < 120000)
+                    us_tcp_rcv_rtt_sample(tp, (us_time_ns)(ms ? ms : 1) * US_NS_PER_MS);
+            }
+            us_tcp_data_queue(s, tp, pkt, seq);
+            pkt = NULL;
+            tp->wake = true;
+        }
+    }
+    /* Eighth: FIN. */
+    if (fl & US_TCP_FIN)
+        fin_arrived(s, tp, seq + len);
+    if (tp->snd_len > (tp->snd_nxt - tp->snd_una) || (tp->flags & TF_FIN_QUEUED))
+        us_tcp_schedule_output(s, tp);
+    us_tcp_reset_keepalive(s, tp);
+drop:
+    if (pkt)
+        us_pkt_free(pkt);
+}
+
 void us_tcp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip)
 {
-    struct us_tcp_view tcp;
+    struct us_tcp_view th;
     int err = us_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst,
-                           pkt->offload & US_PKT_CSUM_VALID ? US_WIRE_CSUM_VALID : 0, &tcp);
+                           pkt->offload & US_PKT_CSUM_VALID ? US_WIRE_CSUM_VALID : 0, &th);
     if (err) {
         if (err == US_WIRE_BAD_CSUM)
             s->mib.tcp.InCsumErrors++;
@@ -49,7 +745,37 @@ void us_tcp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
         return;
     }
     s->mib.tcp.InSegs++;
-    if (!(tcp.flags & US_TCP_RST))
-        send_reset(s, ip, &tcp);
-    us_pkt_free(pkt);
+    /* From here on the packet holds just the payload. */
+    us_pkt_pull(pkt, (uint32_t)(th.payload - pkt->data));
+    us_pkt_trim(pkt, (uint32_t)th.payload_len);
+
+    struct us_tcpcb *tp = us_tcp_lookup_established(s, ip->dst, th.dport, ip->src, th.sport);
+    if (tp && tp->state == US_TCP_TIME_WAIT) {
+        if (!time_wait_input(s, tp, &th)) {
+            us_pkt_free(pkt);
+            return;
+        }
+        tp = NULL; /* a SYN that reopens the pair goes to the listener */
+    }
+    if (!tp) {
+        struct us_tcpcb *l = us_tcp_lookup_listener(s, ip->dst, th.dport);
+        if (l)
+            listen_input(s, l, ip, &th);
+        else
+            us_tcp_send_reset_reply(s, ip, &th);
+        us_pkt_free(pkt);
+        return;
+    }
+    tp->segs_in++;
+    if (tp->state == US_TCP_SYN_SENT) {
+        syn_sent_input(s, tp, ip, &th);
+        us_pkt_free(pkt);
+    } else {
+        established_input(s, tp, pkt, ip, &th);
+    }
+    /* Wake-ups last: the readiness callback may close or reuse anything. */
+    if (!tp->dead && tp->wake) {
+        tp->wake = false;
+        us_tcp_wake(s, tp);
+    }
 }

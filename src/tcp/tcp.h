@@ -1,0 +1,298 @@
+/* TCP's inside: the connection block (FreeBSD's tcpcb, with RFC 9293's
+ * names), the per-stack TCP tables, and the entry points between the files:
+ *
+ *   tcp_table.c  the established 4-tuple hash, listeners, bound ports, ISNs
+ *   tcp_input.c  RFC 9293 §3.10.7 SEGMENT ARRIVES, per state
+ *   tcp_recv.c   the receive side: in-order data, the out-of-order queue,
+ *                the advertised window and receive autotuning
+ *   tcp_output.c what to send: data, ACK, FIN, window; segmentation, Nagle
+ *   tcp_timer.c  RTO, delayed ACK, persist, keepalive, FIN_WAIT2, TIME_WAIT
+ *   tcp_sock.c   the socket calls for US_SOCK_STREAM
+ *   tcp_info.c   struct us_tcp_info and the ss -tim lines
+ *
+ * A connection is a struct us_tcpcb. A socket (struct us_sock) points to
+ * it; an accepted connection exists before its socket does (tp->sk NULL
+ * until us_accept) and a closed one after (orphaned: FIN_WAIT, TIME_WAIT),
+ * so the byte queues live here, not in the socket. */
+#ifndef USTACK_TCP_TCP_H
+#define USTACK_TCP_TCP_H
+
+#include "ustack/socket.h"
+#include "core/stack_impl.h"
+#include "tcp/tcp_cc.h"
+#include "tcp/tcp_ofo.h"
+#include "tcp/tcp_seq.h"
+
+struct us_sock;
+
+/* Linux's constants (include/net/tcp.h). */
+#define US_TCP_RTO_MIN      (200 * US_NS_PER_MS)
+#define US_TCP_RTO_MAX      (120 * US_NS_PER_SEC)
+#define US_TCP_TIMEOUT_INIT (1 * US_NS_PER_SEC) /* RFC 6298 §2.1 */
+#define US_TCP_DELACK_MAX   (200 * US_NS_PER_MS)
+#define US_TCP_DELACK_MIN   (40 * US_NS_PER_MS)
+#define US_TCP_TIMEWAIT_LEN (60 * US_NS_PER_SEC)
+#define US_TCP_MSS_DEFAULT  536 /* RFC 9293 §3.7.1 without an MSS option */
+#define US_TCP_MAX_WSCALE   14
+#define US_TCP_QUICKACKS    16 /* Linux's TCP_MAX_QUICKACKS */
+
+#define US_TCP_EHASH_SIZE 4096 /* established buckets, a power of two */
+#define US_TCP_BHASH_SIZE 256  /* bound-port / listener buckets */
+#define US_TCP_SACK_SLOTS 8    /* SACKed ranges the sender remembers */
+
+/* Flags in tp->flags. */
+enum {
+    TF_ACKNOW = 1 << 0,     /* send an ACK at the next output */
+    TF_DELACK = 1 << 1,     /* an ACK is owed, the delayed-ACK timer runs */
+    TF_NODELAY = 1 << 2,    /* TCP_NODELAY */
+    TF_CORK = 1 << 3,       /* TCP_CORK */
+    TF_FIN_QUEUED = 1 << 4, /* shutdown(WR)/close: FIN after the queued data */
+    TF_FIN_SENT = 1 << 5,
+    TF_RCVD_FIN = 1 << 6,
+    TF_WSCALE = 1 << 7,       /* window scaling negotiated */
+    TF_TSTAMP = 1 << 8,       /* timestamps negotiated */
+    TF_SACK = 1 << 9,         /* SACK permitted both ways */
+    TF_RCVBUF_LOCK = 1 << 10, /* SO_RCVBUF set: no autotuning (SOCK_RCVBUF_LOCK) */
+    TF_SNDBUF_LOCK = 1 << 11,
+    TF_KEEPALIVE = 1 << 12,
+    TF_QUEUED = 1 << 13, /* on the stack's output list */
+    TF_IN_RECOVERY = 1 << 14,
+    TF_SYNCOOKIE = 1 << 15, /* created from a SYN cookie */
+};
+
+struct us_tcpcb {
+    struct us_sock *sk;                   /* NULL while unaccepted or orphaned */
+    struct us_tcpcb *listener;            /* for an unaccepted child */
+    struct us_tcpcb *ehash_next, *lnext;  /* established chain; accept/syn queue link */
+    struct us_tcpcb *all_next, *all_prev; /* every connection, for the timers */
+    struct us_tcpcb *out_next;            /* stack's output list */
+    bool in_ehash;
+    int state; /* enum us_tcp_state */
+    uint32_t flags;
+
+    us_ip4 laddr, faddr;
+    uint16_t lport, fport;
+
+    /* Send sequence space (RFC 9293 §3.3.1). snd_max: highest sent + 1
+     * (snd_nxt moves back to snd_una on a timeout, FreeBSD's way). */
+    uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, snd_up;
+    uint32_t max_sndwnd;
+    /* Receive sequence space. rcv_adv: the right edge we advertised. */
+    uint32_t irs, rcv_nxt, rcv_wnd, rcv_adv, rcv_up;
+    uint8_t snd_wscale, rcv_wscale; /* snd: the peer's shift; rcv: ours */
+    uint16_t mss;                   /* effective send MSS (payload) */
+    uint16_t rcv_mss;               /* peer's MSS estimate for delayed ACKs */
+    uint16_t advmss;                /* what we announced */
+    uint16_t user_mss;              /* TCP_MAXSEG */
+
+    /* Send buffer: a ring of sndbuf bytes holding [snd_una, snd_una+snd_len),
+     * without SYN and FIN. */
+    uint8_t *sbuf;
+    uint32_t sbuf_cap, sbuf_head, snd_len;
+    int sndbuf;
+
+    /* Receive queue: segments with data/len = their payload, in order;
+     * rcv_queued payload bytes unread. */
+    struct us_pkt_queue rcvq;
+    uint32_t rcv_queued;
+    struct us_tcp_ofo ofo;
+    int rcvbuf;
+    uint32_t fin_seq; /* of a FIN received out of order (TF_RCVD_FIN) */
+
+    /* RTT (RFC 6298) in ns. */
+    us_time_ns srtt, rttvar, rto;
+    us_time_ns rtt_time; /* Karn: when rtt_seq was sent */
+    bool rtt_timing;     /* a segment is being timed */
+    uint32_t rtt_seq;
+    uint32_t backoff;     /* RTO doublings in a row */
+    uint32_t retransmits; /* timeouts in a row for this snd_una */
+    uint32_t syn_retries;
+    us_time_ns rto_at, delack_at, persist_at, keep_at, tw_at, fin2_at;
+    uint32_t persist_backoff;
+
+    /* Timestamps (RFC 7323 §3-4). */
+    uint32_t ts_recent, ts_offset;
+    us_time_ns ts_recent_age;
+    uint32_t last_ack_sent;
+
+    /* Congestion control and loss recovery. */
+    struct us_tcp_cc_state cc;
+    uint32_t dupacks;
+    uint32_t lt_extra; /* RFC 3042 limited transmit: bytes allowed beyond cwnd */
+    uint32_t recover;  /* NewReno: snd_max when recovery began (RFC 6582) */
+    /* SACK scoreboard (tcp_sack.c): ranges above snd_una, sorted, merged. */
+    struct us_tcp_sack_block sb[US_TCP_SACK_SLOTS];
+    uint8_t nsb;
+    uint32_t rexmit_nxt; /* next hole byte to retransmit in this recovery */
+    us_time_ns last_send;
+
+    /* Receive autotuning (tcp_rcv_space_adjust). */
+    uint32_t rcvq_space, rcvq_copied_at_start;
+    us_time_ns rcvq_time;
+    uint64_t copied;
+    us_time_ns rcv_rtt;    /* receiver's RTT estimate */
+    uint32_t rcv_rtt_seq;  /* non-TS estimate: rcv_nxt passing it ends one sample */
+    us_time_ns rcv_rtt_at; /* when that sample started (0 = none) */
+    uint32_t quickack;     /* ACKs still to send at once (quick ACK mode) */
+    uint32_t unacked_segs; /* full segments received since the last ACK */
+
+    /* Keepalive (per socket, seconds; 0 = the sysctl). */
+    int keepidle, keepintvl, keepcnt;
+    uint32_t keep_probes;
+
+    /* Listener (LISTEN): children not yet accepted. */
+    struct us_tcpcb *acceptq_head, *acceptq_tail;
+    int acceptq_len, backlog;
+    int synq_len; /* children in SYN_RECV */
+
+    /* Counters for tcp_info. */
+    uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
+    uint32_t segs_out, segs_in, total_retrans, lost_out, retrans_out;
+    bool dead; /* freed: waits in the graveyard for the end of the round */
+    bool wake; /* the socket needs a wake-up at the end of this segment */
+};
+
+struct us_tcp_table {
+    struct us_tcpcb *ehash[US_TCP_EHASH_SIZE];
+    struct us_sock *bhash[US_TCP_BHASH_SIZE]; /* bound stream sockets, via sk->hash_next */
+    struct us_tcpcb *all;                     /* every tcpcb */
+    struct us_tcpcb *outq;                    /* tcpcbs with output pending */
+    struct us_tcpcb *graveyard;               /* freed this round, released later */
+    uint32_t n_tw;                            /* connections in TIME_WAIT */
+    uint32_t n_orphans;
+    us_time_ns next_timer;
+    uint64_t isn_secret[2];
+    uint32_t cookie_secret;
+    us_tcp_isn_fn isn_hook;
+    void *isn_ctx;
+};
+
+/* ---- tcp_table.c ---- */
+int us_tcp_table_init(struct us_stack *s);
+void us_tcp_table_free(struct us_stack *s);
+struct us_tcpcb *us_tcp_lookup_established(struct us_stack *s, us_ip4 laddr, uint16_t lport,
+                                           us_ip4 faddr, uint16_t fport);
+struct us_tcpcb *us_tcp_lookup_listener(struct us_stack *s, us_ip4 laddr, uint16_t lport);
+void us_tcp_ehash_add(struct us_stack *s, struct us_tcpcb *tp);
+void us_tcp_ehash_del(struct us_stack *s, struct us_tcpcb *tp);
+int us_tcp_bind_port(struct us_stack *s, struct us_sock *sk, us_ip4 addr, uint16_t port);
+/* An ephemeral port for a connection to faddr:fport (4-tuple unique). */
+int us_tcp_connect_port(struct us_stack *s, struct us_sock *sk, us_ip4 faddr, uint16_t fport);
+void us_tcp_unbind(struct us_stack *s, struct us_sock *sk);
+uint32_t us_tcp_new_isn(struct us_stack *s, us_ip4 laddr, uint16_t lport, us_ip4 faddr,
+                        uint16_t fport);
+/* The keyed hash of a 4-tuple behind the ehash, ISNs and SYN cookies. */
+uint64_t us_tcp_tuple_hash(uint64_t key, us_ip4 laddr, uint16_t lport, us_ip4 faddr,
+                           uint16_t fport);
+uint32_t us_tcp_ts_offset(struct us_stack *s, us_ip4 laddr, us_ip4 faddr);
+struct us_tcpcb *us_tcpcb_new(struct us_stack *s);
+/* Unhashes and unlinks tp and marks it dead; its memory goes at the end
+ * of the round (us_tcp_reap), so callers up the stack may still read it. */
+void us_tcpcb_free(struct us_stack *s, struct us_tcpcb *tp);
+void us_tcp_reap(struct us_stack *s);
+void us_tcp_set_state(struct us_stack *s, struct us_tcpcb *tp, int state);
+/* Connection gone (tcp_done): CLOSED, the socket told, the tcpcb freed if orphaned. */
+void us_tcp_done(struct us_stack *s, struct us_tcpcb *tp);
+/* Reports err to the socket (or keeps it for accept) and ends the connection. */
+void us_tcp_drop(struct us_stack *s, struct us_tcpcb *tp, int err);
+/* Wakes the socket's sleepers and its readiness callback. */
+void us_tcp_wake(struct us_stack *s, struct us_tcpcb *tp);
+/* The route MTU - 40 for faddr. */
+uint16_t us_tcp_route_mss(struct us_stack *s, us_ip4 faddr);
+void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp);
+/* Buffers for a new connection (send ring). 0 or -ENOMEM. */
+int us_tcp_alloc_buffers(struct us_stack *s, struct us_tcpcb *tp);
+int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap);
+
+/* ---- tcp_input.c ---- */
+/* The FIN at rcv_nxt is in order now: RFC 9293 §3.10.7.4 eighth step. */
+void us_tcp_fin(struct us_stack *s, struct us_tcpcb *tp);
+/* Negotiated options and windows of a new connection from the peer's SYN. */
+void us_tcp_syn_options(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th);
+/* Our window scale for a new connection (tcp_select_initial_window). */
+uint8_t us_tcp_choose_wscale(struct us_stack *s, const struct us_tcpcb *tp);
+void us_tcp_init_cc(struct us_stack *s, struct us_tcpcb *tp);
+void us_tcp_send_reset_reply(struct us_stack *s, const struct us_ipv4_view *ip,
+                             const struct us_tcp_view *in);
+
+/* ---- tcp_syncookies.c ---- */
+/* A SYN-ACK whose ISN encodes the connection (no state kept). */
+void us_tcp_send_cookie_synack(struct us_stack *s, const struct us_ipv4_view *ip,
+                               const struct us_tcp_view *th);
+/* The MSS a valid cookie in this ACK (ack - 1) encodes, or 0. */
+uint16_t us_tcp_cookie_check(struct us_stack *s, const struct us_ipv4_view *ip,
+                             const struct us_tcp_view *th);
+
+/* ---- tcp_recv.c ---- */
+/* Queues in-window payload (pkt data/len = payload, seq its first byte). */
+void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *pkt, uint32_t seq);
+/* The window to advertise now (unscaled bytes), Linux's tcp_select_window. */
+uint32_t us_tcp_select_window(struct us_stack *s, struct us_tcpcb *tp);
+uint32_t us_tcp_rcv_space(const struct us_tcpcb *tp);
+/* Copies up to len in-order bytes; the count. */
+size_t us_tcp_read(struct us_stack *s, struct us_tcpcb *tp, void *buf, size_t len, bool peek);
+void us_tcp_rcv_space_adjust(struct us_stack *s, struct us_tcpcb *tp);
+void us_tcp_rcv_rtt_sample(struct us_tcpcb *tp, us_time_ns rtt);
+/* After the window opened enough that the peer should hear it. */
+void us_tcp_maybe_window_update(struct us_stack *s, struct us_tcpcb *tp);
+
+/* ---- tcp_output.c ---- */
+/* Sends what the windows allow (data, FIN, ACK). */
+void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp);
+/* Sends a SYN or SYN-ACK (retransmissions too). */
+void us_tcp_send_syn(struct us_stack *s, struct us_tcpcb *tp);
+/* A bare ACK now (challenge ACKs, dup ACKs, window probes with seq). */
+void us_tcp_send_ack(struct us_stack *s, struct us_tcpcb *tp);
+void us_tcp_send_rst(struct us_stack *s, struct us_tcpcb *tp);
+/* A zero-window probe (one byte beyond snd_una's window, or an old seq). */
+void us_tcp_send_probe(struct us_stack *s, struct us_tcpcb *tp);
+/* Retransmits the segment at snd_una. */
+void us_tcp_retransmit_head(struct us_stack *s, struct us_tcpcb *tp);
+/* Queues tp for output at the end of the round (one ACK per burst). */
+void us_tcp_schedule_output(struct us_stack *s, struct us_tcpcb *tp);
+void us_tcp_flush_output(struct us_stack *s);
+uint32_t us_tcp_flight(const struct us_tcpcb *tp);
+uint32_t us_tcp_ts_now(const struct us_tcpcb *tp, us_time_ns now);
+
+/* Retransmits len bytes at seq (a hole, SACK recovery). 0 or -1. */
+int us_tcp_retransmit_range(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint32_t len);
+
+/* ---- tcp_sack.c ---- */
+void us_tcp_sack_reset(struct us_tcpcb *tp);
+/* Merges an ACK's SACK blocks into the scoreboard, forgets what snd_una passed. */
+void us_tcp_sack_update(struct us_tcpcb *tp, const struct us_tcp_view *th);
+uint32_t us_tcp_sacked_bytes(const struct us_tcpcb *tp);
+/* In fast recovery: retransmits the holes the pipe allows (first: at least one). */
+void us_tcp_sack_recover(struct us_stack *s, struct us_tcpcb *tp, bool first);
+
+/* ---- tcp_timer.c ---- */
+us_time_ns us_tcp_timers(struct us_stack *s, us_time_ns now);
+void us_tcp_arm(struct us_stack *s, us_time_ns *slot, us_time_ns when);
+void us_tcp_rearm_rto(struct us_stack *s, struct us_tcpcb *tp);
+void us_tcp_rtt_sample(struct us_tcpcb *tp, us_time_ns rtt);
+void us_tcp_reset_keepalive(struct us_stack *s, struct us_tcpcb *tp);
+
+/* ---- tcp_sock.c: the socket calls, dispatched from src/sock/socket.c ---- */
+int us_tcp_sock_init(struct us_stack *s, struct us_sock *sk);
+int us_tcp_bind(struct us_stack *s, struct us_sock *sk, const struct us_sockaddr_in *addr);
+int us_tcp_listen(struct us_stack *s, struct us_sock *sk, int backlog);
+int us_tcp_accept(struct us_stack *s, struct us_sock *sk, struct us_sockaddr_in *peer);
+int us_tcp_connect(struct us_stack *s, struct us_sock *sk, const struct us_sockaddr_in *addr);
+int us_tcp_send(struct us_stack *s, struct us_sock *sk, const void *buf, size_t len, int flags);
+int us_tcp_recv(struct us_stack *s, struct us_sock *sk, void *buf, size_t len, int flags);
+int us_tcp_shutdown(struct us_stack *s, struct us_sock *sk, int how);
+/* quiet: the stack is being freed, nothing is sent. */
+void us_tcp_sock_close(struct us_stack *s, struct us_sock *sk, bool quiet);
+int us_tcp_events(const struct us_sock *sk);
+/* Return 1 for an option the generic socket code handles. */
+int us_tcp_sock_setsockopt(struct us_stack *s, struct us_sock *sk, int level, int opt,
+                           const void *val, size_t vallen);
+int us_tcp_sock_getsockopt(struct us_stack *s, struct us_sock *sk, int level, int opt, void *val,
+                           size_t *vallen);
+
+/* ---- tcp_info.c ---- */
+void us_tcp_get_info(const struct us_stack *s, const struct us_tcpcb *tp, struct us_tcp_info *ti);
+void us_tcp_print_sock(struct us_stack *s, const struct us_tcpcb *tp, int fd, FILE *out);
+void us_tcp_print_orphans(struct us_stack *s, FILE *out);
+
+#endif

@@ -1,0 +1,356 @@
+/* TCP output (FreeBSD's tcp_output.c, Linux's tcp_write_xmit): decides what
+ * a connection sends now — new data within min(cwnd, snd_wnd), a
+ * retransmission after a timeout (snd_nxt pulled back to snd_una), the FIN,
+ * or a bare ACK carrying the window — and builds the segments.
+ *
+ * Payload is copied once, from the send ring into the frame buffer; the
+ * headers are written in place in front of it. */
+#include "tcp/tcp.h"
+
+#include "net/ip.h"
+#include "sock/sock.h"
+
+#include <string.h>
+
+uint32_t us_tcp_ts_now(const struct us_tcpcb *tp, us_time_ns now)
+{
+    /* RFC 7323 §5.4: a clock between 1 ms and 1 s per tick; Linux's is 1 ms. */
+    return (uint32_t)(now / US_NS_PER_MS) + tp->ts_offset;
+}
+
+uint32_t us_tcp_flight(const struct us_tcpcb *tp)
+{
+    return tp->snd_max - tp->snd_una;
+}
+
+void us_tcp_schedule_output(struct us_stack *s, struct us_tcpcb *tp)
+{
+    if (tp->flags & TF_QUEUED)
+        return;
+    tp->flags |= TF_QUEUED;
+    tp->out_next = s->tcp->outq;
+    s->tcp->outq = tp;
+}
+
+void us_tcp_flush_output(struct us_stack *s)
+{
+    while (s->tcp->outq) {
+        struct us_tcpcb *tp = s->tcp->outq;
+        s->tcp->outq = tp->out_next;
+        tp->out_next = NULL;
+        tp->flags &= ~(uint32_t)TF_QUEUED;
+        us_tcp_output(s, tp);
+    }
+}
+
+/* The options every non-SYN segment carries: timestamps (RFC 7323 §3.2:
+ * on every segment once negotiated) and SACK blocks while the out-of-order
+ * queue holds data (RFC 2018 §4). */
+static void fill_opts(struct us_stack *s, struct us_tcpcb *tp, struct us_tcp_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    if (tp->flags & TF_TSTAMP) {
+        o->ts_present = true;
+        o->tsval = us_tcp_ts_now(tp, s->now);
+        o->tsecr = tp->ts_recent;
+    }
+    if ((tp->flags & TF_SACK) && !us_tcp_ofo_empty(&tp->ofo))
+        o->sack_count =
+            (uint8_t)us_tcp_ofo_sack(&tp->ofo, o->sack, o->ts_present ? 3 : US_TCP_MAX_SACK);
+}
+
+/* The payload that fits one segment now: the MSS (already net of the
+ * timestamp option) less the SACK blocks the segment will carry, as
+ * Linux's tcp_current_mss. */
+static uint32_t cur_mss(const struct us_tcpcb *tp)
+{
+    if (!(tp->flags & TF_SACK) || us_tcp_ofo_empty(&tp->ofo))
+        return tp->mss;
+    struct us_tcp_opts o;
+    memset(&o, 0, sizeof(o));
+    o.ts_present = (tp->flags & TF_TSTAMP) != 0;
+    o.sack_count = (uint8_t)us_tcp_ofo_sack(&tp->ofo, o.sack, o.ts_present ? 3 : US_TCP_MAX_SACK);
+    uint32_t extra = (uint32_t)us_tcp_opts_len(&o) - (o.ts_present ? 12u : 0u);
+    return tp->mss > extra + 64 ? tp->mss - extra : 64;
+}
+
+/* Copies len bytes at offset off of the send ring to dst. */
+static void ring_copy(const struct us_tcpcb *tp, uint32_t off, uint8_t *dst, uint32_t len)
+{
+    uint32_t pos = (tp->sbuf_head + off) % tp->sbuf_cap;
+    uint32_t first = tp->sbuf_cap - pos;
+    if (first > len)
+        first = len;
+    memcpy(dst, tp->sbuf + pos, first);
+    memcpy(dst + first, tp->sbuf, len - first);
+}
+
+/* Builds and sends one segment: seq, flags, len payload bytes from the ring
+ * at offset off. The window and ACK fields are current. */
+static int xmit(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint8_t flags, uint32_t off,
+                uint32_t len, const struct us_tcp_opts *syn_opts)
+{
+    struct us_pkt *p = us_pkt_alloc(s->pool);
+    if (!p) {
+        s->mib.link.PoolExhausted++;
+        return -1;
+    }
+    struct us_tcp_repr r;
+    memset(&r, 0, sizeof(r));
+    r.sport = tp->lport;
+    r.dport = tp->fport;
+    r.seq = seq;
+    r.flags = flags;
+    if (syn_opts)
+        r.opts = *syn_opts;
+    else
+        fill_opts(s, tp, &r.opts);
+    if (flags & US_TCP_ACK) {
+        r.ack = tp->rcv_nxt;
+        uint32_t win = us_tcp_select_window(s, tp);
+        if (flags & US_TCP_SYN) {
+            /* RFC 7323 §2.2: the window of a SYN is never scaled. */
+            r.window = (uint16_t)(win > 65535 ? 65535 : win);
+        } else {
+            r.window = (uint16_t)(win >> tp->rcv_wscale);
+            win = (uint32_t)r.window << tp->rcv_wscale;
+        }
+        tp->rcv_wnd = win;
+        if (us_seq_gt(tp->rcv_nxt + win, tp->rcv_adv))
+            tp->rcv_adv = tp->rcv_nxt + win;
+        tp->last_ack_sent = tp->rcv_nxt;
+        tp->flags &= ~(uint32_t)(TF_ACKNOW | TF_DELACK);
+        tp->delack_at = US_TIME_NEVER;
+        tp->unacked_segs = 0;
+    } else if (flags & US_TCP_SYN) {
+        uint32_t win = us_tcp_select_window(s, tp);
+        r.window = (uint16_t)(win > 65535 ? 65535 : win);
+    }
+    size_t hlen = US_TCP_HLEN + us_tcp_opts_len(&r.opts);
+    uint8_t *seg = us_pkt_put(p, (uint32_t)(hlen + len));
+    if (!seg) {
+        us_pkt_free(p);
+        return -1;
+    }
+    if (len)
+        ring_copy(tp, off, seg + hlen, len);
+    us_tcp_emit(seg, hlen + len, &r, tp->laddr, tp->faddr);
+    s->mib.tcp.OutSegs++;
+    tp->segs_out++;
+    tp->last_send = s->now;
+    /* Linux sets DF on TCP (path MTU discovery, RFC 1191). */
+    struct us_ip_send_opts io = {.df = true};
+    us_ipv4_output(s, p, tp->laddr, tp->faddr, US_IPPROTO_TCP, &io);
+    return 0;
+}
+
+void us_tcp_send_syn(struct us_stack *s, struct us_tcpcb *tp)
+{
+    struct us_tcp_opts o;
+    memset(&o, 0, sizeof(o));
+    o.mss_present = true;
+    o.mss = tp->advmss;
+    bool synack = tp->state == US_TCP_SYN_RECV;
+    /* On a SYN we offer what the sysctls allow; on a SYN-ACK only what the
+     * peer offered (RFC 7323 §2.2, §3.2; RFC 2018 §2). */
+    if (synack ? (tp->flags & TF_WSCALE) != 0 : s->sysctl.tcp_window_scaling != 0) {
+        o.wscale_present = true;
+        o.wscale = tp->rcv_wscale;
+    }
+    if (synack ? (tp->flags & TF_SACK) != 0 : s->sysctl.tcp_sack != 0)
+        o.sack_permitted = true;
+    if (synack ? (tp->flags & TF_TSTAMP) != 0 : s->sysctl.tcp_timestamps != 0) {
+        o.ts_present = true;
+        o.tsval = us_tcp_ts_now(tp, s->now);
+        o.tsecr = synack ? tp->ts_recent : 0;
+    }
+    uint8_t flags = US_TCP_SYN | (synack ? US_TCP_ACK : 0);
+    xmit(s, tp, tp->iss, flags, 0, 0, &o);
+    tp->snd_nxt = tp->iss + 1;
+    if (us_seq_gt(tp->snd_nxt, tp->snd_max))
+        tp->snd_max = tp->snd_nxt;
+    if (tp->rto_at == US_TIME_NEVER)
+        us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
+}
+
+/* A bare ACK or RST carries snd_max, the highest sequence number sent:
+ * snd_nxt may have been pulled back by a timeout, and a sequence number
+ * below the peer's last ACK would make the peer drop the segment unread
+ * (Linux's snd_nxt never moves back; tcp_acceptable_seq). */
+void us_tcp_send_ack(struct us_stack *s, struct us_tcpcb *tp)
+{
+    xmit(s, tp, tp->snd_max, US_TCP_ACK, 0, 0, NULL);
+}
+
+void us_tcp_send_rst(struct us_stack *s, struct us_tcpcb *tp)
+{
+    s->mib.tcp.OutRsts++;
+    xmit(s, tp, tp->snd_max, US_TCP_RST | US_TCP_ACK, 0, 0, NULL);
+}
+
+void us_tcp_send_probe(struct us_stack *s, struct us_tcpcb *tp)
+{
+    /* Linux's tcp_xmit_probe_skb: an old sequence number (snd_una - 1) and
+     * no data, which the peer must answer with an ACK carrying its window
+     * (RFC 9293 §3.8.6.1 allows probing with or without data). */
+    xmit(s, tp, tp->snd_una - 1, US_TCP_ACK, 0, 0, NULL);
+}
+
+/* Whether a data segment of len bytes (avail queued beyond snd_nxt, usable
+ * allowed by the windows) should go now: RFC 9293 §3.8.6.2.1's sender SWS
+ * avoidance with Nagle's rule (§3.7.4) as Linux applies it. */
+static bool should_send(const struct us_tcpcb *tp, uint32_t len, uint32_t avail, uint32_t mss)
+{
+    if (len == 0)
+        return false;
+    if (len >= mss)
+        return true;
+    if (us_seq_lt(tp->snd_nxt, tp->snd_max))
+        return true; /* retransmitting after a timeout */
+    if (len < avail) {
+        /* Window-limited: at least half the largest window the peer ever
+         * offered, or nothing in flight (else the persist timer takes over). */
+        return len >= tp->max_sndwnd / 2 || tp->snd_una == tp->snd_max;
+    }
+    /* All the queued data fits: Nagle holds a small segment while data is
+     * in flight, unless TCP_NODELAY; TCP_CORK holds it regardless. */
+    if (tp->flags & TF_CORK)
+        return (tp->flags & TF_FIN_QUEUED) != 0;
+    return (tp->flags & TF_NODELAY) || tp->snd_una == tp->snd_max || (tp->flags & TF_FIN_QUEUED);
+}
+
+void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
+{
+    switch (tp->state) {
+    case US_TCP_ESTABLISHED:
+    case US_TCP_CLOSE_WAIT:
+    case US_TCP_FIN_WAIT1:
+    case US_TCP_FIN_WAIT2:
+    case US_TCP_CLOSING:
+    case US_TCP_LAST_ACK:
+        break;
+    case US_TCP_TIME_WAIT:
+        if (tp->flags & TF_ACKNOW)
+            us_tcp_send_ack(s, tp);
+        return;
+    default:
+        return;
+    }
+    bool sent_any = false;
+    for (;;) {
+        uint32_t off = tp->snd_nxt - tp->snd_una;
+        uint32_t avail = tp->snd_len > off ? tp->snd_len - off : 0;
+        /* min(cwnd, the peer's window); limited transmit (RFC 3042) lets a
+         * new segment out per early duplicate ACK, past cwnd but not past
+         * the peer's window. */
+        uint32_t cwnd = tp->cc.cwnd + tp->lt_extra;
+        uint32_t wnd = tp->snd_wnd < cwnd ? tp->snd_wnd : cwnd;
+        uint32_t right = tp->snd_una + wnd;
+        uint32_t usable = us_seq_gt(right, tp->snd_nxt) ? right - tp->snd_nxt : 0;
+        uint32_t len = avail < usable ? avail : usable;
+        uint32_t mss = cur_mss(tp);
+        if (len > mss)
+            len = mss;
+        bool data = should_send(tp, len, avail, mss);
+        if (!data)
+            len = 0;
+        /* The FIN follows the last data byte, once (or again when a timeout
+         * pulled snd_nxt back before it); it needs no window. */
+        uint32_t data_end = tp->snd_una + tp->snd_len;
+        bool fin = (tp->flags & TF_FIN_QUEUED) && tp->snd_nxt + len == data_end &&
+                   (!(tp->flags & TF_FIN_SENT) || us_seq_lt(tp->snd_nxt + len, tp->snd_max));
+        if (!data && !fin) {
+            if ((tp->flags & TF_ACKNOW) && !sent_any)
+                us_tcp_send_ack(s, tp);
+            break;
+        }
+        if (tp->snd_una == tp->snd_max && tp->cc.ops && tp->last_send &&
+            s->now - tp->last_send > tp->rto)
+            us_tcp_cc_tx_start(&tp->cc, s->now - tp->last_send, tp->rto,
+                               s->sysctl.tcp_slow_start_after_idle != 0, s->now);
+        bool rexmit = us_seq_lt(tp->snd_nxt, tp->snd_max);
+        uint8_t flags = US_TCP_ACK;
+        if (len && tp->snd_nxt + len == data_end)
+            flags |= US_TCP_PSH;
+        if (fin)
+            flags |= US_TCP_FIN;
+        if (xmit(s, tp, tp->snd_nxt, flags, off, len, NULL) < 0)
+            break;
+        sent_any = true;
+        if (rexmit) {
+            s->mib.tcp.RetransSegs++;
+            tp->total_retrans++;
+            tp->bytes_retrans += len;
+        } else {
+            /* Karn's rule: time only segments sent once. */
+            if (!tp->rtt_timing && len) {
+                tp->rtt_timing = true;
+                tp->rtt_time = s->now;
+                tp->rtt_seq = tp->snd_nxt;
+            }
+        }
+        tp->bytes_sent += len; /* tcpi_bytes_sent counts retransmissions too */
+        tp->snd_nxt += len + (fin ? 1 : 0);
+        if (fin)
+            tp->flags |= TF_FIN_SENT;
+        if (us_seq_gt(tp->snd_nxt, tp->snd_max))
+            tp->snd_max = tp->snd_nxt;
+        if (tp->rto_at == US_TIME_NEVER)
+            us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
+        tp->persist_at = US_TIME_NEVER;
+        if (fin)
+            break;
+    }
+    /* Zero window with data waiting and nothing in flight: only the persist
+     * timer will learn when the window opens (RFC 9293 §3.8.6.1). */
+    uint32_t off = tp->snd_nxt - tp->snd_una;
+    bool pending = tp->snd_len > off || ((tp->flags & TF_FIN_QUEUED) && !(tp->flags & TF_FIN_SENT));
+    if (pending && tp->snd_wnd == 0 && tp->snd_una == tp->snd_max &&
+        tp->persist_at == US_TIME_NEVER) {
+        tp->rto_at = US_TIME_NEVER;
+        us_time_ns t = tp->rto << (tp->persist_backoff < 10 ? tp->persist_backoff : 10);
+        if (t > US_TCP_RTO_MAX)
+            t = US_TCP_RTO_MAX;
+        us_tcp_arm(s, &tp->persist_at, s->now + t);
+    }
+}
+
+void us_tcp_retransmit_head(struct us_stack *s, struct us_tcpcb *tp)
+{
+    /* One segment from snd_una (fast retransmit, NewReno's partial ACK),
+     * whatever the windows say (RFC 5681 §3.2 step 2). */
+    uint32_t mss = cur_mss(tp);
+    uint32_t len = tp->snd_len < mss ? tp->snd_len : mss;
+    uint8_t flags = US_TCP_ACK;
+    bool fin = false;
+    if ((tp->flags & TF_FIN_SENT) && len == tp->snd_len) {
+        flags |= US_TCP_FIN;
+        fin = true;
+    }
+    if (len == 0 && !fin)
+        return;
+    if (xmit(s, tp, tp->snd_una, flags, 0, len, NULL) < 0)
+        return;
+    s->mib.tcp.RetransSegs++;
+    tp->total_retrans++;
+    tp->bytes_retrans += len;
+    tp->bytes_sent += len;
+    tp->rtt_timing = false; /* Karn: a timed segment may have been resent */
+}
+
+int us_tcp_retransmit_range(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint32_t len)
+{
+    uint32_t off = seq - tp->snd_una;
+    if (off >= tp->snd_len)
+        return -1;
+    if (len > tp->snd_len - off)
+        len = tp->snd_len - off;
+    if (xmit(s, tp, seq, US_TCP_ACK, off, len, NULL) < 0)
+        return -1;
+    s->mib.tcp.RetransSegs++;
+    tp->total_retrans++;
+    tp->bytes_retrans += len;
+    tp->bytes_sent += len;
+    tp->rtt_timing = false; /* Karn */
+    return 0;
+}

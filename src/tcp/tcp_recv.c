@@ -1,0 +1,246 @@
+/* The receive side of a connection: in-order data onto the receive queue,
+ * the rest into the out-of-order queue (tcp_ofo.c), the ACK policy (quick
+ * ACKs at the start and after reordering, otherwise one ACK per two full
+ * segments or the delayed-ACK timer), the advertised window (Linux's
+ * tcp_select_window) and receive buffer autotuning (tcp_rcv_space_adjust).
+ *
+ * Received segments are kept as they arrived (data/len = payload), no copy
+ * until the application reads. */
+#include "tcp/tcp.h"
+
+#include "sock/sock.h"
+
+#include <string.h>
+
+uint32_t us_tcp_rcv_space(const struct us_tcpcb *tp)
+{
+    /* tcp_win_from_space with tcp_adv_win_scale = 1: half the buffer is
+     * for payload, half for the overhead of the buffers that hold it (the
+     * reason SO_RCVBUF is doubled). */
+    return (uint32_t)tp->rcvbuf / 2;
+}
+
+uint32_t us_tcp_select_window(struct us_stack *s, struct us_tcpcb *tp)
+{
+    (void)s;
+    uint32_t space = us_tcp_rcv_space(tp);
+    uint32_t used = tp->rcv_queued + tp->ofo.bytes;
+    uint32_t free_space = space > used ? space - used : 0;
+    uint32_t mss = tp->rcv_mss ? tp->rcv_mss : US_TCP_MSS_DEFAULT;
+    /* Receiver SWS avoidance (RFC 9293 §3.8.6.2.2, __tcp_select_window):
+     * offer less than one segment only when more than half the buffer is
+     * free, so the window reopens in useful steps. */
+    if (free_space < space / 2 && free_space < mss)
+        free_space = 0;
+    uint32_t unit = 1u << tp->rcv_wscale;
+    free_space &= ~(unit - 1);
+    /* Never move the right edge we advertised back (RFC 9293 §3.8.6.2.2,
+     * RFC 7323 §2.4). */
+    uint32_t cur = us_seq_gt(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+    /* While a hole is open, hold the window still: the sender counts
+     * duplicate ACKs only if the window is unchanged (RFC 5681 §2), and a
+     * window that grows with every read would hide them from NewReno. */
+    if (!us_tcp_ofo_empty(&tp->ofo) && cur)
+        return cur;
+    if (free_space < cur)
+        free_space = (cur + unit - 1) & ~(unit - 1);
+    uint32_t max = 65535u << tp->rcv_wscale;
+    return free_space > max ? max : free_space;
+}
+
+void us_tcp_rcv_rtt_sample(struct us_tcpcb *tp, us_time_ns rtt)
+{
+    /* tcp_rcv_rtt_update: follow decreases at once, smooth increases. */
+    if (!rtt)
+        rtt = 1000; /* 1 µs: a sample, however small */
+    if (!tp->rcv_rtt || rtt < tp->rcv_rtt)
+        tp->rcv_rtt = rtt;
+    else
+        tp->rcv_rtt = (7 * tp->rcv_rtt + rtt) / 8;
+}
+
+/* The receiver's RTT without timestamps (tcp_rcv_rtt_measure): the time
+ * for rcv_nxt to advance past the window advertised when it started. */
+static void rcv_rtt_measure(struct us_stack *s, struct us_tcpcb *tp)
+{
+    if (tp->flags & TF_TSTAMP)
+        return;
+    if (tp->rcv_rtt_at && us_seq_geq(tp->rcv_nxt, tp->rcv_rtt_seq)) {
+        us_tcp_rcv_rtt_sample(tp, s->now - tp->rcv_rtt_at);
+        tp->rcv_rtt_at = 0;
+    }
+    if (!tp->rcv_rtt_at) {
+        tp->rcv_rtt_at = s->now;
+        tp->rcv_rtt_seq = tp->rcv_nxt + (tp->rcv_wnd ? tp->rcv_wnd : 1);
+    }
+}
+
+/* The ACK policy after new in-order data (__tcp_ack_snd_check). */
+static void ack_policy(struct us_stack *s, struct us_tcpcb *tp, uint32_t len)
+{
+    if (len >= tp->rcv_mss || len >= 536)
+        tp->unacked_segs++;
+    if (tp->unacked_segs >= 2 || tp->quickack || !us_tcp_ofo_empty(&tp->ofo)) {
+        if (tp->quickack)
+            tp->quickack--;
+        tp->flags |= TF_ACKNOW;
+        us_tcp_schedule_output(s, tp);
+        return;
+    }
+    if (!(tp->flags & TF_DELACK)) {
+        tp->flags |= TF_DELACK;
+        us_tcp_arm(s, &tp->delack_at, s->now + US_TCP_DELACK_MIN);
+    }
+}
+
+void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *pkt, uint32_t seq)
+{
+    /* Trim what lies beyond the window we offered (RFC 9293 §3.10.7.4
+     * "segments ... beyond the window are trimmed"). */
+    uint32_t right = us_seq_gt(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv : tp->rcv_nxt;
+    if (us_seq_gt(seq + pkt->len, right)) {
+        uint32_t keep = us_seq_gt(right, seq) ? right - seq : 0;
+        us_pkt_trim(pkt, keep);
+    }
+    if (pkt->len == 0) {
+        us_pkt_free(pkt);
+        tp->flags |= TF_ACKNOW;
+        us_tcp_schedule_output(s, tp);
+        return;
+    }
+    if (us_seq_leq(seq, tp->rcv_nxt)) {
+        uint32_t end = seq + pkt->len;
+        if (us_seq_leq(end, tp->rcv_nxt)) {
+            /* All old: the peer missed our ACK; tell it again at once. */
+            us_pkt_free(pkt);
+            tp->flags |= TF_ACKNOW;
+            tp->quickack = US_TCP_QUICKACKS / 2;
+            us_tcp_schedule_output(s, tp);
+            return;
+        }
+        us_pkt_pull(pkt, tp->rcv_nxt - seq);
+        uint32_t len = pkt->len;
+        bool had_ofo = !us_tcp_ofo_empty(&tp->ofo);
+        us_pkt_queue_push(&tp->rcvq, pkt);
+        tp->rcv_queued += len;
+        tp->rcv_nxt += len;
+        tp->bytes_received += len;
+        /* The hole before held segments may be filled now (tcp_ofo_queue). */
+        struct us_pkt *p;
+        while ((p = us_tcp_ofo_pop(&tp->ofo, tp->rcv_nxt))) {
+            p->cb = 0;
+            us_pkt_queue_push(&tp->rcvq, p);
+            tp->rcv_queued += p->len;
+            tp->rcv_nxt += p->len;
+            tp->bytes_received += p->len;
+        }
+        rcv_rtt_measure(s, tp);
+        if (had_ofo) {
+            /* RFC 5681 §4.2: ACK at once when a segment fills a hole. */
+            tp->flags |= TF_ACKNOW;
+            us_tcp_schedule_output(s, tp);
+        } else {
+            ack_policy(s, tp, len);
+        }
+        if ((tp->flags & TF_RCVD_FIN) && tp->rcv_nxt == tp->fin_seq)
+            us_tcp_fin(s, tp);
+        return;
+    }
+    /* Out of order: hold it, and send a duplicate ACK (with SACK blocks)
+     * at once (RFC 5681 §4.2, RFC 2018 §4), entering quick-ACK mode so the
+     * repair is acknowledged promptly (tcp_data_queue_ofo). */
+    enum us_tcp_ofo_result r =
+        us_tcp_ofo_insert(&tp->ofo, pkt, seq, tp->rcv_nxt, (uint32_t)tp->rcvbuf);
+    if (r == US_TCP_OFO_QUEUED)
+        s->mib.tcpext.TCPOFOQueue++;
+    else if (r == US_TCP_OFO_DROPPED_LIMIT)
+        s->mib.tcpext.TCPOFODrop++;
+    tp->quickack = US_TCP_QUICKACKS / 2;
+    /* One duplicate ACK per out-of-order segment, at once, not one per
+     * burst: the sender counts them (RFC 5681 §4.2, §3.2). */
+    us_tcp_send_ack(s, tp);
+}
+
+void us_tcp_maybe_window_update(struct us_stack *s, struct us_tcpcb *tp)
+{
+    /* tcp_cleanup_rbuf: after the application read, tell the peer if the
+     * window we can offer has at least doubled what it knows of. */
+    if (tp->state != US_TCP_ESTABLISHED && tp->state != US_TCP_FIN_WAIT1 &&
+        tp->state != US_TCP_FIN_WAIT2)
+        return;
+    uint32_t cur = us_seq_gt(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+    uint32_t space = us_tcp_rcv_space(tp);
+    uint32_t used = tp->rcv_queued + tp->ofo.bytes;
+    uint32_t now_free = space > used ? space - used : 0;
+    uint32_t mss = tp->rcv_mss ? tp->rcv_mss : US_TCP_MSS_DEFAULT;
+    if (now_free >= 2 * cur && now_free - cur >= mss) {
+        tp->flags |= TF_ACKNOW;
+        us_tcp_output(s, tp);
+    }
+}
+
+void us_tcp_rcv_space_adjust(struct us_stack *s, struct us_tcpcb *tp)
+{
+    /* tcp_rcv_space_adjust: once per receiver RTT, if the application read
+     * more than last time, grow the buffer to twice what one RTT carries
+     * (so the sender is never window-limited while slow start doubles),
+     * up to tcp_rmem[2]; not when SO_RCVBUF was set (SOCK_RCVBUF_LOCK). */
+    us_time_ns rtt = tp->rcv_rtt ? tp->rcv_rtt : tp->srtt;
+    if (!rtt)
+        return;
+    if (tp->rcvq_time == 0) {
+        tp->rcvq_time = s->now;
+        tp->rcvq_copied_at_start = (uint32_t)tp->copied;
+        return;
+    }
+    if (s->now - tp->rcvq_time < rtt)
+        return;
+    uint32_t copied = (uint32_t)tp->copied - tp->rcvq_copied_at_start;
+    if (copied > tp->rcvq_space) {
+        if (s->sysctl.tcp_moderate_rcvbuf && !(tp->flags & TF_RCVBUF_LOCK)) {
+            uint64_t rcvwin = 2ull * copied + 16ull * tp->advmss;
+            /* Growing fast (slow start): allow for another doubling. */
+            if (copied >= tp->rcvq_space + tp->rcvq_space / 4)
+                rcvwin += (rcvwin * (copied - tp->rcvq_space)) / tp->rcvq_space;
+            uint64_t rcvbuf = 2 * rcvwin; /* the inverse of us_tcp_rcv_space */
+            if (rcvbuf > (uint64_t)s->sysctl.tcp_rmem[2])
+                rcvbuf = (uint64_t)s->sysctl.tcp_rmem[2];
+            if (rcvbuf > (uint64_t)tp->rcvbuf) {
+                tp->rcvbuf = (int)rcvbuf;
+                if (tp->sk)
+                    tp->sk->rcvbuf = tp->rcvbuf;
+            }
+        }
+        tp->rcvq_space = copied;
+    }
+    tp->rcvq_copied_at_start = (uint32_t)tp->copied;
+    tp->rcvq_time = s->now;
+}
+
+size_t us_tcp_read(struct us_stack *s, struct us_tcpcb *tp, void *buf, size_t len, bool peek)
+{
+    size_t done = 0;
+    uint8_t *out = buf;
+    struct us_pkt *p = tp->rcvq.head;
+    while (p && done < len) {
+        size_t n = p->len < len - done ? p->len : len - done;
+        memcpy(out + done, p->data, n);
+        done += n;
+        if (peek) {
+            p = p->next;
+            continue;
+        }
+        us_pkt_pull(p, (uint32_t)n);
+        if (p->len == 0) {
+            us_pkt_free(us_pkt_queue_pop(&tp->rcvq));
+            p = tp->rcvq.head;
+        }
+    }
+    if (peek || !done)
+        return done;
+    tp->rcv_queued -= (uint32_t)done;
+    tp->copied += done;
+    us_tcp_rcv_space_adjust(s, tp);
+    us_tcp_maybe_window_update(s, tp);
+    return done;
+}

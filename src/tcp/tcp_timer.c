@@ -1,0 +1,236 @@
+/* TCP timers (FreeBSD's tcp_timer.c, Linux's tcp_timer.c): retransmission
+ * (RFC 6298), delayed ACK, persist (RFC 9293 §3.8.6.1), keepalive (RFC 9293
+ * §3.8.4, Linux's knobs), orphaned FIN_WAIT2 (tcp_fin_timeout) and
+ * TIME_WAIT (2MSL = 60 s, Linux's TCP_TIMEWAIT_LEN).
+ *
+ * Each connection keeps absolute deadlines; the stack remembers the
+ * earliest of all, so a round with nothing due costs one comparison, and
+ * us_stack_poll returns it as the stack's next deadline. */
+#include "tcp/tcp.h"
+
+#include "sock/sock.h"
+
+#include <errno.h>
+
+void us_tcp_arm(struct us_stack *s, us_time_ns *slot, us_time_ns when)
+{
+    *slot = when;
+    if (when < s->tcp->next_timer)
+        s->tcp->next_timer = when;
+}
+
+void us_tcp_rearm_rto(struct us_stack *s, struct us_tcpcb *tp)
+{
+    us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
+}
+
+void us_tcp_rtt_sample(struct us_tcpcb *tp, us_time_ns rtt)
+{
+    /* RFC 6298 §2.2-2.3, alpha = 1/8, beta = 1/4; RTO = SRTT + max(G,
+     * 4 RTTVAR) clamped to [200 ms (Linux's TCP_RTO_MIN), 120 s]. */
+    if (!tp->srtt) {
+        tp->srtt = rtt;
+        tp->rttvar = rtt / 2;
+    } else {
+        us_time_ns delta = tp->srtt > rtt ? tp->srtt - rtt : rtt - tp->srtt;
+        tp->rttvar = (3 * tp->rttvar + delta) / 4;
+        tp->srtt = (7 * tp->srtt + rtt) / 8;
+    }
+    us_time_ns rto = tp->srtt + (4 * tp->rttvar > US_NS_PER_MS ? 4 * tp->rttvar : US_NS_PER_MS);
+    if (rto < US_TCP_RTO_MIN)
+        rto = US_TCP_RTO_MIN;
+    if (rto > US_TCP_RTO_MAX)
+        rto = US_TCP_RTO_MAX;
+    tp->rto = rto;
+}
+
+void us_tcp_reset_keepalive(struct us_stack *s, struct us_tcpcb *tp)
+{
+    tp->keep_probes = 0;
+    if (!(tp->flags & TF_KEEPALIVE) || tp->state != US_TCP_ESTABLISHED) {
+        tp->keep_at = US_TIME_NEVER;
+        return;
+    }
+    int idle = tp->keepidle ? tp->keepidle : s->sysctl.tcp_keepalive_time;
+    us_tcp_arm(s, &tp->keep_at, s->now + (us_time_ns)idle * US_NS_PER_SEC);
+}
+
+static us_time_ns backed_off(us_time_ns rto, uint32_t backoff)
+{
+    us_time_ns t = rto << (backoff < 12 ? backoff : 12);
+    return t > US_TCP_RTO_MAX ? US_TCP_RTO_MAX : t;
+}
+
+/* The retransmission timer (tcp_retransmit_timer). */
+static void rto_fire(struct us_stack *s, struct us_tcpcb *tp)
+{
+    if (tp->state == US_TCP_SYN_SENT || tp->state == US_TCP_SYN_RECV) {
+        int limit =
+            tp->state == US_TCP_SYN_SENT ? s->sysctl.tcp_syn_retries : s->sysctl.tcp_synack_retries;
+        if ((int)tp->syn_retries >= limit) {
+            if (tp->state == US_TCP_SYN_RECV && tp->listener)
+                us_tcp_done(s, tp);
+            else
+                us_tcp_drop(s, tp, ETIMEDOUT);
+            return;
+        }
+        tp->syn_retries++;
+        tp->backoff++;
+        tp->rtt_timing = false;
+        s->mib.tcpext.TCPSynRetrans++;
+        s->mib.tcp.RetransSegs++;
+        tp->total_retrans++;
+        tp->rto_at = US_TIME_NEVER;
+        /* Linux's initial RTO of 1 s, doubled per retry (RFC 6298 §5.5). */
+        us_time_ns t = backed_off(US_TCP_TIMEOUT_INIT, tp->backoff);
+        us_tcp_send_syn(s, tp);
+        us_tcp_arm(s, &tp->rto_at, s->now + t);
+        return;
+    }
+    if (tp->snd_una == tp->snd_max) {
+        tp->rto_at = US_TIME_NEVER;
+        return;
+    }
+    if ((int)tp->retransmits >= s->sysctl.tcp_retries2) {
+        s->mib.tcpext.TCPAbortOnTimeout++;
+        us_tcp_drop(s, tp, ETIMEDOUT);
+        return;
+    }
+    s->mib.tcpext.TCPTimeouts++;
+    /* RFC 5681 §3.1: cwnd to one segment; ssthresh halves unless this is
+     * a repeated timeout of the same data. RFC 6582 §4: recover = snd_max,
+     * so the duplicate ACKs the go-back-N retransmission provokes do not
+     * start a fast retransmit. */
+    us_tcp_cc_rto(&tp->cc, us_tcp_flight(tp), tp->retransmits > 0, s->now);
+    tp->flags &= ~(uint32_t)TF_IN_RECOVERY;
+    us_tcp_sack_reset(tp); /* the receiver may have reneged (RFC 2018 §8) */
+    tp->recover = tp->snd_max;
+    tp->dupacks = 0;
+    tp->lt_extra = 0;
+    tp->retransmits++;
+    tp->backoff++;
+    tp->rtt_timing = false; /* Karn */
+    tp->snd_nxt = tp->snd_una;
+    tp->rto_at = US_TIME_NEVER;
+    if (tp->snd_wnd == 0) {
+        /* A zero window: the persist timer's job; probe instead. */
+        s->mib.tcpext.TCPWinProbe++;
+        us_tcp_send_probe(s, tp);
+    } else {
+        us_tcp_output(s, tp);
+    }
+    us_tcp_arm(s, &tp->rto_at, s->now + backed_off(tp->rto, tp->backoff));
+}
+
+static void persist_fire(struct us_stack *s, struct us_tcpcb *tp)
+{
+    tp->persist_at = US_TIME_NEVER;
+    if (tp->snd_wnd != 0) {
+        us_tcp_output(s, tp);
+        return;
+    }
+    /* tcp_probe_timer: unanswered probes count like retransmissions. */
+    if ((int)tp->persist_backoff >= s->sysctl.tcp_retries2 && !tp->sk) {
+        us_tcp_drop(s, tp, ETIMEDOUT);
+        return;
+    }
+    s->mib.tcpext.TCPWinProbe++;
+    us_tcp_send_probe(s, tp);
+    tp->persist_backoff++;
+    us_tcp_arm(s, &tp->persist_at, s->now + backed_off(tp->rto, tp->persist_backoff));
+}
+
+static void keepalive_fire(struct us_stack *s, struct us_tcpcb *tp)
+{
+    tp->keep_at = US_TIME_NEVER;
+    if (!(tp->flags & TF_KEEPALIVE) || tp->state != US_TCP_ESTABLISHED)
+        return;
+    int cnt = tp->keepcnt ? tp->keepcnt : s->sysctl.tcp_keepalive_probes;
+    int intvl = tp->keepintvl ? tp->keepintvl : s->sysctl.tcp_keepalive_intvl;
+    if ((int)tp->keep_probes >= cnt) {
+        us_tcp_drop(s, tp, ETIMEDOUT);
+        return;
+    }
+    /* Only when nothing is in flight: data has its own timer. */
+    if (tp->snd_una == tp->snd_max) {
+        s->mib.tcpext.TCPKeepAlive++;
+        us_tcp_send_probe(s, tp);
+        tp->keep_probes++;
+    }
+    us_tcp_arm(s, &tp->keep_at, s->now + (us_time_ns)intvl * US_NS_PER_SEC);
+}
+
+static void fire(struct us_stack *s, struct us_tcpcb *tp, us_time_ns now)
+{
+    if (tp->tw_at <= now) {
+        tp->tw_at = US_TIME_NEVER;
+        if (tp->state == US_TCP_TIME_WAIT || (tp->state == US_TCP_CLOSE && !tp->sk)) {
+            us_tcp_done(s, tp);
+            return;
+        }
+    }
+    if (tp->fin2_at <= now) {
+        tp->fin2_at = US_TIME_NEVER;
+        if (tp->state == US_TCP_FIN_WAIT2 && !tp->sk) {
+            us_tcp_done(s, tp);
+            return;
+        }
+    }
+    if (tp->delack_at <= now) {
+        tp->delack_at = US_TIME_NEVER;
+        if (tp->flags & TF_DELACK) {
+            s->mib.tcpext.DelayedACKs++;
+            tp->flags |= TF_ACKNOW;
+            us_tcp_output(s, tp);
+        }
+    }
+    if (tp->dead)
+        return;
+    if (tp->rto_at <= now) {
+        rto_fire(s, tp);
+        if (tp->dead)
+            return;
+    }
+    if (tp->persist_at <= now) {
+        persist_fire(s, tp);
+        if (tp->dead)
+            return;
+    }
+    if (tp->keep_at <= now)
+        keepalive_fire(s, tp);
+}
+
+static us_time_ns earliest(const struct us_tcpcb *tp)
+{
+    us_time_ns t = tp->rto_at;
+    t = us_time_min(t, tp->delack_at);
+    t = us_time_min(t, tp->persist_at);
+    t = us_time_min(t, tp->keep_at);
+    t = us_time_min(t, tp->tw_at);
+    return us_time_min(t, tp->fin2_at);
+}
+
+us_time_ns us_tcp_timers(struct us_stack *s, us_time_ns now)
+{
+    struct us_tcp_table *t = s->tcp;
+    if (now >= t->next_timer) {
+        t->next_timer = US_TIME_NEVER;
+        /* A freed tcpcb stays readable until the reap below, and its
+         * all_next still leads on, so the walk survives callbacks that
+         * close sockets. */
+        for (struct us_tcpcb *tp = t->all; tp; tp = tp->all_next) {
+            if (tp->dead)
+                continue;
+            if (earliest(tp) <= now)
+                fire(s, tp, now);
+        }
+        us_tcp_flush_output(s);
+        us_time_ns next = US_TIME_NEVER;
+        for (struct us_tcpcb *tp = t->all; tp; tp = tp->all_next)
+            if (!tp->dead)
+                next = us_time_min(next, earliest(tp));
+        t->next_timer = us_time_min(t->next_timer, next);
+    }
+    us_tcp_reap(s);
+    return t->next_timer;
+}

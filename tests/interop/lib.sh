@@ -69,6 +69,12 @@ counter() {
   echo "$v"
 }
 
+# step TEXT: a heading with the seconds since the test began, so slow steps
+# show in the log.
+step() {
+  echo "== [${SECONDS}s] $*"
+}
+
 fail() {
   echo "FAIL: $*"
   exit 1

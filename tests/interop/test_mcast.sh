@@ -11,7 +11,7 @@ interop_enter_netns "$@"
 GROUP=239.1.2.3
 ip route add 239.0.0.0/8 dev "$TAP"
 
-echo "== ustack sends 200 datagrams to $GROUP:5000; two kernel receivers"
+step "ustack sends 200 datagrams to $GROUP:5000; two kernel receivers"
 pids=()
 for r in 1 2; do
   /usr/bin/python3 "$HERE/mcast_kernel.py" receive "$GROUP" 5000 200 15 "$WORK/recv$r" \
@@ -34,14 +34,14 @@ done
 [ "$(counter "$WORK/send.log" UdpOutDatagrams)" -eq 200 ] || fail "UdpOutDatagrams != 200"
 [ "$(counter "$WORK/send.log" IpExtOutMcastPkts)" -eq 200 ] || fail "IpExtOutMcastPkts != 200"
 
-echo "== the kernel sends 100 datagrams to $GROUP:7; ustack's echo joined the group"
+step "the kernel sends 100 datagrams to $GROUP:7; ustack's echo joined the group"
 interop_start_ustack "$WORK/recv.log" --serve udp-echo --join "$GROUP" --pcap "$WORK/igmp.pcap" --nstat
 /usr/bin/python3 "$HERE/mcast_kernel.py" send "$GROUP" 7 100 || fail "not every datagram was echoed"
 interop_stop_ustack
 [ "$(counter "$WORK/recv.log" UdpInDatagrams)" -eq 100 ] || fail "UdpInDatagrams != 100"
 [ "$(counter "$WORK/recv.log" IpExtInMcastPkts)" -ge 100 ] || fail "IpExtInMcastPkts < 100"
 
-echo "== IGMPv2 in ustack's capture"
+step "IGMPv2 in ustack's capture"
 tcount() { tshark -r "$WORK/igmp.pcap" -Y "$1" 2>/dev/null | wc -l; }
 [ "$(tcount "ip.src==$USTACK_IP && igmp.type==0x16 && igmp.maddr==$GROUP && ip.dst==$GROUP && ip.ttl==1")" -ge 1 ] ||
   fail "no IGMPv2 membership report for $GROUP"

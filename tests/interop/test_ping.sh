@@ -8,7 +8,7 @@ USTACK=$(realpath "$1")
 . "$(dirname "$0")/lib.sh"
 interop_enter_netns "$@"
 
-echo "== clean link: every size answered intact"
+step "clean link: every size answered intact"
 interop_start_ustack "$WORK/clean.log" --pcap "$WORK/clean.pcap" --nstat
 for size in 56 1472 1473 8000 65000; do
   # ping checks each reply's payload against what it sent ("wrong data byte").
@@ -19,7 +19,7 @@ for size in 56 1472 1473 8000 65000; do
   echo "$out" | grep -q "bytes from $USTACK_IP: icmp_seq=1 ttl=64" || fail "size $size: no reply line"
 done
 
-echo "== ARP: the kernel resolved ustack's address to ustack's MAC"
+step "ARP: the kernel resolved ustack's address to ustack's MAC"
 mac=$(sed -n 's/.* mac \([0-9a-f:]*\) .*/\1/p' "$WORK/clean.log")
 ip neigh show "$USTACK_IP" dev "$TAP" | grep -q "lladdr $mac" ||
   fail "kernel neighbour entry: $(ip neigh show "$USTACK_IP") (ustack mac $mac)"
@@ -38,7 +38,7 @@ cat "$WORK/clean.log" | grep -E "^(Ip|Icmp|Arp)" | awk '$2 != 0'
 [ "$(counter "$WORK/clean.log" ArpInRequests)" -ge 1 ] || fail "no ARP request seen"
 [ "$(counter "$WORK/clean.log" ArpOutReplies)" -ge 1 ] || fail "no ARP reply sent"
 
-echo "== tshark reads ustack's capture: fragments both ways, nothing malformed"
+step "tshark reads ustack's capture: fragments both ways, nothing malformed"
 tshark_count() { tshark -r "$WORK/clean.pcap" -o ip.check_checksum:TRUE -Y "$1" 2>/dev/null | wc -l; }
 [ "$(tshark_count "ip.src==$USTACK_IP && ip.flags.mf==1")" -gt 0 ] || fail "ustack sent no fragments"
 [ "$(tshark_count "ip.src==$KERNEL_IP && ip.flags.mf==1")" -gt 0 ] || fail "kernel sent no fragments"
@@ -48,7 +48,7 @@ bad=$(tshark_count '_ws.malformed || _ws.expert.severity >= "Error" || ip.checks
 [ "$(tshark_count "arp.opcode==2 && arp.src.proto_ipv4==$USTACK_IP")" -ge 1 ] || fail "no ARP reply in the capture"
 [ "$(tshark_count "arp.isgratuitous")" -ge 1 ] || fail "no gratuitous ARP in the capture"
 
-echo "== 20% loss injected on ustack's device"
+step "20% loss injected on ustack's device"
 interop_start_ustack "$WORK/lossy.log" --loss 0.2 --seed 7 --nstat
 out=$(ping -n -c 60 -i 0.05 -W 1 "$USTACK_IP" 2>&1) || true
 echo "$out" | tail -2

@@ -9,6 +9,13 @@ USTACK=$(realpath "$1")
 . "$(dirname "$0")/lib.sh"
 interop_enter_netns "$@"
 
+# rate T0 MIB: "in S s (R MB/s)" since T0 (date +%s.%N), whole runs
+# including connection set-up and ustack's start.
+rate() {
+  awk -v t0="$1" -v t1="$(date +%s.%N)" -v mib="$2" \
+    'BEGIN { d = t1 - t0; printf "in %.2f s (%.0f MB/s)", d, mib * 1.048576 / d }'
+}
+
 # transfer NAME SIZE_MIB [fault options...]: both directions, byte-exact.
 transfer() {
   local name=$1 mib=$2
@@ -22,23 +29,24 @@ transfer() {
     </dev/null >"$WORK/got1.bin" 2>"$WORK/$name.rx.log" &
   local pid=$!
   for _ in $(seq 100); do grep -qs "listening on" "$WORK/$name.rx.log" && break; sleep 0.05; done
-  local t0=$SECONDS
+  local t0
+  t0=$(date +%s.%N)
   timeout 300 socat -u "FILE:$WORK/in.bin" "TCP:$USTACK_IP:5001" || fail "$name: kernel sender failed"
   timeout 60 tail --pid="$pid" -f /dev/null || fail "$name: ustack nc -l did not finish"
   wait "$pid" || fail "$name: ustack nc -l exited $?: $(tail -5 "$WORK/$name.rx.log")"
   [ "$(sha256sum <"$WORK/got1.bin" | cut -d' ' -f1)" = "$want" ] || fail "$name: kernel->ustack differs"
-  echo "ok: $name kernel -> ustack, $mib MiB in $((SECONDS - t0)) s, sha256 equal"
+  echo "ok: $name kernel -> ustack, $mib MiB $(rate "$t0" "$mib"), sha256 equal"
 
   # ustack -> kernel
   timeout 300 socat -u TCP-LISTEN:5002,reuseaddr "OPEN:$WORK/got2.bin,creat,trunc" &
   local spid=$!
   for _ in $(seq 100); do ss -ltn | grep -q ":5002 " && break; sleep 0.05; done
-  t0=$SECONDS
+  t0=$(date +%s.%N)
   timeout 300 "$USTACK" nc --dev "$TAP" --addr "$USTACK_IP/24" --nstat "$@" "$KERNEL_IP" 5002 \
     <"$WORK/in.bin" 2>"$WORK/$name.tx.log" || fail "$name: ustack nc exited $?: $(tail -5 "$WORK/$name.tx.log")"
   wait "$spid" || fail "$name: kernel receiver failed"
   [ "$(sha256sum <"$WORK/got2.bin" | cut -d' ' -f1)" = "$want" ] || fail "$name: ustack->kernel differs"
-  echo "ok: $name ustack -> kernel, $mib MiB in $((SECONDS - t0)) s, sha256 equal"
+  echo "ok: $name ustack -> kernel, $mib MiB $(rate "$t0" "$mib"), sha256 equal"
   grep -E "^(TcpRetransSegs|TcpExtTCPFastRetrans|TcpExtTCPTimeouts|TcpExtTCPSackRecovery) " \
     "$WORK/$name.tx.log" | tr '\n' ' '
   echo

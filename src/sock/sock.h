@@ -86,6 +86,10 @@ struct us_sock *us_sock_alloc(struct us_stack *s, int type);
 void us_sock_table_free(struct us_stack *s);
 struct us_sock *us_sock_get(struct us_stack *s, int fd);
 
+/* "a.b.c.d:port" (or "a.b.c.d:*" for port 0) into buf, as ss prints an
+ * endpoint; returns buf. */
+const char *us_sock_fmt_endpoint(us_ip4 addr, uint16_t port, char *buf, size_t len);
+
 /* ---- demux.c: the UDP port table ---- */
 
 /* Binds sk to addr:port (port 0: ephemeral). 0 or -EADDRINUSE / -EAGAIN. */

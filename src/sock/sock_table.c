@@ -3,7 +3,7 @@
 #include "sock/sock.h"
 #include "tcp/tcp.h"
 
-static const char *fmt_endpoint(us_ip4 addr, uint16_t port, char *buf, size_t len)
+const char *us_sock_fmt_endpoint(us_ip4 addr, uint16_t port, char *buf, size_t len)
 {
     char a[16];
     if (port)
@@ -27,15 +27,16 @@ void us_sock_print_table(struct us_stack *s, FILE *out)
                 us_tcp_print_sock(s, sk->tp, fd, out);
             } else {
                 fprintf(out, "%-10s %-6u %-6u %-21s %-21s fd=%d\n", "UNCONN", 0u, 0u,
-                        fmt_endpoint(sk->rcv_saddr, sk->num, local, sizeof(local)),
-                        fmt_endpoint(sk->daddr, sk->dport, peer, sizeof(peer)), fd);
+                        us_sock_fmt_endpoint(sk->rcv_saddr, sk->num, local, sizeof(local)),
+                        us_sock_fmt_endpoint(sk->daddr, sk->dport, peer, sizeof(peer)), fd);
             }
             continue;
         }
         /* ss shows a UDP socket with a peer as ESTAB, any other as UNCONN. */
         fprintf(out, "%-6s %-6u %-6u %-21s %-21s fd=%d\n", sk->daddr ? "ESTAB" : "UNCONN",
-                sk->rmem_alloc, 0u, fmt_endpoint(sk->rcv_saddr, sk->num, local, sizeof(local)),
-                fmt_endpoint(sk->daddr, sk->dport, peer, sizeof(peer)), fd);
+                sk->rmem_alloc, 0u,
+                us_sock_fmt_endpoint(sk->rcv_saddr, sk->num, local, sizeof(local)),
+                us_sock_fmt_endpoint(sk->daddr, sk->dport, peer, sizeof(peer)), fd);
         /* skmem: r = rmem_alloc, rb = rcvbuf, t = wmem_alloc, tb = sndbuf,
          * d = drops (sk_drops), as in `ss -m`. */
         fprintf(out, "\t skmem:(r%u,rb%d,t0,tb%d,f0,w0,o0,bl0,d%llu) queued %u datagrams\n",

@@ -59,16 +59,6 @@ void us_tcp_get_info(const struct us_stack *s, const struct us_tcpcb *tp, struct
     snprintf(ti->ca_name, sizeof(ti->ca_name), "%s", tp->cc.ops ? tp->cc.ops->name : "");
 }
 
-static const char *endpoint(us_ip4 addr, uint16_t port, char *buf, size_t len)
-{
-    char a[16];
-    if (port)
-        snprintf(buf, len, "%s:%u", us_ip4_fmt(addr, a), port);
-    else
-        snprintf(buf, len, "%s:*", us_ip4_fmt(addr, a));
-    return buf;
-}
-
 void us_tcp_print_sock(struct us_stack *s, const struct us_tcpcb *tp, int fd, FILE *out)
 {
     char local[32], peer[32];
@@ -76,8 +66,8 @@ void us_tcp_print_sock(struct us_stack *s, const struct us_tcpcb *tp, int fd, FI
     uint32_t rq = tp->state == US_TCP_LISTEN ? (uint32_t)tp->acceptq_len : tp->rcv_queued;
     uint32_t sq = tp->state == US_TCP_LISTEN ? (uint32_t)tp->backlog : tp->snd_len;
     fprintf(out, "%-10s %-6u %-6u %-21s %-21s", us_tcp_state_name(tp->state), rq, sq,
-            endpoint(tp->laddr, tp->lport, local, sizeof(local)),
-            endpoint(tp->faddr, tp->fport, peer, sizeof(peer)));
+            us_sock_fmt_endpoint(tp->laddr, tp->lport, local, sizeof(local)),
+            us_sock_fmt_endpoint(tp->faddr, tp->fport, peer, sizeof(peer)));
     if (fd >= 0)
         fprintf(out, " fd=%d\n", fd);
     else

@@ -18,7 +18,7 @@ ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
 echo "== every test again under AddressSanitizer + UBSan (interop runs the ASan ustack)"
 "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DUSTACK_SANITIZE=ON
 # Smaller bulk transfers here: the sanitizers make the long lossy ones slow.
-USTACK_TCP_BULK_MIB="20 20 10 5" ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs"
+USTACK_TCP_BULK_MIB="20 20 20 20" ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs"
 
 echo "== threaded mode under ThreadSanitizer (stack thread, wait queues, blocked readers)"
 "$root/scripts/build.sh" "$root/build-tsan" -DCMAKE_BUILD_TYPE=Debug -DUSTACK_TSAN=ON

@@ -74,7 +74,11 @@
     X(TCPDSACKRecv)                                                                                \
     X(TCPSACKReneging)                                                                             \
     X(TCPReqQFullDrop)                                                                             \
-    X(TCPSpuriousRTOs)
+    X(TCPSpuriousRTOs)                                                                             \
+    X(TCPLossProbes)                                                                               \
+    X(TCPLossProbeRecovery)                                                                        \
+    X(TCPLostRetransmit)                                                                           \
+    X(TCPSACKReorder)
 // clang-format on
 
 /* Not in Linux's snmp file: ARP and neighbour-table figures (Linux shows

@@ -279,8 +279,10 @@ struct us_tcp_info {
     uint32_t snd_cwnd, snd_ssthresh;
     uint32_t snd_wnd; /* the peer's advertised window, scaled */
     uint32_t rcv_wnd; /* the window we advertise, scaled */
+    /* Bytes sent and not ACKed; of them SACKed, deemed lost, and
+     * retransmitted and in flight (Linux counts these in segments). */
     uint32_t unacked, sacked, lost, retrans;
-    uint32_t total_retrans;
+    uint32_t total_retrans; /* segments retransmitted, ever */
     uint32_t backoff;
     uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
     uint32_t segs_out, segs_in;

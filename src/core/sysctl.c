@@ -76,6 +76,9 @@ static const struct sysctl_entry sysctl_table[] = {
     ROW("net.ipv4.neigh.default.unres_qlen", neigh_unres_qlen, SYSCTL_INT, 0, INT_MAX, 101),
     ROW("net.core.somaxconn", somaxconn, SYSCTL_INT, 0, 65535, 4096),
     STRING("net.ipv4.tcp_congestion_control", tcp_congestion_control, US_TCP_CC_DEFAULT),
+    /* 0: no loss probes; 3 (default): RFC 5827 early retransmit for
+     * NewReno and RACK's tail loss probes; 4: probes only (Linux's). */
+    ROW("net.ipv4.tcp_early_retrans", tcp_early_retrans, SYSCTL_INT, 0, 4, 3),
     ROW("net.ipv4.tcp_fin_timeout", tcp_fin_timeout, SYSCTL_INT, 1, 2147483, 60),
     ROW("net.ipv4.tcp_keepalive_intvl", tcp_keepalive_intvl, SYSCTL_INT, 1, 32767, 75),
     ROW("net.ipv4.tcp_keepalive_probes", tcp_keepalive_probes, SYSCTL_INT, 1, 127, 9),

@@ -5,7 +5,11 @@
  *   tcp_input.c  RFC 9293 §3.10.7 SEGMENT ARRIVES, per state
  *   tcp_recv.c   the receive side: in-order data, the out-of-order queue,
  *                the advertised window and receive autotuning
- *   tcp_output.c what to send: data, ACK, FIN, window; segmentation, Nagle
+ *   tcp_ack.c    an arriving ACK: SACK, RTT, loss detection, recovery (PRR)
+ *   tcp_rtx.c    the retransmission queue: a record per segment in flight
+ *   tcp_rack.c   RACK-TLP loss detection (RFC 8985)
+ *   tcp_output.c what to send: retransmissions, data, ACK, FIN, window;
+ *                segmentation, Nagle
  *   tcp_timer.c  RTO, delayed ACK, persist, keepalive, FIN_WAIT2, TIME_WAIT
  *   tcp_sock.c   the socket calls for US_SOCK_STREAM
  *   tcp_info.c   struct us_tcp_info and the ss -tim lines
@@ -21,6 +25,7 @@
 #include "core/stack_impl.h"
 #include "tcp/tcp_cc.h"
 #include "tcp/tcp_ofo.h"
+#include "tcp/tcp_rtx.h"
 #include "tcp/tcp_seq.h"
 
 struct us_sock;
@@ -38,7 +43,6 @@ struct us_sock;
 
 #define US_TCP_EHASH_SIZE 4096 /* established buckets, a power of two */
 #define US_TCP_BHASH_SIZE 256  /* bound-port / listener buckets */
-#define US_TCP_SACK_SLOTS 8    /* SACKed ranges the sender remembers */
 
 /* Flags in tp->flags. */
 enum {
@@ -58,6 +62,7 @@ enum {
     TF_QUEUED = 1 << 13, /* on the stack's output list */
     TF_IN_RECOVERY = 1 << 14,
     TF_SYNCOOKIE = 1 << 15, /* created from a SYN cookie */
+    TF_LOSS = 1 << 16,      /* after a timeout, until recover is ACKed (Linux's CA_Loss) */
 };
 
 struct us_tcpcb {
@@ -73,8 +78,9 @@ struct us_tcpcb {
     us_ip4 laddr, faddr;
     uint16_t lport, fport;
 
-    /* Send sequence space (RFC 9293 §3.3.1). snd_max: highest sent + 1
-     * (snd_nxt moves back to snd_una on a timeout, FreeBSD's way). */
+    /* Send sequence space (RFC 9293 §3.3.1). snd_nxt: the next new byte;
+     * snd_max: highest sent + 1 (the same once connected: retransmissions
+     * come from the retransmission queue, snd_nxt never moves back). */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, snd_up;
     uint32_t max_sndwnd;
     /* Receive sequence space. rcv_adv: the right edge we advertised. */
@@ -101,8 +107,8 @@ struct us_tcpcb {
 
     /* RTT (RFC 6298) in ns. */
     us_time_ns srtt, rttvar, rto;
-    us_time_ns rtt_time; /* Karn: when rtt_seq was sent */
-    bool rtt_timing;     /* a segment is being timed */
+    us_time_ns rtt_time; /* the SYN's RTT: when it was sent */
+    bool rtt_timing;     /* the SYN is being timed (data: tcp_ack.c, from the records) */
     uint32_t rtt_seq;
     uint32_t backoff;     /* RTO doublings in a row */
     uint32_t retransmits; /* timeouts in a row for this snd_una */
@@ -118,12 +124,22 @@ struct us_tcpcb {
     /* Congestion control and loss recovery. */
     struct us_tcp_cc_state cc;
     uint32_t dupacks;
-    uint32_t lt_extra; /* RFC 3042 limited transmit: bytes allowed beyond cwnd */
-    uint32_t recover;  /* NewReno: snd_max when recovery began (RFC 6582) */
-    /* SACK scoreboard (tcp_sack.c): ranges above snd_una, sorted, merged. */
-    struct us_tcp_sack_block sb[US_TCP_SACK_SLOTS];
-    uint8_t nsb;
-    uint32_t rexmit_nxt; /* next hole byte to retransmit in this recovery */
+    uint32_t reno_sacked; /* no SACK: bytes the duplicate ACKs say left the network */
+    uint32_t cwnd_extra;  /* bytes a loss probe may send beyond cwnd */
+    uint32_t recover;     /* snd_max when recovery or the timeout began (RFC 6582 §3.2) */
+    uint32_t prr_delivered, prr_out, recover_fs; /* PRR (RFC 6937) */
+    struct us_tcp_rtx rtx;                       /* the segments in flight (tcp_rtx.h) */
+    struct {
+        us_time_ns xmit_time; /* of the most recently sent segment delivered */
+        uint32_t end_seq;     /* its end */
+        us_time_ns rtt;       /* its RTT */
+        us_time_ns min_rtt;
+        uint32_t fack;         /* the highest sequence number SACKed */
+        bool reord;            /* the path was seen to reorder */
+    } rack;                    /* RFC 8985 §6 */
+    us_time_ns reo_at, tlp_at; /* RACK's reordering timer, the loss probe */
+    uint32_t tlp_end;          /* snd_max when the probe went */
+    bool tlp_active, tlp_retrans;
     us_time_ns last_send;
 
     /* Receive autotuning (tcp_rcv_space_adjust). */
@@ -246,24 +262,39 @@ void us_tcp_send_ack(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_send_rst(struct us_stack *s, struct us_tcpcb *tp);
 /* A zero-window probe (one byte beyond snd_una's window, or an old seq). */
 void us_tcp_send_probe(struct us_stack *s, struct us_tcpcb *tp);
-/* Retransmits the segment at snd_una. */
-void us_tcp_retransmit_head(struct us_stack *s, struct us_tcpcb *tp);
 /* Queues tp for output at the end of the round (one ACK per burst). */
 void us_tcp_schedule_output(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_flush_output(struct us_stack *s);
 uint32_t us_tcp_flight(const struct us_tcpcb *tp);
 uint32_t us_tcp_ts_now(const struct us_tcpcb *tp, us_time_ns now);
 
-/* Retransmits len bytes at seq (a hole, SACK recovery). 0 or -1. */
-int us_tcp_retransmit_range(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint32_t len);
+/* Retransmits record i of the retransmission queue (split to one segment
+ * first). 0 or -1. */
+int us_tcp_retransmit_seg(struct us_stack *s, struct us_tcpcb *tp, uint32_t i);
 
-/* ---- tcp_sack.c ---- */
-void us_tcp_sack_reset(struct us_tcpcb *tp);
-/* Merges an ACK's SACK blocks into the scoreboard, forgets what snd_una passed. */
-void us_tcp_sack_update(struct us_tcpcb *tp, const struct us_tcp_view *th);
-uint32_t us_tcp_sacked_bytes(const struct us_tcpcb *tp);
-/* In fast recovery: retransmits the holes the pipe allows (first: at least one). */
-void us_tcp_sack_recover(struct us_stack *s, struct us_tcpcb *tp, bool first);
+/* ---- tcp_ack.c ---- */
+/* The ACK of a segment that passed the range checks: wnd its window, scaled. */
+void us_tcp_ack(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th,
+                uint32_t seg_len, bool fin, uint32_t wnd);
+/* Bytes in the network (RFC 6675 §4 pipe). */
+uint32_t us_tcp_pipe(const struct us_tcpcb *tp);
+/* Grows the send buffer with cwnd (tcp_sndbuf_expand). */
+void us_tcp_sndbuf_expand(struct us_stack *s, struct us_tcpcb *tp);
+/* Loss found outside recovery: the congestion response starts. */
+void us_tcp_enter_recovery(struct us_stack *s, struct us_tcpcb *tp);
+
+/* ---- tcp_rack.c ---- */
+/* A record this ACK delivered (newly SACKed, or cumulatively ACKed). */
+void us_tcp_rack_delivered(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_seg *g);
+/* Marks the records RACK deems lost; the bytes newly marked. */
+uint32_t us_tcp_rack_detect_loss(struct us_stack *s, struct us_tcpcb *tp);
+void us_tcp_rack_reo_timeout(struct us_stack *s, struct us_tcpcb *tp);
+/* Arms the loss probe after new data went out or the left edge moved. */
+void us_tcp_tlp_schedule(struct us_stack *s, struct us_tcpcb *tp);
+void us_tcp_tlp_fire(struct us_stack *s, struct us_tcpcb *tp);
+/* Whether an outstanding probe repaired a loss (RFC 8985 §7.4). */
+void us_tcp_tlp_ack(struct us_stack *s, struct us_tcpcb *tp, uint32_t ack, bool dsack,
+                    bool pure_dup);
 
 /* ---- tcp_timer.c ---- */
 us_time_ns us_tcp_timers(struct us_stack *s, us_time_ns now);

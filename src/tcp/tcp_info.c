@@ -42,9 +42,10 @@ void us_tcp_get_info(const struct us_stack *s, const struct us_tcpcb *tp, struct
     ti->snd_wnd = tp->snd_wnd;
     ti->rcv_wnd = tp->rcv_wnd;
     ti->unacked = tp->snd_max - tp->snd_una;
-    ti->retrans = tp->snd_nxt != tp->snd_max || (tp->flags & TF_IN_RECOVERY) ? 1 : 0;
-    ti->lost = tp->retransmits ? tp->snd_max - tp->snd_una : 0;
-    ti->sacked = us_tcp_sacked_bytes(tp); /* bytes the peer SACKed above snd_una */
+    /* The retransmission queue's counts, in bytes (Linux: segments). */
+    ti->retrans = tp->rtx.retrans;
+    ti->lost = tp->rtx.lost;
+    ti->sacked = tp->rtx.sacked;
     ti->total_retrans = tp->total_retrans;
     ti->backoff = tp->backoff;
     ti->bytes_acked = tp->bytes_acked;

@@ -1,8 +1,7 @@
 /* TCP input: RFC 9293 §3.10.7 SEGMENT ARRIVES, state by state, with the
  * hardening of RFC 5961 (challenge ACKs for in-window RSTs and for SYNs in
- * synchronized states, ACK range checks), PAWS (RFC 7323 §5), NewReno
- * (RFC 6582) loss recovery driven by duplicate ACKs, and the congestion
- * window arithmetic delegated to tcp_cc. A segment that matches no
+ * synchronized states, ACK range checks) and PAWS (RFC 7323 §5); what an
+ * ACK means for the sender is tcp_ack.c's. A segment that matches no
  * connection and no listener meets the CLOSED state (§3.10.7.1) and is
  * answered with a reset, so a peer's connect() fails at once. */
 #include "tcp/tcp.h"
@@ -118,6 +117,7 @@ static void established(struct us_stack *s, struct us_tcpcb *tp, const struct us
 {
     us_tcp_set_state(s, tp, US_TCP_ESTABLISHED);
     us_tcp_init_cc(s, tp);
+    us_tcp_sndbuf_expand(s, tp); /* tcp_init_buffer_space */
     tp->snd_wnd = (uint32_t)th->window << tp->snd_wscale;
     tp->max_sndwnd = tp->snd_wnd;
     tp->snd_wl1 = th->seq;
@@ -342,154 +342,6 @@ static bool time_wait_input(struct us_stack *s, struct us_tcpcb *tp, const struc
     return false;
 }
 
-/* ---- ACK processing (§3.10.7.4 fifth step) ---- */
-
-static void ack_rtt(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th)
-{
-    /* Karn's rule (RFC 6298 §3): samples only from segments sent once.
-     * The timestamp echo (RFC 7323 §4) is not used for RTT: under heavy
-     * loss it echoes the segment that last advanced the left edge, which
-     * may be an RTO ago, and one such sample inflates the RTO for long. */
-    if (tp->rtt_timing && us_seq_gt(th->ack, tp->rtt_seq)) {
-        us_tcp_rtt_sample(tp, s->now - tp->rtt_time);
-        tp->rtt_timing = false;
-    }
-}
-
-/* New data acknowledged: free it, RTT, cwnd, recovery, timers. */
-static void ack_new_data(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th)
-{
-    uint32_t acked = th->ack - tp->snd_una;
-    uint32_t flight_before = us_tcp_flight(tp);
-    uint32_t data = acked < tp->snd_len ? acked : tp->snd_len;
-    tp->sbuf_head = tp->sbuf_cap ? (tp->sbuf_head + data) % tp->sbuf_cap : 0;
-    tp->snd_len -= data;
-    tp->snd_una = th->ack;
-    if (us_seq_lt(tp->snd_nxt, tp->snd_una))
-        tp->snd_nxt = tp->snd_una;
-    tp->bytes_acked += acked;
-    ack_rtt(s, tp, th);
-    tp->retransmits = 0;
-    tp->backoff = 0;
-    tp->persist_backoff = 0;
-    tp->lt_extra = 0;
-    if (tp->flags & TF_IN_RECOVERY) {
-        if (us_seq_geq(th->ack, tp->recover)) {
-            /* Full ACK: recovery ends, cwnd deflates (RFC 6582 §3.2 step 3). */
-            tp->flags &= ~(uint32_t)TF_IN_RECOVERY;
-            us_tcp_cc_recovery_exit(&tp->cc, s->now);
-            tp->dupacks = 0;
-        } else {
-            if (tp->nsb || (tp->flags & TF_SACK)) {
-                /* RFC 6675 §5: the scoreboard says which holes to resend.
-                 * The hole at the new snd_una goes again first, as
-                 * NewReno's partial ACK would: if it had been resent
-                 * already, that copy is likely lost too. */
-                if (us_seq_gt(tp->rexmit_nxt, tp->snd_una)) {
-                    uint32_t end = tp->nsb ? tp->sb[0].left : tp->snd_una + tp->mss;
-                    uint32_t len = end - tp->snd_una < tp->mss ? end - tp->snd_una : tp->mss;
-                    us_tcp_retransmit_range(s, tp, tp->snd_una, len);
-                }
-                us_tcp_sack_recover(s, tp, false);
-            } else {
-                /* Partial ACK (RFC 6582 §3.2 step 4): resend the next hole,
-                 * deflate by what was acked, add back one SMSS. */
-                us_tcp_retransmit_head(s, tp);
-                uint32_t cw = tp->cc.cwnd > data ? tp->cc.cwnd - data : 0;
-                tp->cc.cwnd = cw + tp->mss;
-                if (tp->cc.cwnd < tp->mss)
-                    tp->cc.cwnd = tp->mss;
-            }
-            us_tcp_arm(s, &tp->rto_at, s->now + tp->rto); /* first partial ACK resets */
-        }
-    } else {
-        tp->dupacks = 0;
-        us_tcp_cc_on_ack(&tp->cc, acked, flight_before, 0, s->now);
-    }
-    if (tp->snd_una == tp->snd_max)
-        tp->rto_at = US_TIME_NEVER;
-    else
-        us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
-    /* Send buffer autotuning, roughly tcp_sndbuf_expand: room for twice
-     * the congestion window, up to tcp_wmem[2]. */
-    if (!(tp->flags & TF_SNDBUF_LOCK)) {
-        uint64_t want = 2ull * tp->cc.cwnd;
-        if (want > (uint64_t)s->sysctl.tcp_wmem[2])
-            want = (uint64_t)s->sysctl.tcp_wmem[2];
-        if (want > (uint64_t)tp->sndbuf) {
-            /* The ring grows by doubling, not by every ACK's worth. */
-            uint64_t cap = tp->sbuf_cap;
-            if (want > cap)
-                cap = want > 2 * cap ? want : 2 * cap;
-            if (cap > (uint64_t)s->sysctl.tcp_wmem[2])
-                cap = want;
-            if (us_tcp_grow_sndbuf(tp, (uint32_t)cap) == 0) {
-                tp->sndbuf = (int)want;
-                if (tp->sk)
-                    tp->sk->sndbuf = tp->sndbuf;
-            }
-        }
-    }
-    tp->wake = true; /* sk_write_space */
-}
-
-static void dup_ack(struct us_stack *s, struct us_tcpcb *tp)
-{
-    tp->dupacks++;
-    if ((tp->flags & TF_IN_RECOVERY) && (tp->flags & TF_SACK)) {
-        us_tcp_sack_recover(s, tp, false); /* RFC 6675 §5 step (C) */
-        return;
-    }
-    if (tp->flags & TF_IN_RECOVERY) {
-        /* RFC 6582 §3.2 step 3 (RFC 5681 step 4): inflate by one SMSS per
-         * duplicate ACK, letting a new segment out for each that left. */
-        if (tp->cc.cwnd < US_TCP_CC_CWND_MAX - tp->mss)
-            tp->cc.cwnd += tp->mss;
-        return;
-    }
-    /* DupThresh duplicate ACKs, or (RFC 6675 §5) DupThresh segments' worth
-     * SACKed above snd_una. Early retransmit (RFC 5827 §3.1): with fewer
-     * than four segments outstanding and nothing new to send, one fewer
-     * than the segments outstanding is enough. */
-    uint32_t outstanding = (us_tcp_flight(tp) + tp->mss - 1) / tp->mss;
-    uint32_t unsent =
-        tp->snd_len -
-        (tp->snd_max - tp->snd_una < tp->snd_len ? tp->snd_max - tp->snd_una : tp->snd_len);
-    uint32_t thresh = 3;
-    if (outstanding < 4 && unsent == 0)
-        thresh = outstanding > 1 ? outstanding - 1 : 1;
-    bool sack_lost = (tp->flags & TF_SACK) && us_tcp_sacked_bytes(tp) >= thresh * tp->mss;
-    if (tp->dupacks < thresh && !sack_lost) {
-        /* RFC 3042: the first two duplicate ACKs each release one new
-         * segment, so a small window still produces a third. */
-        if (tp->dupacks <= 2) {
-            tp->lt_extra = tp->dupacks * tp->mss;
-            us_tcp_output(s, tp);
-        }
-        return;
-    }
-    tp->lt_extra = 0;
-    /* RFC 6582 §3.2 step 2: only if this ACK covers more than recover
-     * (no second fast retransmit for one window). */
-    if (us_seq_lt(tp->snd_una, tp->recover) && tp->recover != tp->iss)
-        return;
-    tp->flags |= TF_IN_RECOVERY;
-    tp->recover = tp->snd_max;
-    us_tcp_cc_recovery_enter(&tp->cc, us_tcp_flight(tp), s->now);
-    s->mib.tcpext.TCPFastRetrans++;
-    if (tp->flags & TF_SACK) {
-        /* RFC 6675 §5 step (4): no inflation; the pipe decides. */
-        s->mib.tcpext.TCPSackRecovery++;
-        tp->rexmit_nxt = tp->snd_una;
-        us_tcp_sack_recover(s, tp, true);
-    } else {
-        tp->cc.cwnd += 3u * tp->mss;
-        s->mib.tcpext.TCPRenoRecovery++;
-        us_tcp_retransmit_head(s, tp);
-    }
-    us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
-}
-
 /* The sequence test of §3.10.7.4 (first step) in Linux's form
  * (tcp_sequence): the segment must not end before the ACK we last sent and
  * must start within the window we offered. A segment at rcv_nxt is thus
@@ -646,19 +498,7 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
         goto drop;
     }
     uint32_t wnd = (uint32_t)th->window << tp->snd_wscale;
-    if (us_seq_gt(th->ack, tp->snd_una)) {
-        us_tcp_sack_update(tp, th);
-        ack_new_data(s, tp, th);
-    } else if (th->ack == tp->snd_una && len == 0 && !(fl & US_TCP_FIN) &&
-               (wnd == tp->snd_wnd || ((tp->flags & TF_SACK) && th->opts.sack_count)) &&
-               tp->snd_una != tp->snd_max) {
-        /* A duplicate ACK (RFC 5681 §2); with SACK, one that reports
-         * SACKed data counts whatever its window (RFC 6675 §2). */
-        us_tcp_sack_update(tp, th);
-        dup_ack(s, tp); /* RFC 5681 §2's definition of a duplicate ACK */
-    } else if (len == 0) {
-        s->mib.tcpext.TCPPureAcks++;
-    }
+    us_tcp_ack(s, tp, th, len, (fl & US_TCP_FIN) != 0, wnd);
     /* The send window (SND.WL1/WL2 rule). */
     if (us_seq_lt(tp->snd_wl1, seq) || (tp->snd_wl1 == seq && us_seq_leq(tp->snd_wl2, th->ack))) {
         bool opened = tp->snd_wnd == 0 && wnd > 0;
@@ -724,7 +564,8 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
     /* Eighth: FIN. */
     if (fl & US_TCP_FIN)
         fin_arrived(s, tp, seq + len);
-    if (tp->snd_len > (tp->snd_nxt - tp->snd_una) || (tp->flags & TF_FIN_QUEUED))
+    if (tp->snd_len > (tp->snd_nxt - tp->snd_una) || (tp->flags & TF_FIN_QUEUED) ||
+        tp->rtx.lost > tp->rtx.retrans)
         us_tcp_schedule_output(s, tp);
     us_tcp_reset_keepalive(s, tp);
 drop:

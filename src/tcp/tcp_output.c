@@ -1,7 +1,9 @@
-/* TCP output (FreeBSD's tcp_output.c, Linux's tcp_write_xmit): decides what
- * a connection sends now — new data within min(cwnd, snd_wnd), a
- * retransmission after a timeout (snd_nxt pulled back to snd_una), the FIN,
- * or a bare ACK carrying the window — and builds the segments.
+/* TCP output (FreeBSD's tcp_output.c, Linux's tcp_write_xmit and
+ * tcp_xmit_retransmit_queue): decides what a connection sends now — first
+ * the segments the retransmission queue holds as lost, then new data, both
+ * while the pipe stays below cwnd and within the peer's window, the FIN, or a
+ * bare ACK carrying the window — and builds the segments. Every data
+ * segment sent gets a record in the retransmission queue (tcp_rtx.h).
  *
  * Payload is copied once, from the send ring into the frame buffer; the
  * headers are written in place in front of it. */
@@ -173,10 +175,9 @@ void us_tcp_send_syn(struct us_stack *s, struct us_tcpcb *tp)
         us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
 }
 
-/* A bare ACK or RST carries snd_max, the highest sequence number sent:
- * snd_nxt may have been pulled back by a timeout, and a sequence number
- * below the peer's last ACK would make the peer drop the segment unread
- * (Linux's snd_nxt never moves back; tcp_acceptable_seq). */
+/* A bare ACK or RST carries snd_max, the highest sequence number sent (a
+ * sequence number below the peer's last ACK would make the peer drop the
+ * segment unread; Linux's tcp_acceptable_seq). */
 void us_tcp_send_ack(struct us_stack *s, struct us_tcpcb *tp)
 {
     xmit(s, tp, tp->snd_max, US_TCP_ACK, 0, 0, NULL);
@@ -205,8 +206,6 @@ static bool should_send(const struct us_tcpcb *tp, uint32_t len, uint32_t avail,
         return false;
     if (len >= mss)
         return true;
-    if (us_seq_lt(tp->snd_nxt, tp->snd_max))
-        return true; /* retransmitting after a timeout */
     if (len < avail) {
         /* Window-limited: at least half the largest window the peer ever
          * offered, or nothing in flight (else the persist timer takes over). */
@@ -217,6 +216,69 @@ static bool should_send(const struct us_tcpcb *tp, uint32_t len, uint32_t avail,
     if (tp->flags & TF_CORK)
         return (tp->flags & TF_FIN_QUEUED) != 0;
     return (tp->flags & TF_NODELAY) || tp->snd_una == tp->snd_max || (tp->flags & TF_FIN_QUEUED);
+}
+
+/* Counts a retransmission of len bytes. */
+static void count_retrans(struct us_stack *s, struct us_tcpcb *tp, uint32_t len)
+{
+    s->mib.tcp.RetransSegs++;
+    if (tp->flags & TF_LOSS)
+        s->mib.tcpext.TCPSlowStartRetrans++;
+    else
+        s->mib.tcpext.TCPFastRetrans++;
+    tp->total_retrans++;
+    tp->bytes_retrans += len;
+    tp->bytes_sent += len; /* tcpi_bytes_sent counts retransmissions too */
+}
+
+int us_tcp_retransmit_seg(struct us_stack *s, struct us_tcpcb *tp, uint32_t i)
+{
+    struct us_tcp_seg *g = us_tcp_rtx_at(&tp->rtx, i);
+    uint32_t mss = cur_mss(tp);
+    bool fin = (g->flags & US_TCP_SEG_FIN) != 0;
+    uint32_t len = us_tcp_seg_len(g) - (fin ? 1 : 0);
+    if (len > mss) {
+        /* Segments shrank since (SACK blocks now ride along, or the MSS
+         * changed): retransmit one segment's worth (Linux's tcp_fragment). */
+        if (us_tcp_rtx_split(&tp->rtx, i, g->seq + mss) < 0)
+            return -1;
+        g = us_tcp_rtx_at(&tp->rtx, i);
+        fin = false;
+        len = mss;
+    }
+    uint8_t flags = US_TCP_ACK;
+    if (fin)
+        flags |= US_TCP_FIN;
+    if (xmit(s, tp, g->seq, flags, g->seq - tp->snd_una, len, NULL) < 0)
+        return -1;
+    count_retrans(s, tp, len);
+    us_tcp_rtx_mark_retrans(&tp->rtx, g, s->now);
+    if (tp->flags & TF_IN_RECOVERY)
+        tp->prr_out += us_tcp_seg_len(g);
+    return 0;
+}
+
+/* RFC 6675 §5 NextSeg() rule 1, as Linux's tcp_xmit_retransmit_queue: the
+ * lowest records deemed lost and not yet resent, while the pipe allows. */
+static void retransmit_lost(struct us_stack *s, struct us_tcpcb *tp)
+{
+    uint32_t wnd_end = tp->snd_una + tp->snd_wnd;
+    for (uint32_t i = 0; i < tp->rtx.n && tp->rtx.lost > tp->rtx.retrans; i++) {
+        struct us_tcp_seg *g = us_tcp_rtx_at(&tp->rtx, i);
+        if ((g->flags & (US_TCP_SEG_SACKED | US_TCP_SEG_LOST | US_TCP_SEG_RETRANS)) !=
+            US_TCP_SEG_LOST)
+            continue;
+        if (!us_seq_lt(g->seq, wnd_end))
+            break;
+        uint32_t len = us_tcp_seg_len(g);
+        uint32_t mss = cur_mss(tp);
+        if (len > mss)
+            len = mss;
+        if (us_tcp_pipe(tp) + len > tp->cc.cwnd + tp->cwnd_extra)
+            break;
+        if (us_tcp_retransmit_seg(s, tp, i) < 0)
+            break;
+    }
 }
 
 void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
@@ -236,17 +298,20 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
     default:
         return;
     }
-    bool sent_any = false;
+    uint32_t segs_before = tp->segs_out;
+    if (tp->rtx.lost > tp->rtx.retrans)
+        retransmit_lost(s, tp);
+    bool sent_new = false;
     for (;;) {
         uint32_t off = tp->snd_nxt - tp->snd_una;
         uint32_t avail = tp->snd_len > off ? tp->snd_len - off : 0;
-        /* min(cwnd, the peer's window); limited transmit (RFC 3042) lets a
-         * new segment out per early duplicate ACK, past cwnd but not past
-         * the peer's window. */
-        uint32_t cwnd = tp->cc.cwnd + tp->lt_extra;
-        uint32_t wnd = tp->snd_wnd < cwnd ? tp->snd_wnd : cwnd;
-        uint32_t right = tp->snd_una + wnd;
+        /* What the pipe leaves of cwnd, and what the peer's window leaves. */
+        uint32_t cwnd = tp->cc.cwnd + tp->cwnd_extra, pipe = us_tcp_pipe(tp);
+        uint32_t cw_room = cwnd > pipe ? cwnd - pipe : 0;
+        uint32_t right = tp->snd_una + tp->snd_wnd;
         uint32_t usable = us_seq_gt(right, tp->snd_nxt) ? right - tp->snd_nxt : 0;
+        if (usable > cw_room)
+            usable = cw_room;
         uint32_t len = avail < usable ? avail : usable;
         uint32_t mss = cur_mss(tp);
         if (len > mss)
@@ -254,13 +319,12 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
         bool data = should_send(tp, len, avail, mss);
         if (!data)
             len = 0;
-        /* The FIN follows the last data byte, once (or again when a timeout
-         * pulled snd_nxt back before it); it needs no window. */
+        /* The FIN follows the last data byte, once; it needs no window. */
         uint32_t data_end = tp->snd_una + tp->snd_len;
-        bool fin = (tp->flags & TF_FIN_QUEUED) && tp->snd_nxt + len == data_end &&
-                   (!(tp->flags & TF_FIN_SENT) || us_seq_lt(tp->snd_nxt + len, tp->snd_max));
+        bool fin = (tp->flags & TF_FIN_QUEUED) && !(tp->flags & TF_FIN_SENT) &&
+                   tp->snd_nxt + len == data_end;
         if (!data && !fin) {
-            if ((tp->flags & TF_ACKNOW) && !sent_any)
+            if ((tp->flags & TF_ACKNOW) && tp->segs_out == segs_before)
                 us_tcp_send_ack(s, tp);
             break;
         }
@@ -268,29 +332,21 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
             s->now - tp->last_send > tp->rto)
             us_tcp_cc_tx_start(&tp->cc, s->now - tp->last_send, tp->rto,
                                s->sysctl.tcp_slow_start_after_idle != 0, s->now);
-        bool rexmit = us_seq_lt(tp->snd_nxt, tp->snd_max);
         uint8_t flags = US_TCP_ACK;
         if (len && tp->snd_nxt + len == data_end)
             flags |= US_TCP_PSH;
         if (fin)
             flags |= US_TCP_FIN;
-        if (xmit(s, tp, tp->snd_nxt, flags, off, len, NULL) < 0)
+        uint32_t seq = tp->snd_nxt, end = seq + len + (fin ? 1 : 0);
+        /* The record first, so a segment is never in flight unrecorded. */
+        if (us_tcp_rtx_reserve(&tp->rtx) < 0 || xmit(s, tp, seq, flags, off, len, NULL) < 0)
             break;
-        sent_any = true;
-        if (rexmit) {
-            s->mib.tcp.RetransSegs++;
-            tp->total_retrans++;
-            tp->bytes_retrans += len;
-        } else {
-            /* Karn's rule: time only segments sent once. */
-            if (!tp->rtt_timing && len) {
-                tp->rtt_timing = true;
-                tp->rtt_time = s->now;
-                tp->rtt_seq = tp->snd_nxt;
-            }
-        }
-        tp->bytes_sent += len; /* tcpi_bytes_sent counts retransmissions too */
-        tp->snd_nxt += len + (fin ? 1 : 0);
+        us_tcp_rtx_push(&tp->rtx, seq, end, fin, s->now);
+        sent_new = true;
+        tp->bytes_sent += len;
+        if (tp->flags & TF_IN_RECOVERY)
+            tp->prr_out += end - seq;
+        tp->snd_nxt = end;
         if (fin)
             tp->flags |= TF_FIN_SENT;
         if (us_seq_gt(tp->snd_nxt, tp->snd_max))
@@ -301,6 +357,8 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
         if (fin)
             break;
     }
+    if (sent_new)
+        us_tcp_tlp_schedule(s, tp); /* RFC 8985 §7.2: from the last new segment */
     /* Zero window with data waiting and nothing in flight: only the persist
      * timer will learn when the window opens (RFC 9293 §3.8.6.1). */
     uint32_t off = tp->snd_nxt - tp->snd_una;
@@ -313,44 +371,4 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
             t = US_TCP_RTO_MAX;
         us_tcp_arm(s, &tp->persist_at, s->now + t);
     }
-}
-
-void us_tcp_retransmit_head(struct us_stack *s, struct us_tcpcb *tp)
-{
-    /* One segment from snd_una (fast retransmit, NewReno's partial ACK),
-     * whatever the windows say (RFC 5681 §3.2 step 2). */
-    uint32_t mss = cur_mss(tp);
-    uint32_t len = tp->snd_len < mss ? tp->snd_len : mss;
-    uint8_t flags = US_TCP_ACK;
-    bool fin = false;
-    if ((tp->flags & TF_FIN_SENT) && len == tp->snd_len) {
-        flags |= US_TCP_FIN;
-        fin = true;
-    }
-    if (len == 0 && !fin)
-        return;
-    if (xmit(s, tp, tp->snd_una, flags, 0, len, NULL) < 0)
-        return;
-    s->mib.tcp.RetransSegs++;
-    tp->total_retrans++;
-    tp->bytes_retrans += len;
-    tp->bytes_sent += len;
-    tp->rtt_timing = false; /* Karn: a timed segment may have been resent */
-}
-
-int us_tcp_retransmit_range(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint32_t len)
-{
-    uint32_t off = seq - tp->snd_una;
-    if (off >= tp->snd_len)
-        return -1;
-    if (len > tp->snd_len - off)
-        len = tp->snd_len - off;
-    if (xmit(s, tp, seq, US_TCP_ACK, off, len, NULL) < 0)
-        return -1;
-    s->mib.tcp.RetransSegs++;
-    tp->total_retrans++;
-    tp->bytes_retrans += len;
-    tp->bytes_sent += len;
-    tp->rtt_timing = false; /* Karn */
-    return 0;
 }

@@ -240,6 +240,7 @@ struct us_tcpcb *us_tcpcb_new(struct us_stack *s)
     tp->rcv_mss = US_TCP_MSS_DEFAULT;
     tp->rto_at = tp->delack_at = tp->persist_at = tp->keep_at = tp->tw_at = tp->fin2_at =
         US_TIME_NEVER;
+    tp->reo_at = tp->tlp_at = US_TIME_NEVER;
     us_tcp_ofo_init(&tp->ofo);
     tp->all_next = s->tcp->all;
     if (tp->all_next)
@@ -292,6 +293,7 @@ static void tcpcb_release(struct us_tcpcb *tp)
     us_pkt_queue_purge(&tp->rcvq);
     us_tcp_ofo_purge(&tp->ofo);
     free(tp->sbuf);
+    us_tcp_rtx_free(&tp->rtx);
     free(tp);
 }
 
@@ -372,6 +374,7 @@ void us_tcp_done(struct us_stack *s, struct us_tcpcb *tp)
     us_tcp_set_state(s, tp, US_TCP_CLOSE);
     us_tcp_ehash_del(s, tp);
     tp->rto_at = tp->delack_at = tp->persist_at = tp->keep_at = tp->fin2_at = US_TIME_NEVER;
+    tp->reo_at = tp->tlp_at = US_TIME_NEVER;
     if (!tp->sk) {
         /* Orphaned or never accepted: nobody will look at it again. */
         us_tcpcb_free(s, tp);
@@ -418,12 +421,14 @@ void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
     s->tcp->n_tw++;
     s->mib.tcpext.TW++;
     tp->rto_at = tp->persist_at = tp->keep_at = tp->fin2_at = tp->delack_at = US_TIME_NEVER;
+    tp->reo_at = tp->tlp_at = US_TIME_NEVER;
     us_tcp_arm(s, &tp->tw_at, s->now + US_TCP_TIMEWAIT_LEN);
     /* Like Linux's inet_timewait_sock, a TIME_WAIT connection keeps only
      * what it needs to answer segments: the byte queues go now. */
     free(tp->sbuf);
     tp->sbuf = NULL;
     tp->sbuf_cap = tp->snd_len = tp->sbuf_head = 0;
+    us_tcp_rtx_free(&tp->rtx);
     us_tcp_ofo_purge(&tp->ofo);
     if (tp->sk) {
         /* The socket still reads what was received before the FIN (Linux

@@ -1,5 +1,6 @@
 /* TCP timers (FreeBSD's tcp_timer.c, Linux's tcp_timer.c): retransmission
- * (RFC 6298), delayed ACK, persist (RFC 9293 §3.8.6.1), keepalive (RFC 9293
+ * (RFC 6298), RACK's reordering timer and the loss probe (RFC 8985, run by
+ * tcp_rack.c), delayed ACK, persist (RFC 9293 §3.8.6.1), keepalive (RFC 9293
  * §3.8.4, Linux's knobs), orphaned FIN_WAIT2 (tcp_fin_timeout) and
  * TIME_WAIT (2MSL = 60 s, Linux's TCP_TIMEWAIT_LEN).
  *
@@ -98,19 +99,27 @@ static void rto_fire(struct us_stack *s, struct us_tcpcb *tp)
     }
     s->mib.tcpext.TCPTimeouts++;
     /* RFC 5681 §3.1: cwnd to one segment; ssthresh halves unless this is
-     * a repeated timeout of the same data. RFC 6582 §4: recover = snd_max,
-     * so the duplicate ACKs the go-back-N retransmission provokes do not
-     * start a fast retransmit. */
+     * a repeated timeout of the same data. Linux's tcp_enter_loss: every
+     * segment not SACKed is lost now, retransmissions in flight too; what
+     * the peer SACKed stays SACKed (RFC 6675 §5.1), unless the segment at
+     * snd_una is among it: then the receiver reneged (RFC 2018 §8). Until
+     * snd_max as it is now is ACKed, no fast recovery starts (RFC 6582 §4). */
     us_tcp_cc_rto(&tp->cc, us_tcp_flight(tp), tp->retransmits > 0, s->now);
+    if (tp->rtx.n && (us_tcp_rtx_at(&tp->rtx, 0)->flags & US_TCP_SEG_SACKED)) {
+        s->mib.tcpext.TCPSACKReneging++;
+        us_tcp_rtx_clear_sacks(&tp->rtx);
+    }
+    for (uint32_t i = 0; i < tp->rtx.n; i++)
+        us_tcp_rtx_mark_lost(&tp->rtx, us_tcp_rtx_at(&tp->rtx, i));
     tp->flags &= ~(uint32_t)TF_IN_RECOVERY;
-    us_tcp_sack_reset(tp); /* the receiver may have reneged (RFC 2018 §8) */
+    tp->flags |= TF_LOSS;
     tp->recover = tp->snd_max;
     tp->dupacks = 0;
-    tp->lt_extra = 0;
+    tp->reno_sacked = 0;
     tp->retransmits++;
     tp->backoff++;
-    tp->rtt_timing = false; /* Karn */
-    tp->snd_nxt = tp->snd_una;
+    tp->tlp_active = false;
+    tp->tlp_at = tp->reo_at = US_TIME_NEVER;
     tp->rto_at = US_TIME_NEVER;
     if (tp->snd_wnd == 0) {
         /* A zero window: the persist timer's job; probe instead. */
@@ -186,6 +195,12 @@ static void fire(struct us_stack *s, struct us_tcpcb *tp, us_time_ns now)
     }
     if (tp->dead)
         return;
+    /* The loss probe first: due with the RTO, it goes instead (it re-arms
+     * the RTO). */
+    if (tp->tlp_at <= now)
+        us_tcp_tlp_fire(s, tp);
+    if (tp->reo_at <= now)
+        us_tcp_rack_reo_timeout(s, tp);
     if (tp->rto_at <= now) {
         rto_fire(s, tp);
         if (tp->dead)
@@ -203,6 +218,8 @@ static void fire(struct us_stack *s, struct us_tcpcb *tp, us_time_ns now)
 static us_time_ns earliest(const struct us_tcpcb *tp)
 {
     us_time_ns t = tp->rto_at;
+    t = us_time_min(t, tp->reo_at);
+    t = us_time_min(t, tp->tlp_at);
     t = us_time_min(t, tp->delack_at);
     t = us_time_min(t, tp->persist_at);
     t = us_time_min(t, tp->keep_at);

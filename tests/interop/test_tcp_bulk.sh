@@ -47,16 +47,14 @@ transfer() {
   wait "$spid" || fail "$name: kernel receiver failed"
   [ "$(sha256sum <"$WORK/got2.bin" | cut -d' ' -f1)" = "$want" ] || fail "$name: ustack->kernel differs"
   echo "ok: $name ustack -> kernel, $mib MiB $(rate "$t0" "$mib"), sha256 equal"
-  grep -E "^(TcpRetransSegs|TcpExtTCPFastRetrans|TcpExtTCPTimeouts|TcpExtTCPSackRecovery) " \
+  grep -E "^(TcpRetransSegs|TcpExtTCPFastRetrans|TcpExtTCPTimeouts|TcpExtTCPSackRecovery|TcpExtTCPLossProbes|TcpExtTCPLostRetransmit) " \
     "$WORK/$name.tx.log" | tr '\n' ' '
   echo
 }
 
-# MiB per run: clean, then 1%, 5% and 10% loss. At 10% loss ustack's
-# sender spends most of its time in retransmission timeouts (about 4 s per
-# MiB here), so the heavier-loss runs are shorter; the ASan pass of
-# scripts/test.sh shrinks them further (USTACK_TCP_BULK_MIB).
-read -r clean l1 l5 l10 <<<"${USTACK_TCP_BULK_MIB:-100 100 50 20}"
+# MiB per run: clean, then 1%, 5% and 10% loss; 100 MiB each, as the issue
+# asks. The ASan pass of scripts/test.sh moves less (USTACK_TCP_BULK_MIB).
+read -r clean l1 l5 l10 <<<"${USTACK_TCP_BULK_MIB:-100 100 100 100}"
 transfer clean "$clean"
 transfer loss1 "$l1" --loss 0.01 --reorder 0.01 --dup 0.01 --seed 11
 transfer loss5 "$l5" --loss 0.05 --reorder 0.02 --dup 0.02 --seed 12

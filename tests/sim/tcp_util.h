@@ -26,6 +26,9 @@ struct tnet_cfg {
     uint32_t queue_limit;   /* 0: 4096 */
     unsigned pkt_count;     /* per stack, 0: 8192 */
     const struct us_fault_config *fault_a, *fault_b;
+    /* Wraps a's device (outermost), e.g. with a test's own dropper. */
+    struct us_dev *(*wrap_a)(struct us_dev *lower, void *ctx);
+    void *wrap_ctx;
     bool sniff;
     uint64_t seed;
 };
@@ -75,6 +78,8 @@ static inline struct tnet *tnet_new(const struct tnet_cfg *c)
         da = us_fault_dev_new(da, c->fault_a);
     if (c->fault_b)
         db = us_fault_dev_new(db, c->fault_b);
+    if (c->wrap_a)
+        da = c->wrap_a(da, c->wrap_ctx);
     assert_int_equal(us_iface_add(n->a, da, A_IP, 24, 0), 0);
     assert_int_equal(us_iface_add(n->b, db, B_IP, 24, 0), 0);
     n->both[0] = n->a;

@@ -1,0 +1,292 @@
+/* Loss recovery on the virtual clock, with chosen segments dropped on a's
+ * way out: a retransmission that is lost again is found by RACK (RFC 8985)
+ * and sent a third time without a timeout; a lost tail is repaired by a
+ * loss probe well before the minimum RTO; after a timeout only the hole is
+ * resent, never data the peer SACKed (RFC 6675 §5.1); and a 10% random loss
+ * each way is repaired mostly by fast recovery, byte-exact. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "sim/tcp_util.h"
+
+#include "ustack/wire.h"
+
+/* A device wrapper that drops a's data segments that start in [offset,
+ * offset_end) (just offset if offset_end is 0): the first `times`
+ * transmissions of them, or every one before `until`. It also counts
+ * retransmissions of data at other offsets. */
+struct dropper {
+    struct us_dev dev;
+    bool have_isn;
+    uint32_t isn;    /* a's initial sequence number, from its SYN */
+    bool armed;      /* the rule applies */
+    uint32_t offset; /* stream offset of the (first) segment to drop */
+    uint32_t offset_end;
+    int times;        /* transmissions to drop (with until == 0) */
+    us_time_ns until; /* drop every transmission before this time */
+    int dropped;
+    uint32_t high;        /* highest stream offset sent + 1 */
+    int other_rexmits;    /* retransmissions of data at other offsets */
+    int offset_xmits;     /* transmissions of the segment at offset */
+    us_time_ns last_xmit; /* when the segment at offset last went */
+};
+
+static struct dropper *dropper_of(struct us_dev *d)
+{
+    return (struct dropper *)d;
+}
+
+static int dropper_rx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
+{
+    return us_dev_rx_burst(d->lower, p, n, now);
+}
+
+/* Whether frame f should vanish. */
+static bool dropper_judge(struct dropper *dr, struct us_pkt *f, us_time_ns now)
+{
+    struct us_eth_view eth;
+    struct us_ipv4_view ip;
+    struct us_tcp_view tcp;
+    if (us_eth_parse(f->data, f->len, &eth) != 0 || eth.ethertype != US_ETH_TYPE_IPV4 ||
+        us_ipv4_parse(eth.payload, eth.payload_len, &ip) != 0 || ip.proto != US_IPPROTO_TCP ||
+        us_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, 0, &tcp) != 0)
+        return false;
+    if (tcp.flags & US_TCP_SYN) {
+        dr->isn = tcp.seq;
+        dr->have_isn = true;
+        return false;
+    }
+    if (!dr->have_isn || tcp.payload_len == 0)
+        return false;
+    uint32_t off = tcp.seq - dr->isn - 1, end = off + (uint32_t)tcp.payload_len;
+    bool at = off == dr->offset;
+    bool in = dr->offset_end ? off >= dr->offset && off < dr->offset_end : at;
+    if (at) {
+        dr->offset_xmits++;
+        dr->last_xmit = now;
+    } else if (off < dr->high && !in) {
+        dr->other_rexmits++;
+    }
+    if (end > dr->high)
+        dr->high = end;
+    if (!dr->armed || !in)
+        return false;
+    bool drop = dr->until ? now < dr->until : dr->dropped < dr->times;
+    if (drop)
+        dr->dropped++;
+    return drop;
+}
+
+static int dropper_tx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
+{
+    struct dropper *dr = dropper_of(d);
+    struct us_pkt *keep[64];
+    int k = 0, taken = 0;
+    for (int i = 0; i < n; i++) {
+        if (dropper_judge(dr, p[i], now)) {
+            us_pkt_free(p[i]);
+            taken++;
+            continue;
+        }
+        keep[k++] = p[i];
+        if (k == 64) {
+            taken += us_dev_tx_burst(d->lower, keep, k, now);
+            k = 0;
+        }
+    }
+    if (k)
+        taken += us_dev_tx_burst(d->lower, keep, k, now);
+    return taken;
+}
+
+static us_time_ns dropper_deadline(struct us_dev *d, us_time_ns now)
+{
+    return us_dev_next_deadline(d->lower, now);
+}
+
+static void dropper_destroy(struct us_dev *d)
+{
+    us_dev_destroy(d->lower);
+}
+
+static const struct us_dev_ops dropper_ops = {
+    .rx_burst = dropper_rx,
+    .tx_burst = dropper_tx,
+    .next_deadline = dropper_deadline,
+    .destroy = dropper_destroy,
+};
+
+static struct us_dev *wrap_dropper(struct us_dev *lower, void *ctx)
+{
+    struct dropper *dr = ctx;
+    dr->dev.ops = &dropper_ops;
+    dr->dev.lower = lower;
+    dr->dev.mtu = lower->mtu;
+    dr->dev.mac = lower->mac;
+    memcpy(dr->dev.name, "dropper", sizeof("dropper"));
+    return &dr->dev;
+}
+
+/* A connection a -> b over a 10 ms RTT with the dropper on a's side. */
+static struct tnet *net_with(struct dropper *dr, int *cfd, int *sfd)
+{
+    memset(dr, 0, sizeof(*dr));
+    struct tnet_cfg c = {.latency = 5 * MS,
+                         .wrap_a = wrap_dropper,
+                         .wrap_ctx = dr,
+                         .sniff = getenv("TCP_DUMP_SEGS") != NULL};
+    struct tnet *n = tnet_new(&c);
+    *sfd = tcp_pair(n, 80, cfd, NULL);
+    return n;
+}
+
+/* Sends len bytes of stream 0x1234 from a without closing; returns how
+ * long b took to have them all (fails past limit). */
+static us_time_ns send_and_wait(struct tnet *n, int cfd, int sfd, uint32_t len, us_time_ns limit)
+{
+    static uint8_t out[1 << 20], in[1 << 16];
+    assert_true(len <= sizeof(out));
+    for (uint32_t i = 0; i < len; i++)
+        out[i] = pattern(0x1234, i);
+    us_time_ns t0 = n->now;
+    uint32_t sent = 0, got = 0;
+    while (got < len) {
+        if (sent < len) {
+            int r = us_send(n->a, cfd, out + sent, len - sent, 0, n->now);
+            if (r > 0)
+                sent += (uint32_t)r;
+        }
+        int r;
+        while ((r = us_recv(n->b, sfd, in, sizeof(in), 0)) > 0) {
+            for (int i = 0; i < r; i++)
+                assert_int_equal(in[i], out[got + (uint32_t)i]);
+            got += (uint32_t)r;
+        }
+        if (n->now - t0 > limit)
+            fail_msg("only %u of %u bytes after %.3f s", got, len, (double)(n->now - t0) / 1e9);
+        run(n, 1 * MS);
+    }
+    return n->now - t0;
+}
+
+/* The segment 100 MSS into the stream is lost, and so is its fast
+ * retransmission: RACK sees later segments delivered and sends it again. */
+static void test_lost_retransmission_without_rto(void **state)
+{
+    (void)state;
+    static struct dropper dr;
+    int cfd, sfd;
+    struct tnet *n = net_with(&dr, &cfd, &sfd);
+    uint32_t mss = tcp_info_of(n->a, cfd).snd_mss;
+    dr.offset = 100 * mss;
+    dr.times = 2;
+    dr.armed = true;
+    transfer(n, cfd, sfd, 2u << 20, 0, 1 * MS, 60 * SEC);
+    assert_int_equal(dr.dropped, 2);
+    assert_int_equal(dr.offset_xmits, 3);
+    assert_int_equal(ctr(n->a, "TcpExtTCPTimeouts"), 0);
+    assert_true(ctr(n->a, "TcpExtTCPLostRetransmit") >= 1);
+    assert_int_equal(ctr(n->a, "TcpExtTCPSackRecovery"), 1);
+    assert_int_equal(dr.other_rexmits, 0);
+    tnet_free(n);
+}
+
+/* The last two of 20 segments are lost and nothing follows them: the loss
+ * probe (the last segment again after about 2 SRTT) draws a SACK, RACK
+ * finds the other one lost, and both are repaired long before the RTO's
+ * 200 ms minimum. */
+static void test_tail_loss_probe(void **state)
+{
+    (void)state;
+    static struct dropper dr;
+    int cfd, sfd;
+    struct tnet *n = net_with(&dr, &cfd, &sfd);
+    uint32_t mss = tcp_info_of(n->a, cfd).snd_mss;
+    dr.offset = 18 * mss;
+    dr.offset_end = 20 * mss;
+    dr.times = 2;
+    dr.armed = true;
+    us_time_ns took = send_and_wait(n, cfd, sfd, 20 * mss, 5 * SEC);
+    if (getenv("TCP_DUMP_SEGS"))
+        dump_tables(n);
+    if (getenv("TCP_SEED_VERBOSE"))
+        fprintf(stderr, "tail: %.3f s, probes %llu, timeouts %llu, retrans %llu\n",
+                (double)took / 1e9, (unsigned long long)ctr(n->a, "TcpExtTCPLossProbes"),
+                (unsigned long long)ctr(n->a, "TcpExtTCPTimeouts"),
+                (unsigned long long)ctr(n->a, "TcpRetransSegs"));
+    assert_int_equal(dr.dropped, 2);
+    assert_int_equal(ctr(n->a, "TcpExtTCPLossProbes"), 1);
+    assert_int_equal(ctr(n->a, "TcpExtTCPTimeouts"), 0);
+    assert_int_equal(ctr(n->a, "TcpRetransSegs"), 2);
+    assert_int_equal(dr.other_rexmits, 0);
+    /* Two round trips of 10 ms for the data, the probe after ~2 SRTT,
+     * then one more round trip. */
+    assert_true(took < 100 * MS);
+    tnet_free(n);
+}
+
+/* The first data segment is dropped every time for 300 ms, so recovery
+ * ends in retransmission timeouts. Everything after it was SACKed, and
+ * stays so: only the first segment is ever sent again. */
+static void test_rto_keeps_sacked_data(void **state)
+{
+    (void)state;
+    static struct dropper dr;
+    int cfd, sfd;
+    struct tnet *n = net_with(&dr, &cfd, &sfd);
+    uint32_t mss = tcp_info_of(n->a, cfd).snd_mss;
+    dr.offset = 0;
+    dr.until = n->now + 300 * MS;
+    dr.armed = true;
+    send_and_wait(n, cfd, sfd, 30 * mss, 10 * SEC);
+    assert_true(ctr(n->a, "TcpExtTCPTimeouts") >= 1);
+    assert_true(dr.dropped >= 2);
+    assert_int_equal(dr.other_rexmits, 0);
+    struct us_tcp_info ti = tcp_info_of(n->a, cfd);
+    assert_int_equal(ti.bytes_retrans, (uint64_t)(dr.offset_xmits - 1) * mss);
+    assert_true(dr.last_xmit >= dr.until);
+    tnet_free(n);
+}
+
+/* 10% loss each way on a 10 ms RTT path, 4 MB with SACK: byte-exact, and
+ * the repairs are fast retransmissions, with at most a few timeouts; lost
+ * retransmissions are found without one. */
+static void test_heavy_loss_mostly_fast_recovery(void **state)
+{
+    (void)state;
+    struct us_fault_config fa = {.loss = 0.10, .seed = 7, .tx = true};
+    struct us_fault_config fb = {.loss = 0.10, .seed = 8, .tx = true};
+    struct tnet_cfg c = {.fault_a = &fa, .fault_b = &fb, .latency = 5 * MS};
+    struct tnet *n = tnet_new(&c);
+    int cfd;
+    int sfd = tcp_pair(n, 80, &cfd, NULL);
+    us_time_ns t0 = n->now;
+    transfer(n, cfd, sfd, 4u << 20, 0, 1 * MS, 600 * SEC);
+    us_time_ns took = n->now - t0;
+    uint64_t fast = ctr(n->a, "TcpExtTCPFastRetrans"), rto = ctr(n->a, "TcpExtTCPTimeouts");
+    uint64_t lost_rexmit = ctr(n->a, "TcpExtTCPLostRetransmit");
+    if (getenv("TCP_SEED_VERBOSE"))
+        fprintf(stderr,
+                "10%% loss: %.3f s, %llu fast retransmits, %llu timeouts, %llu lost "
+                "retransmissions, %llu probes\n",
+                (double)took / 1e9, (unsigned long long)fast, (unsigned long long)rto,
+                (unsigned long long)lost_rexmit,
+                (unsigned long long)ctr(n->a, "TcpExtTCPLossProbes"));
+    assert_true(lost_rexmit > 0);
+    assert_true(fast > 10 * rto);
+    tnet_free(n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lost_retransmission_without_rto),
+        cmocka_unit_test(test_tail_loss_probe),
+        cmocka_unit_test(test_rto_keeps_sacked_data),
+        cmocka_unit_test(test_heavy_loss_mostly_fast_recovery),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

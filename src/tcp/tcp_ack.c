@@ -1,7 +1,9 @@
 /* The sender's side of an arriving ACK (RFC 9293 §3.10.7.4 fifth step,
  * after the range checks; Linux's tcp_ack): what was delivered, cumulatively
  * (the retransmission queue's head goes) and selectively (RFC 2018 SACK
- * blocks mark records), an RTT sample, what is now deemed lost, and the
+ * blocks mark records), an RTT sample (from the records' transmission times,
+ * or the echoed timestamp when Karn's rule forbids that), what is now deemed
+ * lost, and the
  * congestion response.
  *
  * Loss detection is RACK (RFC 8985, tcp_rack.c) when SACK was negotiated,
@@ -288,10 +290,18 @@ void us_tcp_ack(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_vie
     /* RTT (RFC 6298 §3 with Karn's rule): from the oldest record this ACK
      * delivered that was sent once, as Linux's tcp_ack_update_rtt. */
     us_time_ns rtt = 0;
-    if (a.first_ackt && !a.retrans_acked)
+    if (a.first_ackt && !a.retrans_acked) {
         rtt = s->now - a.first_ackt;
-    else if (a.first_sackt)
+    } else if (a.first_sackt) {
         rtt = s->now - a.first_sackt;
+    } else if (advanced && (tp->flags & TF_TSTAMP) && th->opts.ts_present && th->opts.tsecr) {
+        /* Karn's rule leaves no sample: the echoed timestamp gives one
+         * (RFC 7323 §4, RTTM; only from an ACK that moves the left edge,
+         * §4.1), on the 1 ms timestamp clock. */
+        uint32_t ms = us_tcp_ts_now(tp, s->now) - th->opts.tsecr;
+        if (ms < 120000)
+            rtt = (us_time_ns)(ms ? ms : 1) * US_NS_PER_MS;
+    }
     if (rtt) {
         us_tcp_rtt_sample(tp, rtt);
         if (!tp->rack.min_rtt || rtt < tp->rack.min_rtt)

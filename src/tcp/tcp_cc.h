@@ -8,13 +8,15 @@
  * caller's clock; no hook reads a clock.
  *
  * Division of labour with the TCP core (tcp_input.c / tcp_output.c):
- *  - The core detects loss (three duplicate ACKs, RFC 6675 IsLost, RTO) and
- *    runs the recovery itself: NewReno's partial ACKs and window inflation
- *    (RFC 6582 §3.2), SACK pipe accounting (RFC 6675 §5). Here lives only the
- *    window arithmetic: how cwnd grows, and what ssthresh and cwnd become on a
+ *  - The core detects loss (RACK with SACK, duplicate and partial ACKs
+ *    without, the RTO) and runs the recovery itself: the pipe (RFC 6675 §4)
+ *    and, during fast recovery, cwnd set by PRR (RFC 6937) on top of the
+ *    ssthresh chosen here (tcp_ack.c). Here lives only the window
+ *    arithmetic: how cwnd grows, and what ssthresh and cwnd become on a
  *    congestion event.
- *  - on_ack is called for each ACK that acknowledges new data OUTSIDE loss
- *    recovery (Linux calls cong_avoid only in the Open/Disorder states).
+ *  - on_ack is called for each ACK that acknowledges new data outside fast
+ *    recovery (after a timeout too: slow start rebuilds cwnd, as Linux's
+ *    cong_avoid runs in the Loss state).
  *  - No hook allocates; per-connection algorithm state lives in the fixed-size
  *    `priv` union below (as Linux's ICSK_CA_PRIV_SIZE area). No global mutable
  *    state: the ops tables are const. */
@@ -101,9 +103,9 @@ struct us_tcp_cc_ops {
     uint32_t (*ssthresh)(struct us_tcp_cc_state *st, uint32_t flight);
 
     /* Fast retransmit starts loss recovery (RFC 5681 §3.2 step 2, RFC 6675
-     * §5 step 4): ssthresh = ssthresh(st, flight), cwnd = ssthresh. NewReno's
-     * inflation by 3 SMSS and per duplicate ACK (RFC 6582 §3.2), or RFC 6675's
-     * pipe, is the core's, on top of this cwnd. */
+     * §5 step 4): ssthresh = ssthresh(st, flight), cwnd = ssthresh. During
+     * recovery the core then sets cwnd by PRR (RFC 6937) towards that
+     * ssthresh. */
     void (*on_recovery_enter)(struct us_tcp_cc_state *st, uint32_t flight, us_time_ns now);
 
     /* A full ACK ended recovery: the window deflates to cwnd = ssthresh

@@ -91,10 +91,19 @@ void us_tcp_print_sock(struct us_stack *s, const struct us_tcpcb *tp, int fd, FI
         fprintf(out, " ssthresh:%u", tp->mss ? ti.snd_ssthresh / tp->mss : 0);
     fprintf(out,
             " bytes_sent:%llu bytes_retrans:%llu bytes_acked:%llu bytes_received:%llu"
-            " segs_out:%u segs_in:%u snd_wnd:%u rcv_wnd:%u retrans:%u/%u rcv_space:%u\n",
+            " segs_out:%u segs_in:%u snd_wnd:%u rcv_wnd:%u",
             (unsigned long long)ti.bytes_sent, (unsigned long long)ti.bytes_retrans,
             (unsigned long long)ti.bytes_acked, (unsigned long long)ti.bytes_received, ti.segs_out,
-            ti.segs_in, ti.snd_wnd, ti.rcv_wnd, ti.retrans, ti.total_retrans, ti.rcv_space);
+            ti.segs_in, ti.snd_wnd, ti.rcv_wnd);
+    /* ss prints these in segments: in flight now / ever, and the lost and
+     * SACKed ones while there are any. */
+    uint32_t mss = tp->mss ? tp->mss : 1;
+    fprintf(out, " retrans:%u/%u", (ti.retrans + mss - 1) / mss, ti.total_retrans);
+    if (ti.lost)
+        fprintf(out, " lost:%u", (ti.lost + mss - 1) / mss);
+    if (ti.sacked)
+        fprintf(out, " sacked:%u", (ti.sacked + mss - 1) / mss);
+    fprintf(out, " rcv_space:%u\n", ti.rcv_space);
 }
 
 void us_tcp_print_orphans(struct us_stack *s, FILE *out)

@@ -2,7 +2,8 @@
  * way out: a retransmission that is lost again is found by RACK (RFC 8985)
  * and sent a third time without a timeout; a lost tail is repaired by a
  * loss probe well before the minimum RTO; after a timeout only the hole is
- * resent, never data the peer SACKed (RFC 6675 §5.1); and a 10% random loss
+ * resent, never data the peer SACKed (RFC 6675 §5.1); the echoed timestamp
+ * times an ACK of a retransmission (RFC 7323 §4); and a 10% random loss
  * each way is repaired mostly by fast recovery, byte-exact. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -251,6 +252,44 @@ static void test_rto_keeps_sacked_data(void **state)
     tnet_free(n);
 }
 
+/* The only data segment is lost once, so the one ACK that covers data
+ * covers a retransmission: Karn's rule forbids timing it, and only the
+ * echoed timestamp (RFC 7323 §4) gives an RTT sample — rttvar moves with
+ * timestamps on and stays as the handshake left it with them off. */
+static us_time_ns rttvar_after_retransmission(bool timestamps, us_time_ns *before)
+{
+    static struct dropper dr;
+    memset(&dr, 0, sizeof(dr));
+    struct tnet_cfg c = {.latency = 5 * MS, .wrap_a = wrap_dropper, .wrap_ctx = &dr};
+    struct tnet *n = tnet_new(&c);
+    if (!timestamps)
+        set_knob(n->a, "net.ipv4.tcp_timestamps", "0");
+    int cfd;
+    int sfd = tcp_pair(n, 80, &cfd, NULL);
+    *before = tcp_info_of(n->a, cfd).rttvar;
+    dr.offset = 0;
+    dr.times = 1;
+    dr.armed = true;
+    send_and_wait(n, cfd, sfd, 100, 5 * SEC);
+    run(n, 50 * MS); /* the ACK's way back */
+    assert_int_equal(dr.dropped, 1);
+    assert_int_equal(dr.offset_xmits, 2);
+    struct us_tcp_info ti = tcp_info_of(n->a, cfd);
+    assert_int_equal(ti.unacked, 0);
+    tnet_free(n);
+    return ti.rttvar;
+}
+
+static void test_rtt_from_timestamps_under_karn(void **state)
+{
+    (void)state;
+    us_time_ns before;
+    us_time_ns with = rttvar_after_retransmission(true, &before);
+    assert_true(with < before);
+    us_time_ns without = rttvar_after_retransmission(false, &before);
+    assert_int_equal(without, before);
+}
+
 /* 10% loss each way on a 10 ms RTT path, 4 MB with SACK: byte-exact, and
  * the repairs are fast retransmissions, with at most a few timeouts; lost
  * retransmissions are found without one. */
@@ -286,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_lost_retransmission_without_rto),
         cmocka_unit_test(test_tail_loss_probe),
         cmocka_unit_test(test_rto_keeps_sacked_data),
+        cmocka_unit_test(test_rtt_from_timestamps_under_karn),
         cmocka_unit_test(test_heavy_loss_mostly_fast_recovery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,7 +177,10 @@ static int nc_run(struct tap_env *env, bool listen_mode, const char *host, uint1
         us_time_ns now = us_clock_now();
         us_time_ns next = us_stack_poll(n->s, now);
         nc_pump(n, now);
-        /* Again, so what the pump queued leaves now, not at the next event. */
+        /* Again, so what the pump queued leaves now, not at the next event;
+         * on a fresh clock reading, since ACKs that arrived meanwhile are
+         * read too and timing them on the old one would make RTTs of 0. */
+        now = us_clock_now();
         next = us_time_min(next, us_stack_poll(n->s, now));
         if (n->peer_eof && n->fin_sent) {
             if (!linger_until)
@@ -193,7 +197,11 @@ static int nc_run(struct tap_env *env, bool listen_mode, const char *host, uint1
         us_time_ns wait = next == US_TIME_NEVER ? 100 * US_NS_PER_MS : next - now;
         if (wait > 100 * US_NS_PER_MS)
             wait = 100 * US_NS_PER_MS; /* re-check the linger deadline now and then */
-        int ready = poll(fds, 2, (int)((wait + US_NS_PER_MS - 1) / US_NS_PER_MS));
+        /* To the nanosecond, as us_stack_run: TCP's timers on a fast link
+         * are due in microseconds. */
+        struct timespec ts = {.tv_sec = (time_t)(wait / US_NS_PER_SEC),
+                              .tv_nsec = (long)(wait % US_NS_PER_SEC)};
+        int ready = ppoll(fds, 2, &ts, NULL);
         if (ready > 0 && want_stdin && (fds[1].revents & (POLLIN | POLLHUP))) {
             ssize_t r = read(STDIN_FILENO, n->in, sizeof(n->in));
             if (r > 0)

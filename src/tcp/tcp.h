@@ -139,6 +139,7 @@ struct us_tcpcb {
     } rack;                    /* RFC 8985 §6 */
     us_time_ns reo_at, tlp_at; /* RACK's reordering timer, the loss probe */
     uint32_t tlp_end;          /* snd_max when the probe went */
+    uint32_t tlp_probes;       /* probes since an ACK last delivered data */
     bool tlp_active, tlp_retrans;
     us_time_ns last_send;
 

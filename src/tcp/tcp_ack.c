@@ -342,9 +342,17 @@ void us_tcp_ack(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_vie
         } else {
             us_tcp_rearm_rto(s, tp);
         }
-        us_tcp_tlp_schedule(s, tp);
         us_tcp_sndbuf_expand(s, tp);
         tp->wake = true; /* sk_write_space */
+    }
+    /* The loss probe counts its two RTTs from the last ACK that told
+     * something (RFC 8985 §7.2); such an ACK answers the probes sent, and
+     * in fast recovery ends the probe's episode. */
+    if (advanced || a.delivered) {
+        tp->tlp_probes = 0;
+        if (tp->flags & TF_IN_RECOVERY)
+            tp->tlp_active = false;
+        us_tcp_tlp_schedule(s, tp);
     }
     if (tp->rtx.lost > tp->rtx.retrans || a.delivered)
         us_tcp_schedule_output(s, tp);

@@ -357,8 +357,10 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
         if (fin)
             break;
     }
-    if (sent_new)
-        us_tcp_tlp_schedule(s, tp); /* RFC 8985 §7.2: from the last new segment */
+    /* RFC 8985 §7.2: the probe timer runs from the last new segment; in
+     * fast recovery from the last retransmission too (us_tcp_tlp_schedule). */
+    if (sent_new || ((tp->flags & TF_IN_RECOVERY) && tp->segs_out != segs_before))
+        us_tcp_tlp_schedule(s, tp);
     /* Zero window with data waiting and nothing in flight: only the persist
      * timer will learn when the window opens (RFC 9293 §3.8.6.1). */
     uint32_t off = tp->snd_nxt - tp->snd_una;

@@ -10,13 +10,17 @@
  * TLP: when the tail of a flight is lost no later segment can be delivered
  * to reveal it; a probe after about two RTTs of silence (new data, or the
  * last segment again) draws the SACK that lets RACK repair the tail without
- * a retransmission timeout. */
+ * a retransmission timeout. (ustack also probes in fast recovery; see
+ * us_tcp_tlp_schedule.) */
 #include "tcp/tcp.h"
 
 /* RFC 8985 §7.2's WCDelAckT: the peer may delay the ACK of a lone segment. */
 #define TLP_DELACK_ALLOWANCE (200 * US_NS_PER_MS)
 /* Linux's TCP_TIMEOUT_MIN: slack for timer granularity. */
 #define TLP_SLACK (2 * US_NS_PER_MS)
+/* Probes in a row without an answer: one in the open state (RFC 8985
+ * §7.2), more in fast recovery, each after twice the wait (ustack's). */
+#define TLP_MAX_PROBES_RECOVERY 3
 
 /* RFC 8985 §6.2 RACK_sent_after: t1/seq1 was sent after t2/seq2. */
 static bool sent_after(us_time_ns t1, uint32_t seq1, us_time_ns t2, uint32_t seq2)
@@ -110,16 +114,30 @@ void us_tcp_rack_reo_timeout(struct us_stack *s, struct us_tcpcb *tp)
 void us_tcp_tlp_schedule(struct us_stack *s, struct us_tcpcb *tp)
 {
     tp->tlp_at = US_TIME_NEVER;
-    /* Linux's tcp_schedule_loss_probe: with SACK (RACK needs it), in the
-     * open state, one probe per flight, and only before the RTO. */
-    if (s->sysctl.tcp_early_retrans < 3 || !(tp->flags & TF_SACK) ||
-        (tp->flags & (TF_IN_RECOVERY | TF_LOSS)) || tp->tlp_active || !tp->srtt ||
-        tp->snd_una == tp->snd_max)
+    /* RFC 8985 §7.2: with SACK (RACK needs it), not after a timeout, one
+     * probe until an ACK answers; in the open state not while segments
+     * are SACKed (RACK's reordering timer has what it needs).
+     *
+     * Unlike the RFC's SHOULD and Linux, a probe may also go during fast
+     * recovery. When the few segments a reduced window keeps in flight,
+     * or all their ACKs, are lost, nothing else would arrive to reveal it
+     * and the connection would wait for the RTO (at least 200 ms); on a
+     * short lossy path that wait is hundreds of round trips, and it was
+     * most of the time a 10% loss transfer took. For the same reason up
+     * to three probes go there, each after twice the wait. */
+    bool recovery = (tp->flags & TF_IN_RECOVERY) != 0;
+    if (s->sysctl.tcp_early_retrans < 3 || !(tp->flags & TF_SACK) || (tp->flags & TF_LOSS) ||
+        !tp->srtt || tp->snd_una == tp->snd_max)
+        return;
+    if (tp->tlp_probes >= (recovery ? TLP_MAX_PROBES_RECOVERY : 1u))
+        return;
+    if (!recovery && tp->rtx.sacked)
         return;
     /* RFC 8985 §7.2: PTO = 2 SRTT, more when a lone segment's ACK may be
-     * delayed. */
+     * delayed; doubled for each unanswered probe. */
     us_time_ns pto = 2 * tp->srtt;
     pto += us_tcp_flight(tp) <= tp->mss ? TLP_DELACK_ALLOWANCE : TLP_SLACK;
+    pto <<= tp->tlp_probes;
     /* No later than the RTO would fire: then the probe goes instead,
      * which costs no cwnd (Linux's tcp_schedule_loss_probe). */
     us_time_ns at = s->now + pto;
@@ -131,25 +149,30 @@ void us_tcp_tlp_schedule(struct us_stack *s, struct us_tcpcb *tp)
 void us_tcp_tlp_fire(struct us_stack *s, struct us_tcpcb *tp)
 {
     tp->tlp_at = US_TIME_NEVER;
-    if (tp->snd_una == tp->snd_max || (tp->flags & (TF_IN_RECOVERY | TF_LOSS)) || !tp->rtx.n)
+    if (tp->snd_una == tp->snd_max || (tp->flags & TF_LOSS) || !tp->rtx.n)
         return;
     /* RFC 8985 §7.3: new data if the peer's window allows it (one segment
-     * past cwnd), else the last segment again. */
-    uint32_t before = tp->snd_max;
+     * past cwnd; in recovery a segment already deemed lost goes first),
+     * else the last segment not SACKed again. */
+    uint32_t before = tp->snd_max, segs = tp->segs_out;
     tp->cwnd_extra = tp->mss;
     us_tcp_output(s, tp);
     tp->cwnd_extra = 0;
-    bool probed = tp->snd_max != before;
-    tp->tlp_retrans = false;
+    bool probed = tp->segs_out != segs;
+    tp->tlp_retrans = probed && tp->snd_max == before;
     if (!probed) {
-        struct us_tcp_seg *g = us_tcp_rtx_at(&tp->rtx, tp->rtx.n - 1);
-        if (!(g->flags & US_TCP_SEG_SACKED)) {
+        /* The last segment not SACKed: the tail in the open state; in
+         * recovery, where the tail may be SACKed, the highest hole. */
+        uint32_t i = tp->rtx.n;
+        while (i > 0 && (us_tcp_rtx_at(&tp->rtx, i - 1)->flags & US_TCP_SEG_SACKED))
+            i--;
+        if (i > 0) {
+            struct us_tcp_seg *g = us_tcp_rtx_at(&tp->rtx, i - 1);
             /* The probe is the last segment's worth of it. */
             uint32_t mss = tp->mss;
-            if (us_tcp_seg_len(g) > mss + 1 &&
-                us_tcp_rtx_split(&tp->rtx, tp->rtx.n - 1, g->end - mss) < 0)
-                return;
-            probed = us_tcp_retransmit_seg(s, tp, tp->rtx.n - 1) == 0;
+            if (us_tcp_seg_len(g) > mss + 1 && us_tcp_rtx_split(&tp->rtx, i - 1, g->end - mss) == 0)
+                i++;
+            probed = us_tcp_retransmit_seg(s, tp, i - 1) == 0;
             tp->tlp_retrans = probed;
         }
     }
@@ -157,7 +180,9 @@ void us_tcp_tlp_fire(struct us_stack *s, struct us_tcpcb *tp)
         s->mib.tcpext.TCPLossProbes++;
         tp->tlp_active = true;
         tp->tlp_end = tp->snd_max;
+        tp->tlp_probes++;
         us_tcp_rearm_rto(s, tp);
+        us_tcp_tlp_schedule(s, tp); /* the next, if one more may go */
     }
 }
 
@@ -173,8 +198,11 @@ void us_tcp_tlp_ack(struct us_stack *s, struct us_tcpcb *tp, uint32_t ack, bool 
     } else if (us_seq_gt(ack, tp->tlp_end)) {
         tp->tlp_active = false;
         s->mib.tcpext.TCPLossProbeRecovery++;
-        us_tcp_cc_recovery_enter(&tp->cc, us_tcp_flight(tp), s->now);
-        us_tcp_cc_recovery_exit(&tp->cc, s->now);
+        /* In fast recovery the window is coming down already. */
+        if (!(tp->flags & (TF_IN_RECOVERY | TF_LOSS))) {
+            us_tcp_cc_recovery_enter(&tp->cc, us_tcp_flight(tp), s->now);
+            us_tcp_cc_recovery_exit(&tp->cc, s->now);
+        }
     } else if (pure_dup) {
         tp->tlp_active = false;
     }

@@ -119,6 +119,7 @@ static void rto_fire(struct us_stack *s, struct us_tcpcb *tp)
     tp->retransmits++;
     tp->backoff++;
     tp->tlp_active = false;
+    tp->tlp_probes = 0;
     tp->tlp_at = tp->reo_at = US_TIME_NEVER;
     tp->rto_at = US_TIME_NEVER;
     if (tp->snd_wnd == 0) {

@@ -1,7 +1,8 @@
 /* Loss recovery on the virtual clock, with chosen segments dropped on a's
  * way out: a retransmission that is lost again is found by RACK (RFC 8985)
  * and sent a third time without a timeout; a lost tail is repaired by a
- * loss probe well before the minimum RTO; after a timeout only the hole is
+ * loss probe well before the minimum RTO, and so is a lost retransmission
+ * with nothing sent after it; after a timeout only the hole is
  * resent, never data the peer SACKed (RFC 6675 §5.1); the echoed timestamp
  * times an ACK of a retransmission (RFC 7323 §4); and a 10% random loss
  * each way is repaired mostly by fast recovery, byte-exact. */
@@ -229,6 +230,31 @@ static void test_tail_loss_probe(void **state)
     tnet_free(n);
 }
 
+/* Segment 5 of 20 is lost, and so is its fast retransmission; everything
+ * else was sent before and is SACKed, so nothing can reveal the second
+ * loss. A probe in fast recovery (ustack's; RFC 8985 has none there)
+ * resends the hole after about 2 SRTT instead of waiting 200 ms. */
+static void test_probe_in_recovery(void **state)
+{
+    (void)state;
+    static struct dropper dr;
+    int cfd, sfd;
+    struct tnet *n = net_with(&dr, &cfd, &sfd);
+    uint32_t mss = tcp_info_of(n->a, cfd).snd_mss;
+    dr.offset = 5 * mss;
+    dr.times = 2;
+    dr.armed = true;
+    us_time_ns took = send_and_wait(n, cfd, sfd, 20 * mss, 5 * SEC);
+    assert_int_equal(dr.dropped, 2);
+    assert_int_equal(dr.offset_xmits, 3);
+    assert_int_equal(dr.other_rexmits, 0);
+    assert_int_equal(ctr(n->a, "TcpExtTCPTimeouts"), 0);
+    assert_int_equal(ctr(n->a, "TcpExtTCPSackRecovery"), 1);
+    assert_true(ctr(n->a, "TcpExtTCPLossProbes") >= 1);
+    assert_true(took < 150 * MS);
+    tnet_free(n);
+}
+
 /* The first data segment is dropped every time for 300 ms, so recovery
  * ends in retransmission timeouts. Everything after it was SACKed, and
  * stays so: only the first segment is ever sent again. */
@@ -324,6 +350,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lost_retransmission_without_rto),
         cmocka_unit_test(test_tail_loss_probe),
+        cmocka_unit_test(test_probe_in_recovery),
         cmocka_unit_test(test_rto_keeps_sacked_data),
         cmocka_unit_test(test_rtt_from_timestamps_under_karn),
         cmocka_unit_test(test_heavy_loss_mostly_fast_recovery),

@@ -78,7 +78,9 @@
     X(TCPLossProbes)                                                                               \
     X(TCPLossProbeRecovery)                                                                        \
     X(TCPLostRetransmit)                                                                           \
-    X(TCPSACKReorder)
+    X(TCPSACKReorder)                                                                              \
+    X(TCPDSACKOldSent)                                                                             \
+    X(TCPDSACKOfoSent)
 // clang-format on
 
 /* Not in Linux's snmp file: ARP and neighbour-table figures (Linux shows

@@ -50,6 +50,7 @@ struct us_sysctl {
     int tcp_window_scaling;   /* RFC 7323 §2 */
     int tcp_timestamps;       /* RFC 7323 §3 */
     int tcp_sack;             /* RFC 2018 */
+    int tcp_dsack;            /* RFC 2883: report duplicates */
     int tcp_early_retrans;    /* >= 3: tail loss probes (RFC 8985 §7); 1-3: early retransmit */
     int tcp_syn_retries;      /* SYN retransmissions before ETIMEDOUT */
     int tcp_synack_retries;   /* SYN-ACK retransmissions before a half-open child goes */

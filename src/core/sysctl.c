@@ -76,6 +76,7 @@ static const struct sysctl_entry sysctl_table[] = {
     ROW("net.ipv4.neigh.default.unres_qlen", neigh_unres_qlen, SYSCTL_INT, 0, INT_MAX, 101),
     ROW("net.core.somaxconn", somaxconn, SYSCTL_INT, 0, 65535, 4096),
     STRING("net.ipv4.tcp_congestion_control", tcp_congestion_control, US_TCP_CC_DEFAULT),
+    ROW("net.ipv4.tcp_dsack", tcp_dsack, SYSCTL_INT, 0, 1, 1),
     /* 0: no loss probes; 3 (default): RFC 5827 early retransmit for
      * NewReno and RACK's tail loss probes; 4: probes only (Linux's). */
     ROW("net.ipv4.tcp_early_retrans", tcp_early_retrans, SYSCTL_INT, 0, 4, 3),

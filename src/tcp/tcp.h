@@ -104,6 +104,9 @@ struct us_tcpcb {
     struct us_tcp_ofo ofo;
     int rcvbuf;
     uint32_t fin_seq; /* of a FIN received out of order (TF_RCVD_FIN) */
+    /* A duplicate to report in the next ACK (RFC 2883 D-SACK). */
+    struct us_tcp_sack_block dsack;
+    bool dsack_pending;
 
     /* RTT (RFC 6298) in ns. */
     us_time_ns srtt, rttvar, rto;
@@ -228,21 +231,34 @@ void us_tcp_fin(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_syn_options(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th);
 /* Our window scale for a new connection (tcp_select_initial_window). */
 uint8_t us_tcp_choose_wscale(struct us_stack *s, const struct us_tcpcb *tp);
+uint8_t us_tcp_wscale_for(struct us_stack *s, bool rcvbuf_locked, int rcvbuf);
 void us_tcp_init_cc(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_send_reset_reply(struct us_stack *s, const struct us_ipv4_view *ip,
                              const struct us_tcp_view *in);
 
 /* ---- tcp_syncookies.c ---- */
-/* A SYN-ACK whose ISN encodes the connection (no state kept). */
-void us_tcp_send_cookie_synack(struct us_stack *s, const struct us_ipv4_view *ip,
-                               const struct us_tcp_view *th);
-/* The MSS a valid cookie in this ACK (ack - 1) encodes, or 0. */
+/* What a cookie's timestamp kept of the SYN's options. */
+struct us_tcp_cookie_opts {
+    bool tstamp;    /* the ACK echoed a cookie timestamp */
+    bool wscale_ok; /* the SYN offered window scaling */
+    uint8_t snd_wscale;
+    bool sack_ok;
+};
+/* A SYN-ACK to listener l whose ISN encodes the connection, and whose
+ * timestamp (if the SYN had one) its options (no state kept). */
+void us_tcp_send_cookie_synack(struct us_stack *s, const struct us_tcpcb *l,
+                               const struct us_ipv4_view *ip, const struct us_tcp_view *th);
+/* The MSS a valid cookie in this ACK (ack - 1) encodes, or 0; the options
+ * its echoed timestamp carries in *o. */
 uint16_t us_tcp_cookie_check(struct us_stack *s, const struct us_ipv4_view *ip,
-                             const struct us_tcp_view *th);
+                             const struct us_tcp_view *th, struct us_tcp_cookie_opts *o);
 
 /* ---- tcp_recv.c ---- */
 /* Queues in-window payload (pkt data/len = payload, seq its first byte). */
 void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *pkt, uint32_t seq);
+/* A segment of len bytes at seq that arrived again, below rcv_nxt: the
+ * next ACK reports it as a D-SACK (RFC 2883). */
+void us_tcp_dsack_old(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint32_t len);
 /* The window to advertise now (unscaled bytes), Linux's tcp_select_window. */
 uint32_t us_tcp_select_window(struct us_stack *s, struct us_tcpcb *tp);
 uint32_t us_tcp_rcv_space(const struct us_tcpcb *tp);

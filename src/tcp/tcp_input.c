@@ -47,7 +47,7 @@ void us_tcp_send_reset_reply(struct us_stack *s, const struct us_ipv4_view *ip,
     us_ipv4_output(s, p, ip->dst, ip->src, US_IPPROTO_TCP, NULL);
 }
 
-uint8_t us_tcp_choose_wscale(struct us_stack *s, const struct us_tcpcb *tp)
+uint8_t us_tcp_wscale_for(struct us_stack *s, bool rcvbuf_locked, int rcvbuf)
 {
     if (!s->sysctl.tcp_window_scaling)
         return 0;
@@ -55,8 +55,8 @@ uint8_t us_tcp_choose_wscale(struct us_stack *s, const struct us_tcpcb *tp)
      * connection may ever offer: ilog2(space) - 15, space the larger of
      * tcp_rmem[2] and rmem_max, or the locked buffer's window. */
     uint64_t space;
-    if (tp->flags & TF_RCVBUF_LOCK) {
-        space = us_tcp_rcv_space(tp);
+    if (rcvbuf_locked) {
+        space = (uint64_t)rcvbuf / 2; /* us_tcp_rcv_space */
     } else {
         space = (uint64_t)s->sysctl.tcp_rmem[2];
         if ((uint64_t)s->sysctl.rmem_max > space)
@@ -68,6 +68,11 @@ uint8_t us_tcp_choose_wscale(struct us_stack *s, const struct us_tcpcb *tp)
         ws++;
     }
     return (uint8_t)(ws < 0 ? 0 : ws > US_TCP_MAX_WSCALE ? US_TCP_MAX_WSCALE : ws);
+}
+
+uint8_t us_tcp_choose_wscale(struct us_stack *s, const struct us_tcpcb *tp)
+{
+    return us_tcp_wscale_for(s, (tp->flags & TF_RCVBUF_LOCK) != 0, tp->rcvbuf);
 }
 
 void us_tcp_init_cc(struct us_stack *s, struct us_tcpcb *tp)
@@ -188,8 +193,9 @@ static void listen_ack(struct us_stack *s, struct us_tcpcb *l, const struct us_i
                        const struct us_tcp_view *th)
 {
     uint16_t mss = 0;
+    struct us_tcp_cookie_opts co = {0};
     if (s->sysctl.tcp_syncookies && !(th->flags & (US_TCP_SYN | US_TCP_FIN)))
-        mss = us_tcp_cookie_check(s, ip, th);
+        mss = us_tcp_cookie_check(s, ip, th, &co);
     if (mss && l->acceptq_len >= l->backlog) {
         /* tcp_v4_syn_recv_sock's exit_overflow: drop the ACK quietly
          * (net.ipv4.tcp_abort_on_overflow = 0). */
@@ -208,12 +214,30 @@ static void listen_ack(struct us_stack *s, struct us_tcpcb *l, const struct us_i
         return;
     s->mib.tcpext.SyncookiesRecv++;
     tp->flags |= TF_SYNCOOKIE;
+    /* What the SYN offered, as the cookie's timestamp kept it (none
+     * without timestamps). */
     tp->rcv_wscale = 0;
+    if (co.tstamp) {
+        tp->flags |= TF_TSTAMP;
+        tp->ts_recent = th->opts.tsval;
+        tp->ts_recent_age = s->now;
+        if (co.wscale_ok) {
+            tp->flags |= TF_WSCALE;
+            tp->snd_wscale = co.snd_wscale;
+            tp->rcv_wscale = us_tcp_choose_wscale(s, tp);
+        }
+        if (co.sack_ok)
+            tp->flags |= TF_SACK;
+    }
     tp->irs = th->seq - 1;
     tp->rcv_nxt = tp->rcv_adv = tp->last_ack_sent = th->seq;
     tp->iss = th->ack - 1;
     tp->snd_una = tp->snd_nxt = tp->snd_max = th->ack;
     tp->mss = tp->rcv_mss = mss < tp->advmss ? mss : tp->advmss;
+    if (co.tstamp) {
+        tp->mss -= 12; /* the option on every segment */
+        tp->rcv_mss = tp->mss;
+    }
     us_tcp_ehash_add(s, tp);
     established(s, tp, th); /* never in the SYN queue: CLOSED to ESTABLISHED */
     accept_enqueue(s, l, tp);
@@ -247,7 +271,7 @@ static void listen_input(struct us_stack *s, struct us_tcpcb *l, const struct us
         l->backlog < s->sysctl.tcp_max_syn_backlog ? l->backlog : s->sysctl.tcp_max_syn_backlog;
     if (l->synq_len >= max_syn) {
         if (s->sysctl.tcp_syncookies) {
-            us_tcp_send_cookie_synack(s, ip, th);
+            us_tcp_send_cookie_synack(s, l, ip, th);
             return;
         }
         s->mib.tcpext.TCPReqQFullDrop++;
@@ -414,6 +438,7 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
     if ((tp->flags & TF_TSTAMP) && th->opts.ts_present && !(fl & US_TCP_RST) &&
         us_seq_lt(th->opts.tsval, tp->ts_recent) && s->now - tp->ts_recent_age < PAWS_24DAYS) {
         s->mib.tcpext.PAWSEstab++;
+        us_tcp_dsack_old(s, tp, seq, len); /* tcp_send_dupack */
         us_tcp_send_ack(s, tp);
         goto drop;
     }
@@ -426,6 +451,7 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
         if (!(fl & US_TCP_RST)) {
             if (len && tp->rcv_adv == tp->rcv_nxt)
                 s->mib.tcpext.TCPZeroWindowDrop++;
+            us_tcp_dsack_old(s, tp, seq, len); /* tcp_send_dupack */
             tp->flags |= TF_ACKNOW;
             us_tcp_send_ack(s, tp);
         }

@@ -45,9 +45,25 @@ void us_tcp_flush_output(struct us_stack *s)
     }
 }
 
+/* The SACK blocks a segment carries now (RFC 2018 §4): a D-SACK first if
+ * a duplicate arrived (RFC 2883 §4), then the out-of-order queue's runs,
+ * most recent first. */
+static unsigned sack_blocks(const struct us_tcpcb *tp, struct us_tcp_sack_block *out, unsigned max)
+{
+    if (!(tp->flags & TF_SACK))
+        return 0;
+    unsigned n = 0;
+    if (tp->dsack_pending && max) {
+        out[n++] = tp->dsack;
+        max--;
+    }
+    if (!us_tcp_ofo_empty(&tp->ofo))
+        n += us_tcp_ofo_sack(&tp->ofo, out + n, max);
+    return n;
+}
+
 /* The options every non-SYN segment carries: timestamps (RFC 7323 §3.2:
- * on every segment once negotiated) and SACK blocks while the out-of-order
- * queue holds data (RFC 2018 §4). */
+ * on every segment once negotiated) and SACK blocks. */
 static void fill_opts(struct us_stack *s, struct us_tcpcb *tp, struct us_tcp_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -56,9 +72,7 @@ static void fill_opts(struct us_stack *s, struct us_tcpcb *tp, struct us_tcp_opt
         o->tsval = us_tcp_ts_now(tp, s->now);
         o->tsecr = tp->ts_recent;
     }
-    if ((tp->flags & TF_SACK) && !us_tcp_ofo_empty(&tp->ofo))
-        o->sack_count =
-            (uint8_t)us_tcp_ofo_sack(&tp->ofo, o->sack, o->ts_present ? 3 : US_TCP_MAX_SACK);
+    o->sack_count = (uint8_t)sack_blocks(tp, o->sack, o->ts_present ? 3 : US_TCP_MAX_SACK);
 }
 
 /* The payload that fits one segment now: the MSS (already net of the
@@ -66,12 +80,12 @@ static void fill_opts(struct us_stack *s, struct us_tcpcb *tp, struct us_tcp_opt
  * Linux's tcp_current_mss. */
 static uint32_t cur_mss(const struct us_tcpcb *tp)
 {
-    if (!(tp->flags & TF_SACK) || us_tcp_ofo_empty(&tp->ofo))
-        return tp->mss;
     struct us_tcp_opts o;
     memset(&o, 0, sizeof(o));
     o.ts_present = (tp->flags & TF_TSTAMP) != 0;
-    o.sack_count = (uint8_t)us_tcp_ofo_sack(&tp->ofo, o.sack, o.ts_present ? 3 : US_TCP_MAX_SACK);
+    o.sack_count = (uint8_t)sack_blocks(tp, o.sack, o.ts_present ? 3 : US_TCP_MAX_SACK);
+    if (!o.sack_count)
+        return tp->mss;
     uint32_t extra = (uint32_t)us_tcp_opts_len(&o) - (o.ts_present ? 12u : 0u);
     return tp->mss > extra + 64 ? tp->mss - extra : 64;
 }
@@ -124,6 +138,7 @@ static int xmit(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint8_t f
         tp->flags &= ~(uint32_t)(TF_ACKNOW | TF_DELACK);
         tp->delack_at = US_TIME_NEVER;
         tp->unacked_segs = 0;
+        tp->dsack_pending = false; /* reported once (RFC 2883 §4) */
     } else if (flags & US_TCP_SYN) {
         uint32_t win = us_tcp_select_window(s, tp);
         r.window = (uint16_t)(win > 65535 ? 65535 : win);

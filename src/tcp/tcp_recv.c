@@ -93,6 +93,29 @@ static void ack_policy(struct us_stack *s, struct us_tcpcb *tp, uint32_t len)
     }
 }
 
+/* Data that arrived again, to report as the first SACK block of the next
+ * ACK (RFC 2883 §4, Linux's tcp_dsack_set): the sender learns that a
+ * retransmission was not needed. old: below rcv_nxt, else held out of order. */
+static void dsack_set(struct us_stack *s, struct us_tcpcb *tp, uint32_t left, uint32_t right,
+                      bool old)
+{
+    if (!(tp->flags & TF_SACK) || !s->sysctl.tcp_dsack || !us_seq_lt(left, right))
+        return;
+    if (old)
+        s->mib.tcpext.TCPDSACKOldSent++;
+    else
+        s->mib.tcpext.TCPDSACKOfoSent++;
+    tp->dsack.left = left;
+    tp->dsack.right = right;
+    tp->dsack_pending = true;
+}
+
+void us_tcp_dsack_old(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint32_t len)
+{
+    if (len && us_seq_lt(seq, tp->rcv_nxt))
+        dsack_set(s, tp, seq, us_seq_min(seq + len, tp->rcv_nxt), true);
+}
+
 void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *pkt, uint32_t seq)
 {
     /* Trim what lies beyond the window we offered (RFC 9293 §3.10.7.4
@@ -110,6 +133,8 @@ void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *p
     }
     if (us_seq_leq(seq, tp->rcv_nxt)) {
         uint32_t end = seq + pkt->len;
+        if (us_seq_lt(seq, tp->rcv_nxt))
+            dsack_set(s, tp, seq, us_seq_min(end, tp->rcv_nxt), true);
         if (us_seq_leq(end, tp->rcv_nxt)) {
             /* All old: the peer missed our ACK; tell it again at once. */
             us_pkt_free(pkt);
@@ -149,8 +174,11 @@ void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *p
     /* Out of order: hold it, and send a duplicate ACK (with SACK blocks)
      * at once (RFC 5681 §4.2, RFC 2018 §4), entering quick-ACK mode so the
      * repair is acknowledged promptly (tcp_data_queue_ofo). */
+    uint32_t len = pkt->len;
     enum us_tcp_ofo_result r =
         us_tcp_ofo_insert(&tp->ofo, pkt, seq, tp->rcv_nxt, (uint32_t)tp->rcvbuf);
+    if (r == US_TCP_OFO_DUPLICATE)
+        dsack_set(s, tp, seq, seq + len, false);
     if (r == US_TCP_OFO_QUEUED)
         s->mib.tcpext.TCPOFOQueue++;
     else if (r == US_TCP_OFO_DROPPED_LIMIT)

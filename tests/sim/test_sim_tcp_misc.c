@@ -1,5 +1,6 @@
 /* SYN cookies when the SYN queue is full (a flood of SYNs from a host that
- * never answers does not stop a legitimate connection), keepalive probes
+ * never answers does not stop a legitimate connection, which keeps window
+ * scaling and SACK through the cookie's timestamp), keepalive probes
  * and the drop after tcp_keepalive_probes, the sysctls and counters TCP
  * adds, and the accept queue's bound (ListenOverflows). */
 #include <stdarg.h>
@@ -52,7 +53,28 @@ static void test_syn_flood_then_cookies(void **state)
     assert_int_equal(ctr(n->b, "TcpExtSyncookiesRecv"), 1);
     int sfd = us_accept(n->b, lfd, NULL);
     assert_true(sfd >= 0);
+    /* The cookie's timestamp kept the SYN's options: both sides agree on
+     * window scaling, SACK and timestamps. */
+    struct us_tcp_info si = tcp_info_of(n->b, sfd), ci = tcp_info_of(n->a, cfd);
+    assert_int_equal(si.options, US_TCPI_OPT_TIMESTAMPS | US_TCPI_OPT_SACK | US_TCPI_OPT_WSCALE);
+    assert_int_equal(ci.options, si.options);
+    assert_int_equal(si.snd_wscale, ci.rcv_wscale);
+    assert_int_equal(si.rcv_wscale, ci.snd_wscale);
+    assert_true(si.rcv_wscale > 0);
     transfer(n, cfd, sfd, 300000, 200000, 1 * MS, 20 * SEC);
+    /* A client without timestamps gets in through a cookie too, without
+     * window scaling or SACK (nowhere to keep them), as with Linux. */
+    set_knob(n->a, "net.ipv4.tcp_timestamps", "0");
+    int cfd2 = tcp_connect_to(n->a, B_IP, 80);
+    run(n, 5 * MS);
+    assert_int_equal(ctr(n->b, "TcpExtSyncookiesRecv"), 2);
+    int sfd2 = us_accept(n->b, lfd, NULL);
+    assert_true(sfd2 >= 0);
+    si = tcp_info_of(n->b, sfd2);
+    ci = tcp_info_of(n->a, cfd2);
+    assert_int_equal(si.options, 0);
+    assert_int_equal(ci.options, 0);
+    transfer(n, cfd2, sfd2, 100000, 100000, 1 * MS, 20 * SEC);
     /* A forged ACK with a bad cookie is refused with a reset. */
     assert_int_equal(ctr(n->b, "TcpExtSyncookiesFailed"), 0);
     /* With cookies off, the flood's SYNs beyond the queue are dropped. */

@@ -4,7 +4,8 @@
  * loss probe well before the minimum RTO, and so is a lost retransmission
  * with nothing sent after it; after a timeout only the hole is
  * resent, never data the peer SACKed (RFC 6675 §5.1); the echoed timestamp
- * times an ACK of a retransmission (RFC 7323 §4); and a 10% random loss
+ * times an ACK of a retransmission (RFC 7323 §4); a needless retransmission
+ * comes back as a D-SACK (RFC 2883); and a 10% random loss
  * each way is repaired mostly by fast recovery, byte-exact. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,10 +31,12 @@ struct dropper {
     int times;        /* transmissions to drop (with until == 0) */
     us_time_ns until; /* drop every transmission before this time */
     int dropped;
-    uint32_t high;        /* highest stream offset sent + 1 */
-    int other_rexmits;    /* retransmissions of data at other offsets */
-    int offset_xmits;     /* transmissions of the segment at offset */
-    us_time_ns last_xmit; /* when the segment at offset last went */
+    uint32_t high;              /* highest stream offset sent + 1 */
+    int other_rexmits;          /* retransmissions of data at other offsets */
+    int offset_xmits;           /* transmissions of the segment at offset */
+    us_time_ns last_xmit;       /* when the segment at offset last went */
+    us_time_ns acks_lost_until; /* a receives no TCP segment before this */
+    int acks_dropped;
 };
 
 static struct dropper *dropper_of(struct us_dev *d)
@@ -41,9 +44,28 @@ static struct dropper *dropper_of(struct us_dev *d)
     return (struct dropper *)d;
 }
 
+/* Whether a received frame is TCP (the ACKs a gets from b). */
+static bool is_tcp(const struct us_pkt *f)
+{
+    struct us_eth_view eth;
+    struct us_ipv4_view ip;
+    return us_eth_parse(f->data, f->len, &eth) == 0 && eth.ethertype == US_ETH_TYPE_IPV4 &&
+           us_ipv4_parse(eth.payload, eth.payload_len, &ip) == 0 && ip.proto == US_IPPROTO_TCP;
+}
+
 static int dropper_rx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
 {
-    return us_dev_rx_burst(d->lower, p, n, now);
+    struct dropper *dr = dropper_of(d);
+    int got = us_dev_rx_burst(d->lower, p, n, now), k = 0;
+    for (int i = 0; i < got; i++) {
+        if (now < dr->acks_lost_until && is_tcp(p[i])) {
+            us_pkt_free(p[i]);
+            dr->acks_dropped++;
+            continue;
+        }
+        p[k++] = p[i];
+    }
+    return k;
 }
 
 /* Whether frame f should vanish. */
@@ -316,6 +338,43 @@ static void test_rtt_from_timestamps_under_karn(void **state)
     assert_int_equal(without, before);
 }
 
+/* b's ACKs of ten segments are lost for 300 ms, so a retransmits data b
+ * already holds: b reports it with a D-SACK (RFC 2883), which a counts;
+ * with net.ipv4.tcp_dsack=0 on b, no D-SACK. */
+static void dsack_case(bool dsack, uint64_t *sent, uint64_t *recv)
+{
+    static struct dropper dr;
+    memset(&dr, 0, sizeof(dr));
+    struct tnet_cfg c = {.latency = 5 * MS, .wrap_a = wrap_dropper, .wrap_ctx = &dr};
+    struct tnet *n = tnet_new(&c);
+    if (!dsack)
+        set_knob(n->b, "net.ipv4.tcp_dsack", "0");
+    int cfd;
+    int sfd = tcp_pair(n, 80, &cfd, NULL);
+    uint32_t mss = tcp_info_of(n->a, cfd).snd_mss;
+    dr.acks_lost_until = n->now + 300 * MS;
+    send_and_wait(n, cfd, sfd, 10 * mss, 5 * SEC);
+    run(n, 2 * SEC); /* until a hears of it all */
+    assert_true(dr.acks_dropped > 0);
+    assert_int_equal(tcp_info_of(n->a, cfd).unacked, 0);
+    assert_true(ctr(n->a, "TcpRetransSegs") >= 1);
+    *sent = ctr(n->b, "TcpExtTCPDSACKOldSent");
+    *recv = ctr(n->a, "TcpExtTCPDSACKRecv");
+    tnet_free(n);
+}
+
+static void test_dsack(void **state)
+{
+    (void)state;
+    uint64_t sent, recv;
+    dsack_case(true, &sent, &recv);
+    assert_true(sent >= 1);
+    assert_true(recv >= 1);
+    dsack_case(false, &sent, &recv);
+    assert_int_equal(sent, 0);
+    assert_int_equal(recv, 0);
+}
+
 /* 10% loss each way on a 10 ms RTT path, 4 MB with SACK: byte-exact, and
  * the repairs are fast retransmissions, with at most a few timeouts; lost
  * retransmissions are found without one. */
@@ -353,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_probe_in_recovery),
         cmocka_unit_test(test_rto_keeps_sacked_data),
         cmocka_unit_test(test_rtt_from_timestamps_under_karn),
+        cmocka_unit_test(test_dsack),
         cmocka_unit_test(test_heavy_loss_mostly_fast_recovery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,7 +80,8 @@
     X(TCPLostRetransmit)                                                                           \
     X(TCPSACKReorder)                                                                              \
     X(TCPDSACKOldSent)                                                                             \
-    X(TCPDSACKOfoSent)
+    X(TCPDSACKOfoSent)                                                                             \
+    X(OutOfWindowIcmps)
 // clang-format on
 
 /* Not in Linux's snmp file: ARP and neighbour-table figures (Linux shows

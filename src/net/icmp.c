@@ -107,6 +107,40 @@ static void echo_reply(struct us_stack *s, struct us_pkt *req, const struct us_i
     (void)req;
 }
 
+/* Linux's icmp_err_convert (net/ipv4/icmp.c): the errno of each destination
+ * unreachable code and whether it is fatal ("hard"). */
+static const struct {
+    int err;
+    bool fatal;
+} icmp_err_convert[] = {
+    {ENETUNREACH, false},  /* NET_UNREACH */
+    {EHOSTUNREACH, false}, /* HOST_UNREACH */
+    {ENOPROTOOPT, true},   /* PROT_UNREACH */
+    {ECONNREFUSED, true},  /* PORT_UNREACH */
+    {EMSGSIZE, false},     /* FRAG_NEEDED */
+    {EOPNOTSUPP, false},   /* SR_FAILED */
+    {ENETUNREACH, true},   /* NET_UNKNOWN */
+    {EHOSTDOWN, true},     /* HOST_UNKNOWN */
+    {ENONET, true},        /* HOST_ISOLATED */
+    {ENETUNREACH, true},   /* NET_ANO */
+    {EHOSTUNREACH, true},  /* HOST_ANO */
+    {ENETUNREACH, false},  /* NET_UNR_TOS */
+    {EHOSTUNREACH, false}, /* HOST_UNR_TOS */
+    {EHOSTUNREACH, true},  /* PKT_FILTERED */
+    {EHOSTUNREACH, true},  /* PREC_VIOLATION */
+    {EHOSTUNREACH, true},  /* PREC_CUTOFF */
+};
+
+int us_icmp_unreach_errno(uint8_t code, bool *fatal)
+{
+    if (code >= sizeof(icmp_err_convert) / sizeof(icmp_err_convert[0])) {
+        *fatal = false;
+        return 0;
+    }
+    *fatal = icmp_err_convert[code].fatal;
+    return icmp_err_convert[code].err;
+}
+
 void us_icmp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip)
 {
     struct us_icmp_view icmp;
@@ -129,6 +163,10 @@ void us_icmp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_
         us_ipv4_parse_quoted(icmp.payload, icmp.payload_len, &quoted) == US_WIRE_OK &&
         quoted.proto == US_IPPROTO_UDP)
         us_udp_err(s, &icmp, &quoted);
+    if (icmp.type == US_ICMP_DEST_UNREACH &&
+        us_ipv4_parse_quoted(icmp.payload, icmp.payload_len, &quoted) == US_WIRE_OK &&
+        quoted.proto == US_IPPROTO_TCP)
+        us_tcp_err(s, &icmp, &quoted);
     if (icmp.type == US_ICMP_ECHO && icmp.code == 0)
         echo_reply(s, pkt, ip, &icmp, to_broadcast);
     else if (s->icmp_rx)

@@ -64,5 +64,12 @@ void us_udp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
 void us_udp_err(struct us_stack *s, const struct us_icmp_view *icmp,
                 const struct us_ipv4_view *quoted);
 void us_tcp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip);
+/* The same for TCP (tcp_v4_err): path MTU discovery from "fragmentation
+ * needed", connection errors from the others. */
+void us_tcp_err(struct us_stack *s, const struct us_icmp_view *icmp,
+                const struct us_ipv4_view *quoted);
+/* The errno of a destination unreachable code, 0 for an unknown code, and
+ * whether it is fatal (Linux's icmp_err_convert). */
+int us_icmp_unreach_errno(uint8_t code, bool *fatal);
 
 #endif

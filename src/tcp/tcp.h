@@ -11,6 +11,7 @@
  *   tcp_output.c what to send: retransmissions, data, ACK, FIN, window;
  *                segmentation, Nagle
  *   tcp_timer.c  RTO, delayed ACK, persist, keepalive, FIN_WAIT2, TIME_WAIT
+ *   tcp_icmp.c   ICMP errors: path MTU discovery, failed connects
  *   tcp_sock.c   the socket calls for US_SOCK_STREAM
  *   tcp_info.c   struct us_tcp_info and the ss -tim lines
  *
@@ -168,8 +169,9 @@ struct us_tcpcb {
     /* Counters for tcp_info. */
     uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
     uint32_t segs_out, segs_in, total_retrans, lost_out, retrans_out;
-    bool dead; /* freed: waits in the graveyard for the end of the round */
-    bool wake; /* the socket needs a wake-up at the end of this segment */
+    int soft_err; /* an ICMP error, reported if the connection times out */
+    bool dead;    /* freed: waits in the graveyard for the end of the round */
+    bool wake;    /* the socket needs a wake-up at the end of this segment */
 };
 
 struct us_tcp_table {

@@ -387,6 +387,9 @@ void us_tcp_done(struct us_stack *s, struct us_tcpcb *tp)
 
 void us_tcp_drop(struct us_stack *s, struct us_tcpcb *tp, int err)
 {
+    /* tcp_write_err: a timeout after ICMP errors reports the error. */
+    if (err == ETIMEDOUT && tp->soft_err)
+        err = tp->soft_err;
     if (tp->state == US_TCP_ESTABLISHED || tp->state == US_TCP_CLOSE_WAIT)
         s->mib.tcp.EstabResets++;
     if (tp->state == US_TCP_SYN_SENT || tp->state == US_TCP_SYN_RECV)

@@ -82,30 +82,6 @@ void us_udp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
     us_pkt_free(pkt);
 }
 
-/* Linux's icmp_err_convert (net/ipv4/icmp.c): the errno of each destination
- * unreachable code and whether it is fatal ("hard"). */
-static const struct {
-    int err;
-    bool fatal;
-} icmp_err_convert[] = {
-    {ENETUNREACH, false},  /* NET_UNREACH */
-    {EHOSTUNREACH, false}, /* HOST_UNREACH */
-    {ENOPROTOOPT, true},   /* PROT_UNREACH */
-    {ECONNREFUSED, true},  /* PORT_UNREACH */
-    {EMSGSIZE, false},     /* FRAG_NEEDED */
-    {EOPNOTSUPP, false},   /* SR_FAILED */
-    {ENETUNREACH, true},   /* NET_UNKNOWN */
-    {EHOSTDOWN, true},     /* HOST_UNKNOWN */
-    {ENONET, true},        /* HOST_ISOLATED */
-    {ENETUNREACH, true},   /* NET_ANO */
-    {EHOSTUNREACH, true},  /* HOST_ANO */
-    {ENETUNREACH, false},  /* NET_UNR_TOS */
-    {EHOSTUNREACH, false}, /* HOST_UNR_TOS */
-    {EHOSTUNREACH, true},  /* PKT_FILTERED */
-    {EHOSTUNREACH, true},  /* PREC_VIOLATION */
-    {EHOSTUNREACH, true},  /* PREC_CUTOFF */
-};
-
 void us_udp_err(struct us_stack *s, const struct us_icmp_view *icmp,
                 const struct us_ipv4_view *quoted)
 {
@@ -116,10 +92,10 @@ void us_udp_err(struct us_stack *s, const struct us_icmp_view *icmp,
     /* __udp4_lib_err: the socket that sent it, looked up as if the quoted
      * datagram's answer were arriving. */
     struct us_sock *sk = us_udp_lookup(s, daddr, dport, saddr, sport);
-    if (!sk || icmp->code >= sizeof(icmp_err_convert) / sizeof(icmp_err_convert[0]))
+    bool harderr;
+    int err = us_icmp_unreach_errno(icmp->code, &harderr);
+    if (!sk || !err)
         return;
-    int err = icmp_err_convert[icmp->code].err;
-    bool harderr = icmp_err_convert[icmp->code].fatal;
     if (icmp->code == US_ICMP_FRAG_NEEDED)
         harderr = true; /* IP_PMTUDISC_DONT is not offered: as Linux's default */
     /* Without IP_RECVERR only a hard error on a connected socket is

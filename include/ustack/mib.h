@@ -81,7 +81,11 @@
     X(TCPSACKReorder)                                                                              \
     X(TCPDSACKOldSent)                                                                             \
     X(TCPDSACKOfoSent)                                                                             \
-    X(OutOfWindowIcmps)
+    X(OutOfWindowIcmps)                                                                            \
+    X(TCPACKSkippedChallenge)                                                                      \
+    X(TCPACKSkippedSeq)                                                                            \
+    X(TCPACKSkippedPAWS)                                                                           \
+    X(TCPAbortOnMemory)
 // clang-format on
 
 /* Not in Linux's snmp file: ARP and neighbour-table figures (Linux shows

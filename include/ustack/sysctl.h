@@ -46,22 +46,24 @@ struct us_sysctl {
      * bytes, set and printed as three numbers. */
     int tcp_rmem[3];
     int tcp_wmem[3];
-    int tcp_moderate_rcvbuf;  /* receive autotuning */
-    int tcp_window_scaling;   /* RFC 7323 §2 */
-    int tcp_timestamps;       /* RFC 7323 §3 */
-    int tcp_sack;             /* RFC 2018 */
-    int tcp_dsack;            /* RFC 2883: report duplicates */
-    int tcp_early_retrans;    /* >= 3: tail loss probes (RFC 8985 §7); 1-3: early retransmit */
-    int tcp_syn_retries;      /* SYN retransmissions before ETIMEDOUT */
-    int tcp_synack_retries;   /* SYN-ACK retransmissions before a half-open child goes */
-    int tcp_retries2;         /* data retransmissions before ETIMEDOUT */
-    int tcp_fin_timeout;      /* seconds an orphan stays in FIN_WAIT2 */
-    int tcp_max_tw_buckets;   /* connections in TIME_WAIT at most */
-    int tcp_max_syn_backlog;  /* half-open connections per listener */
-    int tcp_syncookies;       /* 1: cookies when the SYN queue is full */
-    int tcp_keepalive_time;   /* seconds idle before the first probe */
-    int tcp_keepalive_intvl;  /* seconds between probes */
-    int tcp_keepalive_probes; /* unanswered probes before the connection is dropped */
+    int tcp_moderate_rcvbuf;     /* receive autotuning */
+    int tcp_window_scaling;      /* RFC 7323 §2 */
+    int tcp_timestamps;          /* RFC 7323 §3 */
+    int tcp_sack;                /* RFC 2018 */
+    int tcp_dsack;               /* RFC 2883: report duplicates */
+    int tcp_invalid_ratelimit;   /* ms between ACKs to unacceptable segments, per connection */
+    int tcp_challenge_ack_limit; /* RFC 5961 challenge ACKs per second, stack-wide */
+    int tcp_early_retrans;       /* >= 3: tail loss probes (RFC 8985 §7); 1-3: early retransmit */
+    int tcp_syn_retries;         /* SYN retransmissions before ETIMEDOUT */
+    int tcp_synack_retries;      /* SYN-ACK retransmissions before a half-open child goes */
+    int tcp_retries2;            /* data retransmissions before ETIMEDOUT */
+    int tcp_fin_timeout;         /* seconds an orphan stays in FIN_WAIT2 */
+    int tcp_max_tw_buckets;      /* connections in TIME_WAIT at most */
+    int tcp_max_syn_backlog;     /* half-open connections per listener */
+    int tcp_syncookies;          /* 1: cookies when the SYN queue is full */
+    int tcp_keepalive_time;      /* seconds idle before the first probe */
+    int tcp_keepalive_intvl;     /* seconds between probes */
+    int tcp_keepalive_probes;    /* unanswered probes before the connection is dropped */
     int tcp_slow_start_after_idle;
     int tcp_max_orphans;
     int somaxconn; /* net.core.somaxconn: the listen backlog's cap */

@@ -75,12 +75,17 @@ static const struct sysctl_entry sysctl_table[] = {
         1000),
     ROW("net.ipv4.neigh.default.unres_qlen", neigh_unres_qlen, SYSCTL_INT, 0, INT_MAX, 101),
     ROW("net.core.somaxconn", somaxconn, SYSCTL_INT, 0, 65535, 4096),
+    /* Linux 6.x: INT_MAX, the stack-wide limit off (per connection, the
+     * tcp_invalid_ratelimit one applies). */
+    ROW("net.ipv4.tcp_challenge_ack_limit", tcp_challenge_ack_limit, SYSCTL_INT, 0, INT_MAX,
+        INT_MAX),
     STRING("net.ipv4.tcp_congestion_control", tcp_congestion_control, US_TCP_CC_DEFAULT),
     ROW("net.ipv4.tcp_dsack", tcp_dsack, SYSCTL_INT, 0, 1, 1),
     /* 0: no loss probes; 3 (default): RFC 5827 early retransmit for
      * NewReno and RACK's tail loss probes; 4: probes only (Linux's). */
     ROW("net.ipv4.tcp_early_retrans", tcp_early_retrans, SYSCTL_INT, 0, 4, 3),
     ROW("net.ipv4.tcp_fin_timeout", tcp_fin_timeout, SYSCTL_INT, 1, 2147483, 60),
+    ROW("net.ipv4.tcp_invalid_ratelimit", tcp_invalid_ratelimit, SYSCTL_INT, 0, INT_MAX, 500),
     ROW("net.ipv4.tcp_keepalive_intvl", tcp_keepalive_intvl, SYSCTL_INT, 1, 32767, 75),
     ROW("net.ipv4.tcp_keepalive_probes", tcp_keepalive_probes, SYSCTL_INT, 1, 127, 9),
     ROW("net.ipv4.tcp_keepalive_time", tcp_keepalive_time, SYSCTL_INT, 1, 32767, 7200),

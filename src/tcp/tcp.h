@@ -64,6 +64,7 @@ enum {
     TF_IN_RECOVERY = 1 << 14,
     TF_SYNCOOKIE = 1 << 15, /* created from a SYN cookie */
     TF_LOSS = 1 << 16,      /* after a timeout, until recover is ACKed (Linux's CA_Loss) */
+    TF_ORPHAN = 1 << 17,    /* closed by the application, counted in n_orphans */
 };
 
 struct us_tcpcb {
@@ -169,9 +170,10 @@ struct us_tcpcb {
     /* Counters for tcp_info. */
     uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
     uint32_t segs_out, segs_in, total_retrans, lost_out, retrans_out;
-    int soft_err; /* an ICMP error, reported if the connection times out */
-    bool dead;    /* freed: waits in the graveyard for the end of the round */
-    bool wake;    /* the socket needs a wake-up at the end of this segment */
+    int soft_err;            /* an ICMP error, reported if the connection times out */
+    us_time_ns last_oow_ack; /* the last ACK to an unacceptable segment (rate limit) */
+    bool dead;               /* freed: waits in the graveyard for the end of the round */
+    bool wake;               /* the socket needs a wake-up at the end of this segment */
 };
 
 struct us_tcp_table {
@@ -185,6 +187,8 @@ struct us_tcp_table {
     us_time_ns next_timer;
     uint64_t isn_secret[2];
     uint32_t cookie_secret;
+    uint64_t challenge_sec;  /* the second tcp_challenge_ack_limit counts in */
+    uint32_t challenge_left; /* challenge ACKs still allowed in it */
     us_tcp_isn_fn isn_hook;
     void *isn_ctx;
 };
@@ -222,6 +226,8 @@ void us_tcp_wake(struct us_stack *s, struct us_tcpcb *tp);
 /* The route MTU - 40 for faddr. */
 uint16_t us_tcp_route_mss(struct us_stack *s, us_ip4 faddr);
 void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp);
+/* No longer an orphan to count (freed, or in TIME_WAIT). */
+void us_tcp_unorphan(struct us_stack *s, struct us_tcpcb *tp);
 /* Buffers for a new connection (send ring). 0 or -ENOMEM. */
 int us_tcp_alloc_buffers(struct us_stack *s, struct us_tcpcb *tp);
 int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap);

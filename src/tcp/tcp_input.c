@@ -10,6 +10,7 @@
 #include "sock/sock.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 /* Linux's PAWS window: a ts_recent older than 24 days is not trusted. */
@@ -139,8 +140,45 @@ static void established(struct us_stack *s, struct us_tcpcb *tp, const struct us
 
 /* RFC 5961 §3.2, §4.2: answer with an ACK of what we expect, so a genuine
  * peer resynchronizes and a blind attacker learns nothing. */
-static void challenge_ack(struct us_stack *s, struct us_tcpcb *tp)
+/* __tcp_oow_rate_limited: at most one ACK per tcp_invalid_ratelimit ms
+ * for segments that only provoke one, so that two hosts that disagree
+ * about a connection cannot ping-pong ACKs forever (an ACK storm) and a
+ * flood of forged segments draws few answers. Segments with data (and no
+ * SYN) are never limited: they are not an ACK loop. */
+static bool oow_rate_limited(struct us_stack *s, struct us_tcpcb *tp, uint32_t len, uint8_t fl,
+                             uint64_t *skipped)
 {
+    if (len && !(fl & US_TCP_SYN))
+        return false;
+    us_time_ns gap = (us_time_ns)s->sysctl.tcp_invalid_ratelimit * US_NS_PER_MS;
+    if (tp->last_oow_ack && s->now - tp->last_oow_ack < gap) {
+        (*skipped)++;
+        return true;
+    }
+    tp->last_oow_ack = s->now;
+    return false;
+}
+
+/* tcp_send_challenge_ack: per connection as above, then the stack-wide
+ * tcp_challenge_ack_limit per second (RFC 5961 §7; off at Linux's default
+ * INT_MAX), randomised around the limit so that the count cannot be used
+ * to infer a connection's sequence numbers (CVE-2016-5696). */
+static void challenge_ack(struct us_stack *s, struct us_tcpcb *tp, uint32_t len, uint8_t fl)
+{
+    if (oow_rate_limited(s, tp, len, fl, &s->mib.tcpext.TCPACKSkippedChallenge))
+        return;
+    int limit = s->sysctl.tcp_challenge_ack_limit;
+    if (limit != INT_MAX) {
+        uint64_t sec = s->now / US_NS_PER_SEC;
+        if (sec != s->tcp->challenge_sec) {
+            uint32_t half = ((uint32_t)limit + 1) / 2;
+            s->tcp->challenge_sec = sec;
+            s->tcp->challenge_left = half + (uint32_t)us_rng_below(&s->rng, (uint64_t)limit);
+        }
+        if (!s->tcp->challenge_left)
+            return;
+        s->tcp->challenge_left--;
+    }
     s->mib.tcpext.TCPChallengeACK++;
     us_tcp_send_ack(s, tp);
 }
@@ -438,22 +476,26 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
     if ((tp->flags & TF_TSTAMP) && th->opts.ts_present && !(fl & US_TCP_RST) &&
         us_seq_lt(th->opts.tsval, tp->ts_recent) && s->now - tp->ts_recent_age < PAWS_24DAYS) {
         s->mib.tcpext.PAWSEstab++;
-        us_tcp_dsack_old(s, tp, seq, len); /* tcp_send_dupack */
-        us_tcp_send_ack(s, tp);
+        if (!oow_rate_limited(s, tp, len, fl, &s->mib.tcpext.TCPACKSkippedPAWS)) {
+            us_tcp_dsack_old(s, tp, seq, len); /* tcp_send_dupack */
+            us_tcp_send_ack(s, tp);
+        }
         goto drop;
     }
     /* First: the sequence number. */
     if (!seq_acceptable(tp, seq, seq + len + ((fl & US_TCP_FIN) ? 1 : 0))) {
         if ((fl & US_TCP_SYN) && !(fl & US_TCP_RST)) {
-            challenge_ack(s, tp); /* RFC 5961 §4.2: whatever its sequence number */
+            challenge_ack(s, tp, len, fl); /* RFC 5961 §4.2: whatever its sequence number */
             goto drop;
         }
         if (!(fl & US_TCP_RST)) {
             if (len && tp->rcv_adv == tp->rcv_nxt)
                 s->mib.tcpext.TCPZeroWindowDrop++;
-            us_tcp_dsack_old(s, tp, seq, len); /* tcp_send_dupack */
-            tp->flags |= TF_ACKNOW;
-            us_tcp_send_ack(s, tp);
+            if (!oow_rate_limited(s, tp, len, fl, &s->mib.tcpext.TCPACKSkippedSeq)) {
+                us_tcp_dsack_old(s, tp, seq, len); /* tcp_send_dupack */
+                tp->flags |= TF_ACKNOW;
+                us_tcp_send_ack(s, tp);
+            }
         }
         goto drop;
     }
@@ -467,7 +509,7 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
     /* Second: RST (RFC 5961 §3.2). */
     if (fl & US_TCP_RST) {
         if (seq != tp->rcv_nxt) {
-            challenge_ack(s, tp);
+            challenge_ack(s, tp, len, fl);
             goto drop;
         }
         if (tp->state == US_TCP_SYN_RECV && tp->listener) {
@@ -485,7 +527,7 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
     }
     /* Fourth: a SYN in a synchronized state (RFC 5961 §4.2). */
     if (fl & US_TCP_SYN) {
-        challenge_ack(s, tp);
+        challenge_ack(s, tp, len, fl);
         goto drop;
     }
     /* Fifth: the ACK field. */
@@ -520,7 +562,7 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
     }
     /* RFC 5961 §5.2: an ACK too far below snd_una is suspect. */
     if (us_seq_lt(th->ack, tp->snd_una - tp->max_sndwnd - 1)) {
-        challenge_ack(s, tp);
+        challenge_ack(s, tp, len, fl);
         goto drop;
     }
     uint32_t wnd = (uint32_t)th->window << tp->snd_wscale;

@@ -337,6 +337,19 @@ void us_tcp_sock_close(struct us_stack *s, struct us_sock *sk, bool quiet)
     }
     /* Nobody will read what is held out of order any more. */
     us_tcp_ofo_purge(&tp->ofo);
+    /* An orphan now; past net.ipv4.tcp_max_orphans it is reset instead of
+     * closed gracefully (tcp_close's tcp_check_oom, "too many orphaned
+     * sockets"). */
+    tp->flags |= TF_ORPHAN;
+    s->tcp->n_orphans++;
+    if (s->tcp->n_orphans > (uint32_t)s->sysctl.tcp_max_orphans) {
+        s->mib.tcpext.TCPAbortOnMemory++;
+        us_tcp_send_rst(s, tp);
+        us_tcp_set_state(s, tp, US_TCP_CLOSE);
+        us_tcpcb_free(s, tp);
+        us_iface_flush(s);
+        return;
+    }
     switch (tp->state) {
     case US_TCP_SYN_RECV:
     case US_TCP_ESTABLISHED:

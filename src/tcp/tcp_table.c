@@ -308,6 +308,7 @@ void us_tcp_reap(struct us_stack *s)
 
 void us_tcpcb_free(struct us_stack *s, struct us_tcpcb *tp)
 {
+    us_tcp_unorphan(s, tp);
     if (tp->dead)
         return;
     us_tcp_ehash_del(s, tp);
@@ -385,6 +386,14 @@ void us_tcp_done(struct us_stack *s, struct us_tcpcb *tp)
     us_sock_state_change(s, sk);
 }
 
+void us_tcp_unorphan(struct us_stack *s, struct us_tcpcb *tp)
+{
+    if (tp->flags & TF_ORPHAN) {
+        tp->flags &= ~(uint32_t)TF_ORPHAN;
+        s->tcp->n_orphans--;
+    }
+}
+
 void us_tcp_drop(struct us_stack *s, struct us_tcpcb *tp, int err)
 {
     /* tcp_write_err: a timeout after ICMP errors reports the error. */
@@ -421,6 +430,7 @@ void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
         return;
     }
     us_tcp_set_state(s, tp, US_TCP_TIME_WAIT);
+    us_tcp_unorphan(s, tp); /* Linux's TIME_WAIT minisocks are no orphans */
     s->tcp->n_tw++;
     s->mib.tcpext.TW++;
     tp->rto_at = tp->persist_at = tp->keep_at = tp->fin2_at = tp->delack_at = US_TIME_NEVER;

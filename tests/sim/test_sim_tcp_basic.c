@@ -272,8 +272,22 @@ static void test_close_with_unread_data_resets(void **state)
     assert_int_equal(ctr(n->a, "TcpEstabResets"), 1);
 }
 
+/* Sends r from A's address to b, through the sniffer port, and runs 1 ms. */
+static void inject(struct tnet *n, const struct us_tcp_repr *r, const struct us_ipv4_repr *ip,
+                   const struct us_mac *bmac)
+{
+    struct us_pkt *p = us_pkt_alloc(n->sniff_pool);
+    uint8_t *seg = us_pkt_put(p, US_ETH_HLEN + US_IPV4_HLEN + US_TCP_HLEN);
+    us_tcp_emit(seg + US_ETH_HLEN + US_IPV4_HLEN, US_TCP_HLEN, r, A_IP, B_IP);
+    us_ipv4_emit(seg + US_ETH_HLEN, ip);
+    us_eth_emit(seg, bmac, &n->sniff->mac, US_ETH_TYPE_IPV4);
+    us_dev_tx_burst(n->sniff, &p, 1, n->now);
+    run(n, 1 * MS);
+}
+
 /* RFC 5961: an in-window RST that is not exactly at rcv_nxt and a SYN in
- * ESTABLISHED both get a challenge ACK, and the connection survives. */
+ * ESTABLISHED both get a challenge ACK, and the connection survives; the
+ * challenge ACKs are rate limited per connection and stack-wide. */
 static void test_challenge_acks(void **state)
 {
     struct tnet *n = *state;
@@ -314,17 +328,28 @@ static void test_challenge_acks(void **state)
     run(n, 1 * MS);
     assert_int_equal(ctr(n->b, "TcpExtTCPChallengeACK"), 1);
     assert_int_equal(tcp_info_of(n->b, sfd).state, US_TCP_ESTABLISHED);
-    /* A SYN on the established tuple. */
-    p = us_pkt_alloc(n->sniff_pool);
+    /* A SYN on the established tuple, at once: within
+     * tcp_invalid_ratelimit (500 ms) of the last, it gets no answer. */
     r.flags = US_TCP_SYN;
     r.seq = 12345;
-    seg = us_pkt_put(p, US_ETH_HLEN + US_IPV4_HLEN + US_TCP_HLEN);
-    us_tcp_emit(seg + US_ETH_HLEN + US_IPV4_HLEN, US_TCP_HLEN, &r, A_IP, B_IP);
-    us_ipv4_emit(seg + US_ETH_HLEN, &ip);
-    us_eth_emit(seg, &bmac, &n->sniff->mac, US_ETH_TYPE_IPV4);
-    us_dev_tx_burst(n->sniff, &p, 1, n->now);
-    run(n, 1 * MS);
+    inject(n, &r, &ip, &bmac);
+    assert_int_equal(ctr(n->b, "TcpExtTCPChallengeACK"), 1);
+    assert_int_equal(ctr(n->b, "TcpExtTCPACKSkippedChallenge"), 1);
+    /* Later, it does. */
+    run(n, 600 * MS);
+    inject(n, &r, &ip, &bmac);
     assert_int_equal(ctr(n->b, "TcpExtTCPChallengeACK"), 2);
+    assert_int_equal(tcp_info_of(n->b, sfd).state, US_TCP_ESTABLISHED);
+    /* The stack-wide tcp_challenge_ack_limit (off by default): with the
+     * per-connection limit off and 2 per second, 6 SYNs in a second draw
+     * between 1 and 2 (the count is randomised, CVE-2016-5696). */
+    set_knob(n->b, "net.ipv4.tcp_invalid_ratelimit", "0");
+    set_knob(n->b, "net.ipv4.tcp_challenge_ack_limit", "2");
+    run(n, 1000 * MS);
+    for (int i = 0; i < 6; i++)
+        inject(n, &r, &ip, &bmac);
+    uint64_t sent = ctr(n->b, "TcpExtTCPChallengeACK") - 2;
+    assert_true(sent >= 1 && sent <= 2);
     assert_int_equal(tcp_info_of(n->b, sfd).state, US_TCP_ESTABLISHED);
     assert_true(n->nseen > base);
     transfer(n, cfd, sfd, 1000, 1000, 1 * MS, 5 * SEC);

@@ -1,8 +1,8 @@
 /* SYN cookies when the SYN queue is full (a flood of SYNs from a host that
  * never answers does not stop a legitimate connection, which keeps window
  * scaling and SACK through the cookie's timestamp), keepalive probes
- * and the drop after tcp_keepalive_probes, the sysctls and counters TCP
- * adds, and the accept queue's bound (ListenOverflows). */
+ * and the drop after tcp_keepalive_probes, tcp_max_orphans, the sysctls and
+ * counters TCP adds, and the accept queue's bound (ListenOverflows). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +89,46 @@ static void test_syn_flood_then_cookies(void **state)
     tnet_free(n);
 }
 
+/* net.ipv4.tcp_max_orphans = 1: of three connections a closes while b
+ * keeps its ends open, the first lingers as an orphan in FIN_WAIT2 and the
+ * other two are reset (TCPAbortOnMemory), as Linux's tcp_close does. */
+static void test_max_orphans(void **state)
+{
+    (void)state;
+    struct tnet_cfg c = {0};
+    struct tnet *n = tnet_new(&c);
+    set_knob(n->a, "net.ipv4.tcp_max_orphans", "1");
+    int lfd = tcp_listen_on(n->b, 80, 8);
+    int cfd[3], sfd[3];
+    for (int i = 0; i < 3; i++) {
+        cfd[i] = tcp_connect_to(n->a, B_IP, 80);
+        run(n, 5 * MS);
+        sfd[i] = us_accept(n->b, lfd, NULL);
+        assert_true(sfd[i] >= 0);
+    }
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(us_close(n->a, cfd[i]), 0);
+    run(n, 5 * MS);
+    assert_int_equal(ctr(n->a, "TcpExtTCPAbortOnMemory"), 2);
+    /* b: the first peer said FIN, the other two reset. */
+    char ch;
+    assert_int_equal(us_recv(n->b, sfd[0], &ch, 1, 0), 0);
+    assert_int_equal(us_recv(n->b, sfd[1], &ch, 1, 0), -ECONNRESET);
+    assert_int_equal(us_recv(n->b, sfd[2], &ch, 1, 0), -ECONNRESET);
+    /* Once the orphan is gone, the next close is graceful again. */
+    us_close(n->b, sfd[0]);
+    run(n, 5 * MS);
+    int c4 = tcp_connect_to(n->a, B_IP, 80);
+    run(n, 5 * MS);
+    int s4 = us_accept(n->b, lfd, NULL);
+    assert_true(s4 >= 0);
+    assert_int_equal(us_close(n->a, c4), 0);
+    run(n, 5 * MS);
+    assert_int_equal(ctr(n->a, "TcpExtTCPAbortOnMemory"), 2);
+    assert_int_equal(us_recv(n->b, s4, &ch, 1, 0), 0);
+    tnet_free(n);
+}
+
 static void test_accept_queue_bound(void **state)
 {
     (void)state;
@@ -166,9 +206,8 @@ static void test_sysctls_and_counters(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_syn_flood_then_cookies),
-        cmocka_unit_test(test_accept_queue_bound),
-        cmocka_unit_test(test_keepalive),
+        cmocka_unit_test(test_syn_flood_then_cookies), cmocka_unit_test(test_max_orphans),
+        cmocka_unit_test(test_accept_queue_bound),     cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_sysctls_and_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

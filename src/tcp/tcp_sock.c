@@ -303,6 +303,15 @@ int us_tcp_shutdown(struct us_stack *s, struct us_sock *sk, int how)
     return 0;
 }
 
+/* A close that aborts: RST, CLOSED, gone (tcp_send_active_reset). */
+static void close_with_reset(struct us_stack *s, struct us_tcpcb *tp)
+{
+    us_tcp_send_rst(s, tp);
+    us_tcp_set_state(s, tp, US_TCP_CLOSE);
+    us_tcpcb_free(s, tp);
+    us_iface_flush(s);
+}
+
 void us_tcp_sock_close(struct us_stack *s, struct us_sock *sk, bool quiet)
 {
     struct us_tcpcb *tp = sk->tp;
@@ -329,10 +338,7 @@ void us_tcp_sock_close(struct us_stack *s, struct us_sock *sk, bool quiet)
     if (tp->rcv_queued) {
         /* RFC 9293 §3.10.4 / Linux's tcp_close: unread data → RST, not FIN. */
         s->mib.tcpext.TCPAbortOnClose++;
-        us_tcp_send_rst(s, tp);
-        us_tcp_set_state(s, tp, US_TCP_CLOSE);
-        us_tcpcb_free(s, tp);
-        us_iface_flush(s);
+        close_with_reset(s, tp);
         return;
     }
     /* Nobody will read what is held out of order any more. */
@@ -344,10 +350,7 @@ void us_tcp_sock_close(struct us_stack *s, struct us_sock *sk, bool quiet)
     s->tcp->n_orphans++;
     if (s->tcp->n_orphans > (uint32_t)s->sysctl.tcp_max_orphans) {
         s->mib.tcpext.TCPAbortOnMemory++;
-        us_tcp_send_rst(s, tp);
-        us_tcp_set_state(s, tp, US_TCP_CLOSE);
-        us_tcpcb_free(s, tp);
-        us_iface_flush(s);
+        close_with_reset(s, tp);
         return;
     }
     switch (tp->state) {

@@ -22,4 +22,13 @@ static inline void set_knob(struct us_stack *s, const char *key, const char *val
         fail_msg("%s", err);
 }
 
+/* A stack for a test topology; fails the test if it cannot be made. */
+static inline struct us_stack *sim_stack_new(const char *name, uint64_t seed)
+{
+    struct us_stack_config sc = {.name = name, .seed = seed};
+    struct us_stack *s = us_stack_new(&sc);
+    assert_non_null(s);
+    return s;
+}
+
 #endif

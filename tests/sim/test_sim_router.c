@@ -68,14 +68,6 @@ static void on_icmp(void *ctx, const struct us_ipv4_view *ip, const struct us_ic
            icmp->payload_len < sizeof(s->payload) ? icmp->payload_len : sizeof(s->payload));
 }
 
-static struct us_stack *new_stack(const char *name, uint64_t seed)
-{
-    struct us_stack_config sc = {.name = name, .seed = seed};
-    struct us_stack *s = us_stack_new(&sc);
-    assert_non_null(s);
-    return s;
-}
-
 static void run_for(struct net *n, us_time_ns dt)
 {
     us_sim_run(n->all, 3, &n->now, n->now + dt);
@@ -93,9 +85,9 @@ static int setup(void **state)
     n->w2 = us_wire_new(&c2);
     assert_non_null(n->w1);
     assert_non_null(n->w2);
-    n->a = new_stack("a", 101);
-    n->r = new_stack("r", 202);
-    n->b = new_stack("b", 303);
+    n->a = sim_stack_new("a", 101);
+    n->r = sim_stack_new("r", 202);
+    n->b = sim_stack_new("b", 303);
     n->all[0] = n->a;
     n->all[1] = n->r;
     n->all[2] = n->b;

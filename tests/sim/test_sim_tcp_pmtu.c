@@ -42,14 +42,6 @@ struct net {
     us_time_ns now;
 };
 
-static struct us_stack *new_stack(const char *name, uint64_t seed)
-{
-    struct us_stack_config sc = {.name = name, .seed = seed};
-    struct us_stack *s = us_stack_new(&sc);
-    assert_non_null(s);
-    return s;
-}
-
 static void run_for(struct net *n, us_time_ns dt)
 {
     us_sim_run(n->all, 4, &n->now, n->now + dt);
@@ -65,10 +57,10 @@ static int setup(void **state)
         n->w[i] = us_wire_new(&c);
         assert_non_null(n->w[i]);
     }
-    n->a = n->all[0] = new_stack("a", 11);
-    n->r1 = n->all[1] = new_stack("r1", 22);
-    n->r2 = n->all[2] = new_stack("r2", 33);
-    n->b = n->all[3] = new_stack("b", 44);
+    n->a = n->all[0] = sim_stack_new("a", 11);
+    n->r1 = n->all[1] = sim_stack_new("r1", 22);
+    n->r2 = n->all[2] = sim_stack_new("r2", 33);
+    n->b = n->all[3] = sim_stack_new("b", 44);
     assert_int_equal(us_iface_add(n->a, us_wire_port_new(n->w[0], "a0"), A_IP, 24, 0), 0);
     assert_int_equal(us_iface_add(n->r1, us_wire_port_new(n->w[0], "r1a"), R1A_IP, 24, 0), 0);
     assert_int_equal(us_iface_add(n->r1, us_wire_port_new(n->w[1], "r1b"), R1B_IP, 24, 0), 1);

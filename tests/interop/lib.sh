@@ -26,11 +26,11 @@ interop_enter_netns() {
   trap interop_cleanup EXIT
 }
 
-# USTACK_INTEROP_KEEP=DIR keeps the run's logs there, for debugging.
+# USTACK_INTEROP_KEEP=DIR keeps the run's logs and captures there, for debugging.
 interop_cleanup() {
   interop_stop_ustack
   if [ -n "${USTACK_INTEROP_KEEP:-}" ]; then
-    mkdir -p "$USTACK_INTEROP_KEEP" && cp "$WORK"/*.log "$USTACK_INTEROP_KEEP"/ 2>/dev/null || true
+    mkdir -p "$USTACK_INTEROP_KEEP" && cp "$WORK"/*.log "$WORK"/*.pcap "$USTACK_INTEROP_KEEP"/ 2>/dev/null || true
   fi
   rm -rf "$WORK"
 }

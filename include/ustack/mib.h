@@ -85,7 +85,10 @@
     X(TCPACKSkippedChallenge)                                                                      \
     X(TCPACKSkippedSeq)                                                                            \
     X(TCPACKSkippedPAWS)                                                                           \
-    X(TCPAbortOnMemory)
+    X(TCPAbortOnMemory)                                                                            \
+    X(TCPFullUndo)                                                                                 \
+    X(TCPDSACKUndo)                                                                                \
+    X(TCPLossUndo)
 // clang-format on
 
 /* Not in Linux's snmp file: ARP and neighbour-table figures (Linux shows

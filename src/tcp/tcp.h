@@ -8,6 +8,7 @@
  *   tcp_ack.c    an arriving ACK: SACK, RTT, loss detection, recovery (PRR)
  *   tcp_rtx.c    the retransmission queue: a record per segment in flight
  *   tcp_rack.c   RACK-TLP loss detection (RFC 8985)
+ *   tcp_undo.c   undoing a cwnd cut that D-SACKs or timestamps show needless
  *   tcp_output.c what to send: retransmissions, data, ACK, FIN, window;
  *                segmentation, Nagle
  *   tcp_timer.c  RTO, delayed ACK, persist, keepalive, FIN_WAIT2, TIME_WAIT
@@ -143,8 +144,14 @@ struct us_tcpcb {
         bool reord;            /* the path was seen to reorder */
     } rack;                    /* RFC 8985 §6 */
     us_time_ns reo_at, tlp_at; /* RACK's reordering timer, the loss probe */
-    uint32_t tlp_end;          /* snd_max when the probe went */
-    uint32_t tlp_probes;       /* probes since an ACK last delivered data */
+    /* Undo (tcp_undo.c): the episode's start and what it cut. */
+    bool undo_active;
+    uint32_t undo_marker;  /* snd_una when the episode began */
+    uint32_t undo_retrans; /* its retransmissions not yet D-SACKed */
+    uint32_t undo_cwnd, undo_ssthresh;
+    uint32_t retrans_stamp; /* timestamp clock at its first retransmission */
+    uint32_t tlp_end;       /* snd_max when the probe went */
+    uint32_t tlp_probes;    /* probes since an ACK last delivered data */
     bool tlp_active, tlp_retrans;
     us_time_ns last_send;
 
@@ -307,6 +314,18 @@ uint32_t us_tcp_pipe(const struct us_tcpcb *tp);
 void us_tcp_sndbuf_expand(struct us_stack *s, struct us_tcpcb *tp);
 /* Loss found outside recovery: the congestion response starts. */
 void us_tcp_enter_recovery(struct us_stack *s, struct us_tcpcb *tp);
+
+/* ---- tcp_undo.c ---- */
+/* A congestion response begins (before cwnd and ssthresh change). */
+void us_tcp_undo_init(struct us_tcpcb *tp);
+void us_tcp_undo_retransmitted(struct us_stack *s, struct us_tcpcb *tp);
+/* A D-SACK block [left, right) arrived. */
+void us_tcp_undo_dsack(struct us_tcpcb *tp, uint32_t left, uint32_t right);
+/* Whether this ACK shows the episode's retransmissions were not needed. */
+bool us_tcp_undo_possible(const struct us_tcpcb *tp, const struct us_tcp_view *th);
+/* Restores cwnd and ssthresh; unmark_loss: after a timeout, what it marked
+ * lost is not resent. */
+void us_tcp_undo(struct us_stack *s, struct us_tcpcb *tp, bool unmark_loss);
 
 /* ---- tcp_rack.c ---- */
 /* A record this ACK delivered (newly SACKed, or cumulatively ACKed). */

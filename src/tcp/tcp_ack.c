@@ -61,6 +61,7 @@ static void sack_tag(struct us_stack *s, struct us_tcpcb *tp, const struct us_tc
                                         us_seq_leq(r, o->sack[1].right)))) {
             a->dsack = true;
             s->mib.tcpext.TCPDSACKRecv++;
+            us_tcp_undo_dsack(tp, l, r);
             continue;
         }
         /* Blocks lie above the cumulative ACK and within what was sent;
@@ -126,6 +127,7 @@ void us_tcp_enter_recovery(struct us_stack *s, struct us_tcpcb *tp)
     /* RFC 6675 §5 step 4 / RFC 6582 §3.2 step 2: one congestion response
      * per window, until the ACK passes the RecoveryPoint. */
     uint32_t flight = us_tcp_flight(tp);
+    us_tcp_undo_init(tp); /* before the flags say recovery */
     tp->flags |= TF_IN_RECOVERY;
     tp->recover = tp->snd_max;
     tp->prr_delivered = tp->prr_out = 0;
@@ -317,12 +319,40 @@ void us_tcp_ack(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_vie
     else
         newly_lost = reno_detect_loss(s, tp, advanced, dup);
 
+    bool may_undo = us_tcp_undo_possible(tp, th);
+    if ((tp->flags & TF_LOSS) && advanced && may_undo) {
+        /* tcp_try_undo_loss: the timeout was spurious (RFC 3522); what it
+         * marked lost is in flight after all. */
+        s->mib.tcpext.TCPLossUndo++;
+        s->mib.tcpext.TCPSpuriousRTOs++;
+        us_tcp_undo(s, tp, true);
+        tp->flags &= ~(uint32_t)TF_LOSS;
+        may_undo = false;
+    } else if (!(tp->flags & TF_LOSS) && a.dsack && tp->undo_active && !tp->undo_retrans &&
+               tp->retrans_stamp) {
+        /* tcp_try_undo_dsack: every retransmission of the episode came
+         * back twice; in recovery or after it (the last D-SACK often
+         * arrives after the ACK that ended it). */
+        s->mib.tcpext.TCPDSACKUndo++;
+        us_tcp_undo(s, tp, false);
+        may_undo = false;
+    }
     if ((tp->flags & (TF_IN_RECOVERY | TF_LOSS)) && us_seq_geq(tp->snd_una, tp->recover)) {
         /* The RecoveryPoint is passed: recovery ends, cwnd deflates to
-         * ssthresh (RFC 6582 §3.2 step 3, RFC 6937 §3); after a timeout
-         * slow start simply carries on. */
-        if (tp->flags & TF_IN_RECOVERY)
+         * ssthresh (RFC 6582 §3.2 step 3, RFC 6937 §3), or comes back if
+         * the episode turned out needless; after a timeout slow start
+         * simply carries on. */
+        if (may_undo) {
+            if (tp->flags & TF_IN_RECOVERY)
+                s->mib.tcpext.TCPFullUndo++;
+            else
+                s->mib.tcpext.TCPLossUndo++;
+            us_tcp_undo(s, tp, false);
+        } else if (tp->flags & TF_IN_RECOVERY) {
             us_tcp_cc_recovery_exit(&tp->cc, s->now);
+        }
+        /* Without an undo now, the episode's record stays for D-SACKs still
+         * on their way, until the next episode starts its own. */
         tp->flags &= ~(uint32_t)(TF_IN_RECOVERY | TF_LOSS);
         tp->reno_sacked = 0;
     }

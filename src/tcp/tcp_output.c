@@ -267,6 +267,7 @@ int us_tcp_retransmit_seg(struct us_stack *s, struct us_tcpcb *tp, uint32_t i)
     if (xmit(s, tp, g->seq, flags, g->seq - tp->snd_una, len, NULL) < 0)
         return -1;
     count_retrans(s, tp, len);
+    us_tcp_undo_retransmitted(s, tp);
     us_tcp_rtx_mark_retrans(&tp->rtx, g, s->now);
     if (tp->flags & TF_IN_RECOVERY)
         tp->prr_out += us_tcp_seg_len(g);

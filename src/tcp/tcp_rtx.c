@@ -106,6 +106,14 @@ void us_tcp_rtx_mark_lost(struct us_tcp_rtx *q, struct us_tcp_seg *g)
     }
 }
 
+void us_tcp_rtx_unmark_lost(struct us_tcp_rtx *q, struct us_tcp_seg *g)
+{
+    if (g->flags & US_TCP_SEG_LOST) {
+        g->flags &= (uint8_t)~US_TCP_SEG_LOST;
+        q->lost -= us_tcp_seg_len(g);
+    }
+}
+
 void us_tcp_rtx_mark_sacked(struct us_tcp_rtx *q, struct us_tcp_seg *g)
 {
     if (g->flags & US_TCP_SEG_SACKED)

@@ -67,6 +67,8 @@ uint32_t us_tcp_rtx_find(const struct us_tcp_rtx *q, uint32_t seq);
 void us_tcp_rtx_mark_lost(struct us_tcp_rtx *q, struct us_tcp_seg *g);
 void us_tcp_rtx_mark_sacked(struct us_tcp_rtx *q, struct us_tcp_seg *g);
 void us_tcp_rtx_mark_retrans(struct us_tcp_rtx *q, struct us_tcp_seg *g, us_time_ns now);
+/* Not lost after all (a spurious timeout undone). */
+void us_tcp_rtx_unmark_lost(struct us_tcp_rtx *q, struct us_tcp_seg *g);
 /* Drops the first record. */
 void us_tcp_rtx_pop(struct us_tcp_rtx *q);
 /* The first record starts at seq now (a partial cumulative ACK). */

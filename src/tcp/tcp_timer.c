@@ -104,6 +104,7 @@ static void rto_fire(struct us_stack *s, struct us_tcpcb *tp)
      * the peer SACKed stays SACKed (RFC 6675 §5.1), unless the segment at
      * snd_una is among it: then the receiver reneged (RFC 2018 §8). Until
      * snd_max as it is now is ACKed, no fast recovery starts (RFC 6582 §4). */
+    us_tcp_undo_init(tp);
     us_tcp_cc_rto(&tp->cc, us_tcp_flight(tp), tp->retransmits > 0, s->now);
     if (tp->rtx.n && (us_tcp_rtx_at(&tp->rtx, 0)->flags & US_TCP_SEG_SACKED)) {
         s->mib.tcpext.TCPSACKReneging++;

@@ -5,7 +5,9 @@
  * with nothing sent after it; after a timeout only the hole is
  * resent, never data the peer SACKed (RFC 6675 §5.1); the echoed timestamp
  * times an ACK of a retransmission (RFC 7323 §4); a needless retransmission
- * comes back as a D-SACK (RFC 2883); and a 10% random loss
+ * comes back as a D-SACK (RFC 2883); a cut for reordering or for a spurious
+ * timeout is undone (D-SACK, Eifel) and one for a real loss is not; and a
+ * 10% random loss
  * each way is repaired mostly by fast recovery, byte-exact. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +39,15 @@ struct dropper {
     us_time_ns last_xmit;       /* when the segment at offset last went */
     us_time_ns acks_lost_until; /* a receives no TCP segment before this */
     int acks_dropped;
+    /* Instead of dropping: a matching segment is held back hold_for (it
+     * arrives late, reordered), and with hold_acks what a would receive
+     * before acks_lost_until arrives then (delayed, not lost). */
+    us_time_ns hold_for;
+    struct us_pkt *held_tx;
+    us_time_ns held_tx_at;
+    bool hold_acks;
+    struct us_pkt *held_rx[64];
+    int n_held_rx;
 };
 
 static struct dropper *dropper_of(struct us_dev *d)
@@ -53,13 +64,38 @@ static bool is_tcp(const struct us_pkt *f)
            us_ipv4_parse(eth.payload, eth.payload_len, &ip) == 0 && ip.proto == US_IPPROTO_TCP;
 }
 
+/* Sends the held segment once its time has come. */
+static void release_tx(struct dropper *dr, us_time_ns now)
+{
+    if (dr->held_tx && now >= dr->held_tx_at) {
+        us_dev_tx_burst(dr->dev.lower, &dr->held_tx, 1, now);
+        dr->held_tx = NULL;
+    }
+}
+
 static int dropper_rx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
 {
     struct dropper *dr = dropper_of(d);
-    int got = us_dev_rx_burst(d->lower, p, n, now), k = 0;
+    release_tx(dr, now);
+    int k = 0;
+    if (now >= dr->acks_lost_until) {
+        while (dr->n_held_rx && k < n)
+            p[k++] = dr->held_rx[--dr->n_held_rx];
+        if (k)
+            return k;
+    }
+    int got = us_dev_rx_burst(d->lower, p, n, now);
     for (int i = 0; i < got; i++) {
         if (now < dr->acks_lost_until && is_tcp(p[i])) {
-            us_pkt_free(p[i]);
+            if (dr->hold_acks && dr->n_held_rx < 64) {
+                /* Held, to come in the order they arrived: a stack, so
+                 * kept reversed. */
+                memmove(dr->held_rx + 1, dr->held_rx, (size_t)dr->n_held_rx * sizeof(p[0]));
+                dr->held_rx[0] = p[i];
+                dr->n_held_rx++;
+            } else {
+                us_pkt_free(p[i]);
+            }
             dr->acks_dropped++;
             continue;
         }
@@ -107,11 +143,17 @@ static bool dropper_judge(struct dropper *dr, struct us_pkt *f, us_time_ns now)
 static int dropper_tx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
 {
     struct dropper *dr = dropper_of(d);
+    release_tx(dr, now);
     struct us_pkt *keep[64];
     int k = 0, taken = 0;
     for (int i = 0; i < n; i++) {
         if (dropper_judge(dr, p[i], now)) {
-            us_pkt_free(p[i]);
+            if (dr->hold_for && !dr->held_tx) {
+                dr->held_tx = p[i];
+                dr->held_tx_at = now + dr->hold_for;
+            } else {
+                us_pkt_free(p[i]);
+            }
             taken++;
             continue;
         }
@@ -128,11 +170,22 @@ static int dropper_tx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now
 
 static us_time_ns dropper_deadline(struct us_dev *d, us_time_ns now)
 {
-    return us_dev_next_deadline(d->lower, now);
+    struct dropper *dr = dropper_of(d);
+    us_time_ns t = us_dev_next_deadline(d->lower, now);
+    if (dr->held_tx && dr->held_tx_at < t)
+        t = dr->held_tx_at;
+    if (dr->n_held_rx && dr->acks_lost_until < t)
+        t = dr->acks_lost_until;
+    return t;
 }
 
 static void dropper_destroy(struct us_dev *d)
 {
+    struct dropper *dr = dropper_of(d);
+    if (dr->held_tx)
+        us_pkt_free(dr->held_tx);
+    while (dr->n_held_rx)
+        us_pkt_free(dr->held_rx[--dr->n_held_rx]);
     us_dev_destroy(d->lower);
 }
 
@@ -215,6 +268,8 @@ static void test_lost_retransmission_without_rto(void **state)
     assert_true(ctr(n->a, "TcpExtTCPLostRetransmit") >= 1);
     assert_int_equal(ctr(n->a, "TcpExtTCPSackRecovery"), 1);
     assert_int_equal(dr.other_rexmits, 0);
+    /* A real loss: nothing to undo. */
+    assert_int_equal(ctr(n->a, "TcpExtTCPFullUndo") + ctr(n->a, "TcpExtTCPDSACKUndo"), 0);
     tnet_free(n);
 }
 
@@ -296,6 +351,7 @@ static void test_rto_keeps_sacked_data(void **state)
     assert_int_equal(dr.other_rexmits, 0);
     struct us_tcp_info ti = tcp_info_of(n->a, cfd);
     assert_int_equal(ti.bytes_retrans, (uint64_t)(dr.offset_xmits - 1) * mss);
+    assert_int_equal(ctr(n->a, "TcpExtTCPLossUndo"), 0);
     assert_true(dr.last_xmit >= dr.until);
     tnet_free(n);
 }
@@ -375,6 +431,56 @@ static void test_dsack(void **state)
     assert_int_equal(recv, 0);
 }
 
+/* Segment 30 of 200 is held back 15 ms (reordered, not lost): RACK sees
+ * later ones delivered and retransmits it, then the original arrives as a
+ * duplicate, the receiver D-SACKs it, and the sender undoes the window cut
+ * (Linux's tcp_try_undo_dsack / tcp_try_undo_recovery). */
+static void test_reordering_undone(void **state)
+{
+    (void)state;
+    static struct dropper dr;
+    int cfd, sfd;
+    struct tnet *n = net_with(&dr, &cfd, &sfd);
+    uint32_t mss = tcp_info_of(n->a, cfd).snd_mss;
+    dr.offset = 30 * mss;
+    dr.times = 1;
+    dr.hold_for = 15 * MS;
+    dr.armed = true;
+    transfer(n, cfd, sfd, 200 * mss, 0, 1 * MS, 10 * SEC);
+    assert_int_equal(dr.dropped, 1);
+    assert_int_equal(ctr(n->a, "TcpExtTCPSackRecovery"), 1);
+    assert_true(ctr(n->b, "TcpExtTCPDSACKOfoSent") + ctr(n->b, "TcpExtTCPDSACKOldSent") >= 1);
+    assert_true(ctr(n->a, "TcpExtTCPDSACKUndo") + ctr(n->a, "TcpExtTCPFullUndo") == 1);
+    assert_int_equal(ctr(n->a, "TcpExtTCPTimeouts"), 0);
+    tnet_free(n);
+}
+
+/* All of b's ACKs for ten segments are delayed 300 ms (not lost): a's RTO
+ * fires at 200 ms for nothing. The late ACKs echo the originals'
+ * timestamps, older than the retransmission (Eifel, RFC 3522): the timeout
+ * is undone and cwnd is what it was, not one segment. */
+static void test_spurious_rto_undone(void **state)
+{
+    (void)state;
+    static struct dropper dr;
+    int cfd, sfd;
+    struct tnet *n = net_with(&dr, &cfd, &sfd);
+    uint32_t mss = tcp_info_of(n->a, cfd).snd_mss;
+    uint32_t cwnd0 = tcp_info_of(n->a, cfd).snd_cwnd;
+    dr.hold_acks = true;
+    dr.acks_lost_until = n->now + 300 * MS;
+    send_and_wait(n, cfd, sfd, 10 * mss, 5 * SEC);
+    run(n, 400 * MS);
+    assert_true(dr.acks_dropped > 0);
+    assert_int_equal(ctr(n->a, "TcpExtTCPTimeouts"), 1);
+    assert_int_equal(ctr(n->a, "TcpExtTCPSpuriousRTOs"), 1);
+    assert_int_equal(ctr(n->a, "TcpExtTCPLossUndo"), 1);
+    struct us_tcp_info ti = tcp_info_of(n->a, cfd);
+    assert_int_equal(ti.unacked, 0);
+    assert_true(ti.snd_cwnd >= cwnd0);
+    tnet_free(n);
+}
+
 /* 10% loss each way on a 10 ms RTT path, 4 MB with SACK: byte-exact, and
  * the repairs are fast retransmissions, with at most a few timeouts; lost
  * retransmissions are found without one. */
@@ -413,6 +519,8 @@ int main(void)
         cmocka_unit_test(test_rto_keeps_sacked_data),
         cmocka_unit_test(test_rtt_from_timestamps_under_karn),
         cmocka_unit_test(test_dsack),
+        cmocka_unit_test(test_reordering_undone),
+        cmocka_unit_test(test_spurious_rto_undone),
         cmocka_unit_test(test_heavy_loss_mostly_fast_recovery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,5 +48,8 @@ tcount() { tshark -r "$WORK/igmp.pcap" -Y "$1" 2>/dev/null | wc -l; }
 [ "$(tcount "ip.src==$USTACK_IP && igmp.type==0x17 && igmp.maddr==$GROUP && ip.dst==224.0.0.2")" -eq 1 ] ||
   fail "no IGMPv2 leave for $GROUP"
 bad=$(tcount '_ws.malformed || _ws.expert.severity >= "Error"')
-[ "$bad" -eq 0 ] || fail "$bad bad packets in the capture"
+[ "$bad" -eq 0 ] || {
+  tshark -r "$WORK/igmp.pcap" -Y '_ws.malformed || _ws.expert.severity >= "Error"' -V 2>/dev/null | head -80
+  fail "$bad bad packets in the capture"
+}
 echo PASS

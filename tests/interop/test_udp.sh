@@ -32,7 +32,13 @@ interop_stop_ustack
 [ "$(counter "$WORK/udp.log" UdpRcvbufErrors)" -eq 0 ] || fail "UdpRcvbufErrors != 0"
 [ "$(counter "$WORK/udp.log" IpReasmOKs)" -ge 1 ] || fail "no reassembly"
 [ "$(counter "$WORK/udp.log" IpFragOKs)" -ge 1 ] || fail "no fragmentation"
+badf='_ws.malformed || _ws.expert.severity >= "Error" || udp.checksum.status == "Bad"'
 bad=$(tshark -r "$WORK/udp.pcap" -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE \
-  -Y '_ws.malformed || _ws.expert.severity >= "Error" || udp.checksum.status == "Bad"' 2>/dev/null | wc -l)
-[ "$bad" -eq 0 ] || fail "$bad bad packets in ustack's capture"
+  -Y "$badf" 2>/dev/null | wc -l)
+if [ "$bad" -ne 0 ]; then
+  # Show what tshark objects to, for the log.
+  tshark -r "$WORK/udp.pcap" -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -Y "$badf" \
+    -V 2>/dev/null | head -80
+  fail "$bad bad packets in ustack's capture"
+fi
 echo PASS

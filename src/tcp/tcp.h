@@ -142,6 +142,9 @@ struct us_tcpcb {
         us_time_ns min_rtt;
         uint32_t fack;         /* the highest sequence number SACKed */
         bool reord;            /* the path was seen to reorder */
+        uint8_t reo_steps;     /* reo_wnd in quarters of min_rtt, grown by D-SACKs */
+        uint8_t reo_persist;   /* recoveries the grown window lasts */
+        uint32_t dsack_round;  /* no second step before snd_una passes this */
     } rack;                    /* RFC 8985 §6 */
     us_time_ns reo_at, tlp_at; /* RACK's reordering timer, the loss probe */
     /* Undo (tcp_undo.c): the episode's start and what it cut. */
@@ -336,6 +339,10 @@ void us_tcp_rack_reo_timeout(struct us_stack *s, struct us_tcpcb *tp);
 /* Arms the loss probe after new data went out or the left edge moved. */
 void us_tcp_tlp_schedule(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_tlp_fire(struct us_stack *s, struct us_tcpcb *tp);
+/* A D-SACK arrived: the reordering window grows (RFC 8985 §6.2 step 4). */
+void us_tcp_rack_dsack(struct us_tcpcb *tp);
+/* A recovery began: a grown window shrinks back after 16 without D-SACKs. */
+void us_tcp_rack_recovery(struct us_tcpcb *tp);
 /* Whether an outstanding probe repaired a loss (RFC 8985 §7.4). */
 void us_tcp_tlp_ack(struct us_stack *s, struct us_tcpcb *tp, uint32_t ack, bool dsack,
                     bool pure_dup);

@@ -62,6 +62,7 @@ static void sack_tag(struct us_stack *s, struct us_tcpcb *tp, const struct us_tc
             a->dsack = true;
             s->mib.tcpext.TCPDSACKRecv++;
             us_tcp_undo_dsack(tp, l, r);
+            us_tcp_rack_dsack(tp);
             continue;
         }
         /* Blocks lie above the cumulative ACK and within what was sent;
@@ -128,6 +129,7 @@ void us_tcp_enter_recovery(struct us_stack *s, struct us_tcpcb *tp)
      * per window, until the ACK passes the RecoveryPoint. */
     uint32_t flight = us_tcp_flight(tp);
     us_tcp_undo_init(tp); /* before the flags say recovery */
+    us_tcp_rack_recovery(tp);
     tp->flags |= TF_IN_RECOVERY;
     tp->recover = tp->snd_max;
     tp->prr_delivered = tp->prr_out = 0;

@@ -53,9 +53,33 @@ void us_tcp_rack_delivered(struct us_stack *s, struct us_tcpcb *tp, const struct
     }
 }
 
+/* RFC 8985 §6.2 step 4's RACK.reo_wnd_mult, as Linux's
+ * tcp_rack_update_reo_wnd: a D-SACK (a retransmission was not needed)
+ * widens the window by a quarter of min_rtt, at most once a round trip; it
+ * stays wide for 16 recoveries, then starts again at one quarter. */
+#define RACK_RECOVERY_THRESH 16
+
+void us_tcp_rack_dsack(struct us_tcpcb *tp)
+{
+    tp->rack.reord = true; /* a needless retransmission: delayed, not lost */
+    if (tp->rack.reo_steps && us_seq_lt(tp->snd_una, tp->rack.dsack_round))
+        return;
+    if (tp->rack.reo_steps < 255)
+        tp->rack.reo_steps = (uint8_t)(tp->rack.reo_steps ? tp->rack.reo_steps + 1 : 2);
+    tp->rack.dsack_round = tp->snd_max;
+    tp->rack.reo_persist = RACK_RECOVERY_THRESH;
+}
+
+void us_tcp_rack_recovery(struct us_tcpcb *tp)
+{
+    if (tp->rack.reo_persist && !--tp->rack.reo_persist)
+        tp->rack.reo_steps = 1;
+}
+
 /* RFC 8985 §6.2 step 4: how much reordering to tolerate. None once
  * recovery is under way or DupThresh segments are SACKed, unless the path
- * was seen to reorder; then a quarter of the minimum RTT, at most SRTT. */
+ * was seen to reorder; then a quarter of the minimum RTT per step, at most
+ * SRTT. */
 static us_time_ns reo_wnd(const struct us_tcpcb *tp)
 {
     if (!tp->rack.reord) {
@@ -64,7 +88,8 @@ static us_time_ns reo_wnd(const struct us_tcpcb *tp)
         if (tp->rtx.sacked >= 3u * tp->mss)
             return 0;
     }
-    us_time_ns w = tp->rack.min_rtt / 4;
+    uint32_t steps = tp->rack.reo_steps ? tp->rack.reo_steps : 1;
+    us_time_ns w = tp->rack.min_rtt / 4 * steps;
     return w < tp->srtt ? w : tp->srtt;
 }
 

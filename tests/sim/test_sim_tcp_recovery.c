@@ -455,6 +455,37 @@ static void test_reordering_undone(void **state)
     tnet_free(n);
 }
 
+/* Segments 30 and 130 of 200 are each held back 4 ms. The first is
+ * retransmitted needlessly; its D-SACK widens RACK's reordering window
+ * (RFC 8985 §6.2, Linux's reo_wnd_steps) to 2 x min_rtt/4 = 5 ms, so the
+ * second is waited for and not retransmitted. */
+static void test_reordering_window_grows(void **state)
+{
+    (void)state;
+    static struct dropper dr;
+    int cfd, sfd;
+    struct tnet *n = net_with(&dr, &cfd, &sfd);
+    uint32_t mss = tcp_info_of(n->a, cfd).snd_mss;
+    dr.offset = 30 * mss;
+    dr.times = 1;
+    dr.hold_for = 4 * MS;
+    dr.armed = true;
+    send_and_wait(n, cfd, sfd, 100 * mss, 5 * SEC);
+    run(n, 50 * MS);
+    assert_int_equal(dr.dropped, 1);
+    assert_int_equal(ctr(n->a, "TcpRetransSegs"), 1);
+    assert_int_equal(ctr(n->a, "TcpExtTCPDSACKRecv"), 1);
+    /* The same delay again, 100 segments on. */
+    dr.offset = 130 * mss;
+    dr.dropped = 0;
+    send_and_wait(n, cfd, sfd, 100 * mss, 5 * SEC);
+    run(n, 50 * MS);
+    assert_int_equal(dr.dropped, 1);
+    assert_int_equal(ctr(n->a, "TcpRetransSegs"), 1);
+    assert_int_equal(ctr(n->a, "TcpExtTCPSackRecovery"), 1);
+    tnet_free(n);
+}
+
 /* All of b's ACKs for ten segments are delayed 300 ms (not lost): a's RTO
  * fires at 200 ms for nothing. The late ACKs echo the originals'
  * timestamps, older than the retransmission (Eifel, RFC 3522): the timeout
@@ -521,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_dsack),
         cmocka_unit_test(test_reordering_undone),
         cmocka_unit_test(test_spurious_rto_undone),
+        cmocka_unit_test(test_reordering_window_grows),
         cmocka_unit_test(test_heavy_loss_mostly_fast_recovery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

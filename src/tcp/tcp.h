@@ -113,9 +113,8 @@ struct us_tcpcb {
 
     /* RTT (RFC 6298) in ns. */
     us_time_ns srtt, rttvar, rto;
-    us_time_ns rtt_time; /* the SYN's RTT: when it was sent */
-    bool rtt_timing;     /* the SYN is being timed (data: tcp_ack.c, from the records) */
-    uint32_t rtt_seq;
+    us_time_ns rtt_time;  /* the SYN's RTT: when it was sent */
+    bool rtt_timing;      /* the SYN is being timed (data: tcp_ack.c, from the records) */
     uint32_t backoff;     /* RTO doublings in a row */
     uint32_t retransmits; /* timeouts in a row for this snd_una */
     uint32_t syn_retries;
@@ -179,7 +178,7 @@ struct us_tcpcb {
 
     /* Counters for tcp_info. */
     uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
-    uint32_t segs_out, segs_in, total_retrans, lost_out, retrans_out;
+    uint32_t segs_out, segs_in, total_retrans;
     int soft_err;            /* an ICMP error, reported if the connection times out */
     us_time_ns last_oow_ack; /* the last ACK to an unacceptable segment (rate limit) */
     bool dead;               /* freed: waits in the graveyard for the end of the round */

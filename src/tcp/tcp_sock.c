@@ -205,7 +205,6 @@ int us_tcp_connect(struct us_stack *s, struct us_sock *sk, const struct us_socka
     s->mib.tcp.ActiveOpens++;
     tp->rtt_time = s->now;
     tp->rtt_timing = true;
-    tp->rtt_seq = tp->iss;
     us_tcp_send_syn(s, tp);
     us_iface_flush(s);
     return -EINPROGRESS;

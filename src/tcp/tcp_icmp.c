@@ -16,19 +16,10 @@
 #include "tcp/tcp.h"
 
 #include "net/ip.h"
+#include "wire/be.h"
 
 /* Linux's net.ipv4.route.min_pmtu: a smaller MTU is not believed. */
 #define TCP_MIN_PMTU 552
-
-static uint32_t be16_at(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t be32_at(const uint8_t *p)
-{
-    return be16_at(p) << 16 | be16_at(p + 2);
-}
 
 static void pmtu_update(struct us_stack *s, struct us_tcpcb *tp, uint32_t mtu)
 {
@@ -67,11 +58,12 @@ static void pmtu_update(struct us_stack *s, struct us_tcpcb *tp, uint32_t mtu)
 void us_tcp_err(struct us_stack *s, const struct us_icmp_view *icmp,
                 const struct us_ipv4_view *quoted)
 {
-    if (quoted->payload_len < 8)
+    /* RFC 792: the quote holds at least the first 8 bytes: ports and seq. */
+    uint16_t sport, dport;
+    if (quoted->payload_len < 8 ||
+        us_l4_ports(quoted->payload, quoted->payload_len, &sport, &dport) != US_WIRE_OK)
         return;
-    const uint8_t *th = quoted->payload;
-    uint16_t sport = (uint16_t)be16_at(th), dport = (uint16_t)be16_at(th + 2);
-    uint32_t seq = be32_at(th + 4);
+    uint32_t seq = be32_load(quoted->payload + 4);
     /* The connection that sent it, looked up as its answer would be. */
     struct us_tcpcb *tp = us_tcp_lookup_established(s, quoted->src, sport, quoted->dst, dport);
     if (!tp || tp->state == US_TCP_TIME_WAIT || tp->state == US_TCP_SYN_RECV)

@@ -185,5 +185,9 @@ static inline void us_tcp_cc_rto(struct us_tcp_cc_state *st, uint32_t flight, bo
 /* Reno's hooks, reused by algorithms that only change part of the behaviour. */
 void us_tcp_cc_reno_init(struct us_tcp_cc_state *st, uint32_t mss, us_time_ns now);
 uint32_t us_tcp_cc_reno_ssthresh(struct us_tcp_cc_state *st, uint32_t flight);
+/* Reno's congestion events, with the algorithm's own ssthresh hook. */
+void us_tcp_cc_reno_recovery_enter(struct us_tcp_cc_state *st, uint32_t flight, us_time_ns now);
+void us_tcp_cc_reno_recovery_exit(struct us_tcp_cc_state *st, us_time_ns now);
+void us_tcp_cc_reno_rto(struct us_tcp_cc_state *st, uint32_t flight, bool repeated, us_time_ns now);
 
 #endif

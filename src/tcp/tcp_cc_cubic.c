@@ -146,37 +146,25 @@ static uint32_t cubic_ssthresh(struct us_tcp_cc_state *st, uint32_t flight)
     return (uint32_t)(ss > floor2 ? ss : floor2);
 }
 
-static void cubic_on_recovery_enter(struct us_tcp_cc_state *st, uint32_t flight, us_time_ns now)
-{
-    (void)now;
-    /* §4.6: cwnd = max(ssthresh, 2 SMSS) (ssthresh already is). */
-    st->ssthresh = cubic_ssthresh(st, flight);
-    st->cwnd = st->ssthresh;
-    st->ca_acked = 0;
-}
+/* §4.6: on fast retransmit, cwnd = max(ssthresh, 2 SMSS) (ssthresh
+ * already is): Reno's us_tcp_cc_reno_recovery_enter through cubic_ssthresh. */
 
 static void cubic_on_recovery_exit(struct us_tcp_cc_state *st, us_time_ns now)
 {
-    (void)now;
     /* RFC 6582 §3.2 step 3; the next ACK starts the congestion avoidance
      * stage, and with it the epoch (§4.2). */
-    st->cwnd = st->ssthresh;
-    st->ca_acked = 0;
+    us_tcp_cc_reno_recovery_exit(st, now);
     cubic_of(st)->epoch_valid = false;
 }
 
 static void cubic_on_rto(struct us_tcp_cc_state *st, uint32_t flight, bool repeated, us_time_ns now)
 {
-    (void)now;
-    struct us_tcp_cc_cubic *c = cubic_of(st);
     /* §4.8: cwnd as Reno (RFC 5681 §3.1: loss window, ssthresh held on a
      * repeated timeout) but ssthresh via beta_cubic. */
-    if (!repeated)
-        st->ssthresh = cubic_ssthresh(st, flight);
-    st->cwnd = st->mss;
-    st->ca_acked = 0;
+    us_tcp_cc_reno_rto(st, flight, repeated, now);
     /* §4.8: the first CA stage after a timeout uses K = 0 and W_max = the cwnd
      * at its start (cubic_epoch_start does both when W_max is 0). */
+    struct us_tcp_cc_cubic *c = cubic_of(st);
     c->w_max = 0;
     c->epoch_valid = false;
 }
@@ -200,7 +188,7 @@ const struct us_tcp_cc_ops us_tcp_cc_cubic = {
     .init = cubic_init,
     .on_ack = cubic_on_ack,
     .ssthresh = cubic_ssthresh,
-    .on_recovery_enter = cubic_on_recovery_enter,
+    .on_recovery_enter = us_tcp_cc_reno_recovery_enter,
     .on_recovery_exit = cubic_on_recovery_exit,
     .on_rto = cubic_on_rto,
     .cwnd_event = cubic_cwnd_event,

@@ -38,16 +38,18 @@ static void reno_on_ack(struct us_tcp_cc_state *st, uint32_t bytes_acked,
     us_tcp_cc_cong_avoid_ai(st, st->cwnd, bytes_acked);
 }
 
-static void reno_on_recovery_enter(struct us_tcp_cc_state *st, uint32_t flight, us_time_ns now)
+/* The three congestion events, the same for every algorithm up to its
+ * ssthresh hook (st->ops->ssthresh), which CUBIC reuses. */
+void us_tcp_cc_reno_recovery_enter(struct us_tcp_cc_state *st, uint32_t flight, us_time_ns now)
 {
     (void)now;
     /* RFC 5681 §3.2 step 2, RFC 6675 §5 step 4.2. */
-    st->ssthresh = us_tcp_cc_reno_ssthresh(st, flight);
+    st->ssthresh = st->ops->ssthresh(st, flight);
     st->cwnd = st->ssthresh;
     st->ca_acked = 0;
 }
 
-static void reno_on_recovery_exit(struct us_tcp_cc_state *st, us_time_ns now)
+void us_tcp_cc_reno_recovery_exit(struct us_tcp_cc_state *st, us_time_ns now)
 {
     (void)now;
     /* RFC 6582 §3.2 step 3: deflate to ssthresh. */
@@ -55,13 +57,13 @@ static void reno_on_recovery_exit(struct us_tcp_cc_state *st, us_time_ns now)
     st->ca_acked = 0;
 }
 
-static void reno_on_rto(struct us_tcp_cc_state *st, uint32_t flight, bool repeated, us_time_ns now)
+void us_tcp_cc_reno_rto(struct us_tcp_cc_state *st, uint32_t flight, bool repeated, us_time_ns now)
 {
     (void)now;
     /* RFC 5681 §3.1: ssthresh per eq. 4 on the first timeout of a segment,
      * held constant on later ones; cwnd = LW = 1 SMSS. */
     if (!repeated)
-        st->ssthresh = us_tcp_cc_reno_ssthresh(st, flight);
+        st->ssthresh = st->ops->ssthresh(st, flight);
     st->cwnd = st->mss;
     st->ca_acked = 0;
 }
@@ -71,8 +73,8 @@ const struct us_tcp_cc_ops us_tcp_cc_reno = {
     .init = us_tcp_cc_reno_init,
     .on_ack = reno_on_ack,
     .ssthresh = us_tcp_cc_reno_ssthresh,
-    .on_recovery_enter = reno_on_recovery_enter,
-    .on_recovery_exit = reno_on_recovery_exit,
-    .on_rto = reno_on_rto,
+    .on_recovery_enter = us_tcp_cc_reno_recovery_enter,
+    .on_recovery_exit = us_tcp_cc_reno_recovery_exit,
+    .on_rto = us_tcp_cc_reno_rto,
     .cwnd_event = NULL,
 };

@@ -327,7 +327,7 @@ void us_tcp_undo_dsack(struct us_tcpcb *tp, uint32_t left, uint32_t right);
 bool us_tcp_undo_possible(const struct us_tcpcb *tp, const struct us_tcp_view *th);
 /* Restores cwnd and ssthresh; unmark_loss: after a timeout, what it marked
  * lost is not resent. */
-void us_tcp_undo(struct us_stack *s, struct us_tcpcb *tp, bool unmark_loss);
+void us_tcp_undo(struct us_tcpcb *tp, bool unmark_loss);
 
 /* ---- tcp_rack.c ---- */
 /* A record this ACK delivered (newly SACKed, or cumulatively ACKed). */

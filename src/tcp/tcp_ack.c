@@ -327,7 +327,7 @@ void us_tcp_ack(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_vie
          * marked lost is in flight after all. */
         s->mib.tcpext.TCPLossUndo++;
         s->mib.tcpext.TCPSpuriousRTOs++;
-        us_tcp_undo(s, tp, true);
+        us_tcp_undo(tp, true);
         tp->flags &= ~(uint32_t)TF_LOSS;
         may_undo = false;
     } else if (!(tp->flags & TF_LOSS) && a.dsack && tp->undo_active && !tp->undo_retrans &&
@@ -336,7 +336,7 @@ void us_tcp_ack(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_vie
          * back twice; in recovery or after it (the last D-SACK often
          * arrives after the ACK that ended it). */
         s->mib.tcpext.TCPDSACKUndo++;
-        us_tcp_undo(s, tp, false);
+        us_tcp_undo(tp, false);
         may_undo = false;
     }
     if ((tp->flags & (TF_IN_RECOVERY | TF_LOSS)) && us_seq_geq(tp->snd_una, tp->recover)) {
@@ -349,7 +349,7 @@ void us_tcp_ack(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_vie
                 s->mib.tcpext.TCPFullUndo++;
             else
                 s->mib.tcpext.TCPLossUndo++;
-            us_tcp_undo(s, tp, false);
+            us_tcp_undo(tp, false);
         } else if (tp->flags & TF_IN_RECOVERY) {
             us_tcp_cc_recovery_exit(&tp->cc, s->now);
         }

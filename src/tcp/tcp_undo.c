@@ -56,7 +56,7 @@ bool us_tcp_undo_possible(const struct us_tcpcb *tp, const struct us_tcp_view *t
            (int32_t)(th->opts.tsecr - tp->retrans_stamp) < 0;
 }
 
-void us_tcp_undo(struct us_stack *s, struct us_tcpcb *tp, bool unmark_loss)
+void us_tcp_undo(struct us_tcpcb *tp, bool unmark_loss)
 {
     /* tcp_undo_cwnd_reduction. */
     if (tp->cc.cwnd < tp->undo_cwnd)
@@ -73,5 +73,4 @@ void us_tcp_undo(struct us_stack *s, struct us_tcpcb *tp, bool unmark_loss)
         }
     }
     tp->undo_active = false;
-    (void)s;
 }

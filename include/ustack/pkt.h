@@ -38,6 +38,11 @@ struct us_pkt {
     uint32_t cb;         /* scratch for the layer holding the packet (like skb->cb) */
     us_time_ns tstamp;   /* when the device received it (or when it was queued) */
     struct us_pkt_pool *pool;
+    /* Called once when the packet is freed, with owner at hand (Linux's
+     * skb->destructor and skb->sk): a UDP socket's send buffer charge is
+     * given back this way when the device has taken the frame. NULL: none. */
+    void (*destructor)(struct us_pkt *p);
+    void *owner;
 };
 
 /* A pool of `count` buffers of `buf_size` bytes each, allocated once. */
@@ -51,6 +56,7 @@ uint64_t us_pkt_pool_alloc_failures(const struct us_pkt_pool *pool);
 
 /* A buffer with US_PKT_HEADROOM reserved and len 0, or NULL when the pool is empty. */
 struct us_pkt *us_pkt_alloc(struct us_pkt_pool *pool);
+/* Runs the packet's destructor, if any, and returns it to its pool. */
 void us_pkt_free(struct us_pkt *p);
 /* Frees a whole chain linked through next. */
 void us_pkt_free_chain(struct us_pkt *p);

@@ -137,8 +137,11 @@ int us_connect(struct us_stack *s, int fd, const struct us_sockaddr_in *addr);
 /* Sends one datagram of len bytes to `to` (NULL: the connected peer). Returns
  * len, or -EDESTADDRREQ (no peer), -EMSGSIZE (len > 65507), -EACCES
  * (broadcast without SO_BROADCAST), -ENETUNREACH, -ENOBUFS (no packet
- * buffer), or a pending error such as -ECONNREFUSED (reported once). An
- * unbound socket is bound to an ephemeral port first. */
+ * buffer), -EAGAIN (the send buffer is full: the datagrams sent before and
+ * not yet taken by the device, each charged its truesize, reach SO_SNDBUF,
+ * as Linux's sk_wmem_alloc; UdpSndbufErrors counts it), or a pending error
+ * such as -ECONNREFUSED (reported once). An unbound socket is bound to an
+ * ephemeral port first. */
 int us_sendto(struct us_stack *s, int fd, const void *buf, size_t len, int flags,
               const struct us_sockaddr_in *to, us_time_ns now);
 int us_send(struct us_stack *s, int fd, const void *buf, size_t len, int flags, us_time_ns now);
@@ -197,12 +200,15 @@ struct us_sock_info {
      * many times the stack woke them for data or an error queued here. */
     uint32_t sleepers;
     uint64_t wakeups;
+    /* UDP: bytes charged to the send buffer (sk_wmem_alloc): the truesize of
+     * the datagrams sent and not yet taken by the device. */
+    uint32_t tx_queue;
 };
 /* 0 or -EBADF. */
 int us_sock_info(struct us_stack *s, int fd, struct us_sock_info *info);
 /* Prints every socket of the stack as `ss -uanm` does: state, queues, local
  * and peer address, and the skmem line (r = receive queue bytes, rb =
- * SO_RCVBUF, tb = SO_SNDBUF, d = drops). */
+ * SO_RCVBUF, t = send buffer bytes in use, tb = SO_SNDBUF, d = drops). */
 void us_sock_print_table(struct us_stack *s, FILE *out);
 
 /* ==================== TCP (US_SOCK_STREAM) ====================

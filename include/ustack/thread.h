@@ -10,7 +10,8 @@
  * unlock) kicks it. On the virtual clock time runs ahead whenever the
  * stacks are idle: every armed timer fires as soon as nothing is due
  * before it, so an ARP entry may expire between two application calls
- * (tests size net.ipv4.neigh.default.unres_qlen for that).
+ * (tests size net.ipv4.neigh.default.unres_qlen, and the sender's send
+ * buffer, net.core.wmem_default or SO_SNDBUF, for that).
  *
  * The rules:
  *   - One mutex, the stack lock, protects every stack of a us_thread. The
@@ -73,7 +74,8 @@ int us_thread_recvfrom(struct us_thread *t, struct us_stack *s, int fd, void *bu
                        int flags, struct us_sockaddr_in *from);
 /* us_sendto under the lock at the thread's now, then a kick so the stack
  * thread moves the frames (a wire delivers them at a deadline it must
- * learn of). UDP sends never block. -ESHUTDOWN once the stop has begun. */
+ * learn of). UDP sends never block (-EAGAIN when the send buffer is full).
+ * -ESHUTDOWN once the stop has begun. */
 int us_thread_sendto(struct us_thread *t, struct us_stack *s, int fd, const void *buf, size_t len,
                      int flags, const struct us_sockaddr_in *to);
 

@@ -82,6 +82,8 @@ struct us_pkt *us_pkt_alloc(struct us_pkt_pool *pool)
     p->cb = 0;
     p->ifindex = -1;
     p->tstamp = 0;
+    p->destructor = NULL;
+    p->owner = NULL;
     return p;
 }
 
@@ -89,6 +91,11 @@ void us_pkt_free(struct us_pkt *p)
 {
     if (!p)
         return;
+    if (p->destructor) {
+        void (*destructor)(struct us_pkt *) = p->destructor;
+        p->destructor = NULL;
+        destructor(p);
+    }
     struct us_pkt_pool *pool = p->pool;
     p->next = pool->free_list;
     pool->free_list = p;

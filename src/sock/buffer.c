@@ -36,13 +36,18 @@ int us_sock_sndbuf_value(const struct us_stack *s, int val)
     return v < US_SOCK_MIN_SNDBUF ? US_SOCK_MIN_SNDBUF : (int)v;
 }
 
+/* sock_writeable: writable while less than half the send buffer is in use. */
+static bool sock_writeable(const struct us_sock *sk)
+{
+    return sk->wmem_alloc < (uint32_t)sk->sndbuf / 2;
+}
+
 int us_sock_events(const struct us_sock *sk)
 {
     if (sk->type == US_SOCK_STREAM)
         return us_tcp_events(sk);
-    /* Sends never wait (see us_udp_sendmsg), so a UDP socket is always
-     * writable, as Linux's is while sk_wmem_alloc is below sndbuf. */
-    int ev = US_POLLOUT;
+    /* datagram_poll: POLLOUT while sock_writeable. */
+    int ev = sock_writeable(sk) ? US_POLLOUT : 0;
     if (sk->receive_queue.count)
         ev |= US_POLLIN;
     if (sk->err)
@@ -95,6 +100,31 @@ struct us_pkt *us_sock_dequeue(struct us_sock *sk)
     if (p)
         sk->rmem_alloc -= us_pkt_truesize(p);
     return p;
+}
+
+/* sock_wfree: the device took the datagram (or it was dropped somewhere
+ * on the way). A closed socket goes with its last datagram. Unlike Linux's
+ * sock_def_write_space, no callback: this runs inside a device burst,
+ * where an application sending again would reenter it; us_sock_poll_events
+ * shows US_POLLOUT again once half the buffer is free. */
+static void sock_wfree(struct us_pkt *pkt)
+{
+    struct us_sock *sk = pkt->owner;
+    sk->wmem_alloc -= us_pkt_truesize(pkt);
+    if (sk->dead)
+        us_sock_release_if_unused(sk);
+}
+
+void us_sock_set_owner_w(struct us_sock *sk, struct us_pkt *pkt)
+{
+    pkt->destructor = sock_wfree;
+    pkt->owner = sk;
+    sk->wmem_alloc += us_pkt_truesize(pkt);
+}
+
+bool us_sock_wmem_room(const struct us_sock *sk)
+{
+    return sk->wmem_alloc < (uint32_t)sk->sndbuf;
 }
 
 void us_sock_purge(struct us_sock *sk)

@@ -42,6 +42,10 @@ struct us_sock {
      * IPv4 header, cb = UDP payload length; rmem_alloc sums their truesize. */
     struct us_pkt_queue receive_queue;
     uint32_t rmem_alloc;
+    /* The send side (UDP): the truesize of the datagrams sent and not yet
+     * taken by the device (held for ARP, in the round's burst, or in a
+     * device that queues), as Linux's sk_wmem_alloc. */
+    uint32_t wmem_alloc;
     uint64_t drops;
     int err;          /* Linux's sk_err: a positive errno reported once */
     uint8_t shutdown; /* Linux's sk_shutdown: US_RCV_SHUTDOWN | US_SEND_SHUTDOWN */
@@ -116,6 +120,12 @@ int us_sock_sndbuf_value(const struct us_stack *s, int val);
 /* Queues pkt (UDP payload length in pkt->cb) if the receive buffer allows;
  * consumes pkt either way. false: dropped for a full buffer. */
 bool us_sock_queue_rcv(struct us_stack *s, struct us_sock *sk, struct us_pkt *pkt);
+/* skb_set_owner_w: charges pkt's truesize to sk's send buffer until the
+ * packet is freed (sock_wfree). */
+void us_sock_set_owner_w(struct us_sock *sk, struct us_pkt *pkt);
+/* sock_alloc_send_pskb's test: a datagram may be sent while the charged
+ * memory is below sndbuf (so the last may overshoot it). */
+bool us_sock_wmem_room(const struct us_sock *sk);
 /* Removes the head of the receive queue and uncharges it; the caller frees it. */
 struct us_pkt *us_sock_dequeue(struct us_sock *sk);
 void us_sock_purge(struct us_sock *sk);
@@ -140,6 +150,10 @@ int us_sock_wait_data(struct us_sock *sk, pthread_mutex_t *lock, us_time_ns dead
  * stack's teardown: frees sk at once, or, if threads sleep on it, marks it
  * dead and wakes them; the last one out frees it. */
 void us_sock_put(struct us_sock *sk);
+/* Frees a socket the descriptor table let go of (dead) once nothing holds
+ * it any more: no thread asleep on it and no sent datagram still charged
+ * to it (Linux keeps the sock while sk_wmem_alloc holds a reference). */
+void us_sock_release_if_unused(struct us_sock *sk);
 
 /* ---- udp.c: output ---- */
 

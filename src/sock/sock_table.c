@@ -39,9 +39,9 @@ void us_sock_print_table(struct us_stack *s, FILE *out)
                 us_sock_fmt_endpoint(sk->daddr, sk->dport, peer, sizeof(peer)), fd);
         /* skmem: r = rmem_alloc, rb = rcvbuf, t = wmem_alloc, tb = sndbuf,
          * d = drops (sk_drops), as in `ss -m`. */
-        fprintf(out, "\t skmem:(r%u,rb%d,t0,tb%d,f0,w0,o0,bl0,d%llu) queued %u datagrams\n",
-                sk->rmem_alloc, sk->rcvbuf, sk->sndbuf, (unsigned long long)sk->drops,
-                sk->receive_queue.count);
+        fprintf(out, "\t skmem:(r%u,rb%d,t%u,tb%d,f0,w0,o0,bl0,d%llu) queued %u datagrams\n",
+                sk->rmem_alloc, sk->rcvbuf, sk->wmem_alloc, sk->sndbuf,
+                (unsigned long long)sk->drops, sk->receive_queue.count);
     }
     /* Connections without a descriptor: closed but finishing (FIN_WAIT,
      * LAST_ACK, TIME_WAIT). */

@@ -610,6 +610,7 @@ int us_sock_info(struct us_stack *s, int fd, struct us_sock_info *info)
     info->drops = sk->drops;
     info->sleepers = sk->wq.sleepers;
     info->wakeups = sk->wq.wakeups;
+    info->tx_queue = sk->wmem_alloc;
     if (sk->type == US_SOCK_STREAM && sk->tp) {
         info->rx_queue = sk->tp->rcv_queued;
         info->rcvbuf = sk->tp->rcvbuf;

@@ -84,21 +84,26 @@ int us_sock_wait_data(struct us_sock *sk, pthread_mutex_t *lock, us_time_ns dead
     int err = us_wait_woken(&sk->wq, lock, deadline);
     if (sk->dead) {
         /* Closed while we slept: the descriptor table has let go of it,
-         * and the last sleeper to leave holds the final reference. */
-        if (!sk->wq.sleepers)
-            sock_free(sk);
+         * and the last sleeper to leave holds the final reference (unless
+         * sent datagrams still do). */
+        us_sock_release_if_unused(sk);
         return -EBADF;
     }
     return err;
 }
 
+void us_sock_release_if_unused(struct us_sock *sk)
+{
+    if (sk->dead && !sk->wq.sleepers && !sk->wmem_alloc)
+        sock_free(sk);
+}
+
 void us_sock_put(struct us_sock *sk)
 {
-    /* Every thread still inside the wait, woken or not, holds a reference. */
-    if (sk->wq.sleepers) {
-        sk->dead = true;
+    /* Every thread still inside the wait, woken or not, holds a reference;
+     * so does every sent datagram still charged to the socket. */
+    sk->dead = true;
+    if (sk->wq.sleepers)
         us_wake_up_all(&sk->wq);
-        return;
-    }
-    sock_free(sk);
+    us_sock_release_if_unused(sk);
 }

@@ -119,6 +119,13 @@ int us_udp_sendmsg(struct us_stack *s, struct us_sock *sk, const void *buf, size
         else
             return -ENETUNREACH;
     }
+    /* sock_alloc_send_pskb: no room in the send buffer is EAGAIN for a
+     * non-blocking sender (every us_sendto is one), counted by udp_sendmsg
+     * in SndbufErrors (SOCK_NOSPACE). */
+    if (!us_sock_wmem_room(sk)) {
+        s->mib.udp.SndbufErrors++;
+        return -EAGAIN;
+    }
     size_t seg_len = US_UDP_HLEN + len;
     struct us_pkt *pkt = us_stack_pkt_alloc(s, seg_len + US_IPV4_HLEN + US_ETH_HLEN);
     if (!pkt) {
@@ -126,6 +133,8 @@ int us_udp_sendmsg(struct us_stack *s, struct us_sock *sk, const void *buf, size
         s->mib.udp.SndbufErrors++;
         return -ENOBUFS;
     }
+    /* Charged to the socket until the device takes it (skb_set_owner_w). */
+    us_sock_set_owner_w(sk, pkt);
     uint8_t *seg = us_pkt_put(pkt, (uint32_t)seg_len);
     if (len)
         memcpy(seg + US_UDP_HLEN, buf, len);

@@ -75,6 +75,9 @@ static struct net *net_new(us_time_ns now)
      * are idle, so A's ARP entry for B may expire between two sends; its
      * queue of packets awaiting resolution must then hold a whole burst. */
     set_knob(n->a, "net.ipv4.neigh.default.unres_qlen", "1000000");
+    /* ... and the sender's send buffer, which they are charged to until
+     * they leave (64 MiB: 16,000 datagrams of 1,024-byte buffers). */
+    set_knob(n->a, "net.core.wmem_default", "67108864");
     set_knob(n->b, "net.core.rmem_max", "8388608");
     return n;
 }

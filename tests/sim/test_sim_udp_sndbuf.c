@@ -4,7 +4,8 @@
  * SO_SNDBUF fails with EAGAIN (sock_alloc_send_pskb, non-blocking) and is
  * counted in UdpSndbufErrors. The datagrams are held here in the neighbour
  * layer's queue while the raw test host (192.0.2.9) does not answer ARP,
- * then all go out when it does, and sending works again.
+ * then all go out when it does, and sending works again; or in a slow
+ * device (a fault injector's delay) until it passes them on.
  *
  *   net.core.wmem_default  a new socket's SO_SNDBUF
  *   net.core.wmem_max      the cap on setsockopt(SO_SNDBUF), which doubles it */
@@ -40,7 +41,9 @@ struct host {
     us_time_ns now;
 };
 
-static int setup(void **state)
+/* delay > 0: the stack's device holds every frame it is given that long
+ * before the wire gets it (a fault injector's delay: a slow device). */
+static struct host *host_new(us_time_ns delay)
 {
     struct host *h = calloc(1, sizeof(*h));
     assert_non_null(h);
@@ -50,13 +53,29 @@ static int setup(void **state)
     rh_init(&h->rh, h->wire, RAW_IP);
     h->rh.answer_arp = false; /* until the test says so */
     h->s = sim_stack_new("host", 0x5eed4);
-    assert_int_equal(us_iface_add(h->s, us_wire_port_new(h->wire, "host0"), STACK_IP, 24, 0), 0);
+    struct us_dev *dev = us_wire_port_new(h->wire, "host0");
+    if (delay) {
+        struct us_fault_config fc = {.delay = delay, .tx = true, .seed = 1};
+        dev = us_fault_dev_new(dev, &fc);
+    }
+    assert_int_equal(us_iface_add(h->s, dev, STACK_IP, 24, 0), 0);
     h->rh.peer_mac = us_iface_dev(h->s, 0)->mac;
     /* Time for ARP to wait: no retries give up within the tests. */
     set_knob(h->s, "net.ipv4.neigh.default.retrans_time_ms", "60000");
-    rh_run(&h->rh, &h->s, 1, &h->now, MS);
+    rh_run(&h->rh, &h->s, 1, &h->now, delay + MS);
     rh_clear(&h->rh);
-    *state = h;
+    return h;
+}
+
+static int setup(void **state)
+{
+    *state = host_new(0);
+    return 0;
+}
+
+static int setup_slow(void **state)
+{
+    *state = host_new(50 * MS);
     return 0;
 }
 
@@ -292,6 +311,34 @@ static void test_close_with_datagrams_held(void **state)
     assert_int_equal(tx_queue_of(h, fd2), 0);
 }
 
+/* A device that holds frames (50 ms here) before the wire takes them: the
+ * neighbour is known, and still the buffer fills, because the datagrams
+ * stay charged until the device lets them go; then there is room again. */
+static void test_slow_device_holds_the_charge(void **state)
+{
+    struct host *h = *state;
+    h->rh.answer_arp = true;
+    rh_arp_request(&h->rh, STACK_IP, h->now); /* the stack learns the raw host */
+    run_for(h, MS);
+    rh_clear(&h->rh);
+    int fd = udp_socket(h);
+    set_sndbuf(h, fd, 10000);
+    unsigned seq = 0, fit = expected_fit(20000);
+    int err;
+    assert_int_equal(send_until_full(h, fd, &seq, 100, &err), fit);
+    assert_int_equal(err, -EAGAIN);
+    assert_int_equal(tx_queue_of(h, fd), fit * TRUESIZE);
+    run_for(h, 40 * MS); /* still held */
+    assert_int_equal(h->rh.ndgrams, 0);
+    assert_int_equal(us_sendto(h->s, fd, "x", 1, 0, &(struct us_sockaddr_in){RAW_IP, PORT}, h->now),
+                     -EAGAIN);
+    run_for(h, 20 * MS); /* 60 ms: gone, and on the wire */
+    assert_int_equal(tx_queue_of(h, fd), 0);
+    assert_int_equal(h->rh.ndgrams, fit);
+    assert_int_equal(send_until_full(h, fd, &seq, fit, &err), fit);
+    assert_int_equal(err, 0);
+}
+
 /* The stack freed while datagrams are still held, of an open socket and
  * of a closed one (AddressSanitizer checks the order of the frees). */
 static void test_stack_freed_with_datagrams_held(void **state)
@@ -318,7 +365,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sndbuf_floor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dropped_datagrams_are_uncharged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_datagrams_held, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_device_holds_the_charge, setup_slow, teardown),
         cmocka_unit_test_setup_teardown(test_stack_freed_with_datagrams_held, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stack_freed_with_datagrams_held, setup_slow, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,9 @@ uint32_t us_tcp_flight(const struct us_tcpcb *tp)
 
 void us_tcp_schedule_output(struct us_stack *s, struct us_tcpcb *tp)
 {
-    if (tp->flags & TF_QUEUED)
+    /* A freed tcpcb waits in the graveyard, linked through out_next: a
+     * caller up the stack that still holds it must not queue it again. */
+    if ((tp->flags & TF_QUEUED) || tp->dead)
         return;
     tp->flags |= TF_QUEUED;
     tp->out_next = s->tcp->outq;

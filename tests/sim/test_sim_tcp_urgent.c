@@ -8,7 +8,8 @@
  * the stream. On the sending side a device on a's link records every
  * segment a sends: us_send(US_MSG_OOB) sets URG with a pointer to the byte
  * after the urgent one on each segment before it (retransmissions too)
- * and on none after, and Nagle does not hold the urgent byte back. */
+ * and on none after, and Nagle does not hold the urgent byte back. In
+ * threaded mode a blocking receive with US_MSG_OOB does not wait. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +18,11 @@
 
 #include "sim/tcp_util.h"
 
+#include "ustack/thread.h"
 #include "ustack/wire.h"
+
+#include <pthread.h>
+#include <time.h>
 
 /* A segment a sent, as the device on its link saw it. */
 struct sent_seg {
@@ -465,6 +470,56 @@ static void test_mark_before_byte_eagain(void **state)
     tnet_free(n);
 }
 
+struct oob_call {
+    struct us_thread *t;
+    struct tnet *n;
+    int fd, rc;
+};
+
+static void *oob_call_main(void *arg)
+{
+    struct oob_call *c = arg;
+    char b;
+    c->rc = us_thread_recvfrom(c->t, c->n->b, c->fd, &b, 1, US_MSG_OOB, NULL);
+    return NULL;
+}
+
+/* The mark known, the byte lost in flight: us_thread_recvfrom(MSG_OOB)
+ * returns -EAGAIN at once instead of sleeping until it comes (Linux:
+ * "this call should never block, independent of the blocking state of the
+ * socket"). */
+static void test_oob_never_blocks_in_threaded_mode(void **state)
+{
+    (void)state;
+    struct tap t;
+    int cfd, sfd;
+    struct tnet *n = net_pair(&t, 5 * MS, false, &cfd, &sfd);
+    static char big[3000];
+    memset(big, 'x', sizeof(big));
+    t.hold = true;
+    t.hold_off = 2999;
+    assert_int_equal(us_send(n->a, cfd, big, sizeof(big), US_MSG_OOB, n->now), 3000);
+    run(n, 50 * MS);
+    assert_int_equal(us_recv(n->b, sfd, big, 1, US_MSG_OOB), -EAGAIN);
+    struct oob_call c = {.n = n, .fd = sfd, .rc = 1};
+    c.t = us_thread_start(n->both, 2, US_CLOCK_VIRTUAL);
+    assert_non_null(c.t);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, oob_call_main, &c), 0);
+    /* Real time, generous: the call must not sleep at all. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    int joined = pthread_timedjoin_np(th, NULL, &until);
+    n->now = us_thread_stop(c.t); /* releases a sleeper with -ESHUTDOWN */
+    if (joined != 0) {
+        pthread_join(th, NULL);
+        fail_msg("us_thread_recvfrom(US_MSG_OOB) slept (no return in 10 s; then %d)", c.rc);
+    }
+    assert_int_equal(c.rc, -EAGAIN);
+    tnet_free(n);
+}
+
 /* UDP has no urgent data: a send with MSG_OOB fails as Linux's
  * udp_sendmsg, and there is no mark; the option itself is accepted. */
 static void test_udp_has_no_urgent_data(void **state)
@@ -495,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_oobinline_keeps_byte_in_stream),
         cmocka_unit_test(test_sender_sets_urg_and_pointer),
         cmocka_unit_test(test_mark_before_byte_eagain),
+        cmocka_unit_test(test_oob_never_blocks_in_threaded_mode),
         cmocka_unit_test(test_udp_has_no_urgent_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

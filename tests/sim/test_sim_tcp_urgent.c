@@ -7,9 +7,10 @@
  * unread one; SO_OOBINLINE (inherited from the listener) keeps the byte in
  * the stream. On the sending side a device on a's link records every
  * segment a sends: us_send(US_MSG_OOB) sets URG with a pointer to the byte
- * after the urgent one on each segment before it (retransmissions too)
- * and on none after, and Nagle does not hold the urgent byte back. In
- * threaded mode a blocking receive with US_MSG_OOB does not wait. */
+ * after the urgent one on each segment before it (retransmissions too;
+ * 0xFFFF when farther than 16 bits reach) and on none after, and Nagle
+ * does not hold the urgent byte back. In threaded mode a blocking
+ * receive with US_MSG_OOB does not wait. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -470,6 +471,57 @@ static void test_mark_before_byte_eagain(void **state)
     tnet_free(n);
 }
 
+/* An urgent byte 100,000 bytes into one send: segments more than 65,535
+ * bytes before it carry the farthest pointer a 16-bit field holds
+ * (0xFFFF), the later ones the exact one; the receiver, reading as data
+ * comes, still finds the right byte and a stream without it. */
+static void test_far_urgent_pointer(void **state)
+{
+    (void)state;
+    struct tap t;
+    int cfd, sfd;
+    struct tnet *n = net_pair(&t, 0, false, &cfd, &sfd);
+    enum { LEN = 100000 };
+    static uint8_t out[LEN], in[LEN];
+    for (uint32_t i = 0; i < LEN; i++)
+        out[i] = pattern(7, i);
+    set_sock_int(n->a, cfd, US_SOL_SOCKET, US_SO_SNDBUF, 1 << 20); /* one send, one mark */
+    int first = t.n;
+    assert_int_equal(us_send(n->a, cfd, out, LEN, US_MSG_OOB, n->now), LEN);
+    uint32_t got = 0;
+    int oob = -1;
+    for (int i = 0; i < 5000 && (got < LEN - 1 || oob < 0); i++) {
+        run(n, 1 * MS);
+        uint8_t c;
+        if (us_recv(n->b, sfd, &c, 1, US_MSG_OOB) == 1)
+            oob = c;
+        int r;
+        while ((r = us_recv(n->b, sfd, in + got, LEN - got, 0)) > 0)
+            got += (uint32_t)r;
+    }
+    assert_int_equal(oob, out[LEN - 1]);
+    assert_int_equal(got, LEN - 1);
+    assert_memory_equal(in, out, LEN - 1);
+    int far = 0, near = 0;
+    for (int i = first; i < t.n; i++) {
+        const struct sent_seg *g = &t.segs[i];
+        if (!g->len)
+            continue;
+        if (!(g->flags & US_TCP_URG))
+            fail_msg("segment at offset %u without URG", g->off);
+        if (LEN - g->off > 0xFFFF) {
+            assert_int_equal(g->urg_ptr, 0xFFFF);
+            far++;
+        } else {
+            assert_int_equal(g->off + g->urg_ptr, LEN);
+            near++;
+        }
+    }
+    assert_true(far > 0);
+    assert_true(near > 0);
+    tnet_free(n);
+}
+
 struct oob_call {
     struct us_thread *t;
     struct tnet *n;
@@ -550,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_oobinline_keeps_byte_in_stream),
         cmocka_unit_test(test_sender_sets_urg_and_pointer),
         cmocka_unit_test(test_mark_before_byte_eagain),
+        cmocka_unit_test(test_far_urgent_pointer),
         cmocka_unit_test(test_oob_never_blocks_in_threaded_mode),
         cmocka_unit_test(test_udp_has_no_urgent_data),
     };

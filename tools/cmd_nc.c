@@ -1,8 +1,9 @@
 /* `ustack nc`: netcat on ustack. Connects to HOST PORT (or with -l accepts
  * one connection on PORT), copies standard input to the connection and the
  * connection to standard output. At the end of standard input it sends FIN
- * (shutdown SHUT_WR); it exits once the peer has closed its side and what
- * it sent has been written, and its own FIN has been acknowledged. */
+ * (shutdown SHUT_WR), after the urgent byte of --oob-byte if given (sent
+ * with MSG_OOB once standard input is all sent); it exits once the peer has closed its side and
+ * what it sent has been written, and its own FIN has been acknowledged. */
 #include "tap_env.h"
 
 #include "ustack/socket.h"
@@ -37,6 +38,8 @@ static void nc_usage(FILE *out)
                  "netcat over ustack on a TAP device: standard input to the connection,\n"
                  "the connection to standard output.\n"
                  "\n" TAP_ENV_HELP "  -l, --listen       accept one connection on PORT instead\n"
+                 "  --oob-byte C       after standard input, send the byte C as urgent data\n"
+                 "                     (MSG_OOB), then FIN\n"
                  "  --help             this text\n");
 }
 
@@ -44,6 +47,7 @@ struct nc {
     struct us_stack *s;
     int lfd, fd; /* listening socket (-l), the connection */
     bool connected, stdin_eof, fin_sent, peer_eof, failed;
+    int oob_byte;       /* --oob-byte, -1 without; sent once, before the FIN */
     uint8_t in[NC_BUF]; /* from standard input, not yet sent */
     size_t in_len, in_off;
     uint8_t out[NC_BUF];
@@ -89,7 +93,18 @@ static void nc_pump(struct nc *n, us_time_ns now)
     }
     if (n->in_off == n->in_len)
         n->in_off = n->in_len = 0;
-    if (n->stdin_eof && n->in_len == 0 && !n->fin_sent) {
+    if (n->stdin_eof && n->in_len == 0 && n->oob_byte >= 0) {
+        uint8_t c = (uint8_t)n->oob_byte;
+        int w = us_send(n->s, n->fd, &c, 1, US_MSG_OOB, now);
+        if (w < 0 && w != -EAGAIN) {
+            fprintf(stderr, "ustack nc: send: %s\n", strerror(-w));
+            n->failed = true;
+            return;
+        }
+        if (w == 1)
+            n->oob_byte = -1;
+    }
+    if (n->stdin_eof && n->in_len == 0 && n->oob_byte < 0 && !n->fin_sent) {
         us_shutdown(n->s, n->fd, US_SHUT_WR);
         n->fin_sent = true;
     }
@@ -131,10 +146,12 @@ static bool nc_fin_acked(struct nc *n)
     return ti.state == US_TCP_FIN_WAIT2 || ti.state == US_TCP_TIME_WAIT || ti.state == US_TCP_CLOSE;
 }
 
-static int nc_run(struct tap_env *env, bool listen_mode, const char *host, uint16_t port)
+static int nc_run(struct tap_env *env, bool listen_mode, const char *host, uint16_t port,
+                  int oob_byte)
 {
     struct nc *n = calloc(1, sizeof(*n));
     n->s = env->s;
+    n->oob_byte = oob_byte;
     n->lfd = n->fd = -1;
     int fd = us_socket(n->s, US_SOCK_STREAM), rc = fd;
     if (rc >= 0 && listen_mode) {
@@ -224,17 +241,26 @@ int cli_nc(int argc, char **argv)
 {
     static const struct option opts[] = {TAP_ENV_LONG_OPTIONS,
                                          {"listen", no_argument, 0, 'l'},
+                                         {"oob-byte", required_argument, 0, 'O'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     struct tap_opts o;
     tap_opts_init(&o);
     bool listen_mode = false;
+    int oob_byte = -1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "lh", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
             listen_mode = true;
+            break;
+        case 'O':
+            if (strlen(optarg) != 1) {
+                fprintf(stderr, "ustack nc: --oob-byte takes one character\n");
+                return 2;
+            }
+            oob_byte = (uint8_t)optarg[0];
             break;
         case 'h':
             nc_usage(stdout);
@@ -262,7 +288,7 @@ int cli_nc(int argc, char **argv)
     int rc = tap_env_open(&o, &env);
     if (rc)
         return rc;
-    rc = nc_run(&env, listen_mode, listen_mode ? NULL : argv[optind], (uint16_t)port);
+    rc = nc_run(&env, listen_mode, listen_mode ? NULL : argv[optind], (uint16_t)port, oob_byte);
     if (o.nstat)
         tap_env_report(&env, stderr); /* standard output carries the data */
     tap_env_close(&env);

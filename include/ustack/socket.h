@@ -50,11 +50,13 @@ enum {
     US_MSG_PEEK = 1 << 0,     /* return the next datagram without removing it */
     US_MSG_TRUNC = 1 << 1,    /* return the datagram's real length even if longer than len */
     US_MSG_DONTWAIT = 1 << 2, /* accepted for familiarity; every call is non-blocking */
+    US_MSG_OOB = 1 << 3,      /* TCP urgent data (see the TCP section); UDP: send -EOPNOTSUPP */
 };
 
 /* Readiness bits, the values of poll(2). */
 enum {
     US_POLLIN = 0x001,     /* a datagram (or an error) waits to be received */
+    US_POLLPRI = 0x002,    /* TCP: an urgent byte waits for us_recv(US_MSG_OOB) */
     US_POLLOUT = 0x004,    /* a send would not block (always, for UDP) */
     US_POLLERR = 0x008,    /* an error is pending (e.g. ECONNREFUSED) */
     US_POLLHUP = 0x010,    /* shut down both ways */
@@ -177,9 +179,14 @@ int us_setsockopt(struct us_stack *s, int fd, int level, int opt, const void *va
 /* *vallen is in/out; getsockopt(SO_RCVBUF) returns the doubled value. */
 int us_getsockopt(struct us_stack *s, int fd, int level, int opt, void *val, size_t *vallen);
 
-/* The socket's readiness: a mask of US_POLLIN, US_POLLOUT, US_POLLERR, or
- * -EBADF. */
+/* The socket's readiness: a mask of US_POLLIN, US_POLLOUT, US_POLLERR
+ * (and for TCP US_POLLHUP, US_POLLRDHUP, US_POLLPRI), or -EBADF. */
 int us_sock_poll_events(struct us_stack *s, int fd);
+
+/* sockatmark(3) (Linux's SIOCATMARK): 1 if the next byte a TCP socket
+ * reads is where the urgent byte was (the read position is at the urgent
+ * mark), else 0; -ENOTTY for a datagram socket, -EBADF. */
+int us_sockatmark(struct us_stack *s, int fd);
 
 /* Called from the bottom half each time a datagram is queued on the socket
  * or an error is set on it (Linux's sk_data_ready / sk_error_report), with
@@ -230,6 +237,21 @@ void us_sock_print_table(struct us_stack *s, FILE *out);
  *    end of stream (the peer's FIN, once the data before it is read),
  *    -EAGAIN when none are ready, -ECONNRESET after a reset.
  *  - us_shutdown(fd, US_SHUT_WR) sends FIN after the queued data.
+ *  - Urgent data (RFC 9293 §3.8.5 as Linux and RFC 6093 read it: the
+ *    urgent pointer points to the byte after the urgent byte, and only one
+ *    byte is urgent). us_send(..., US_MSG_OOB) makes the last byte it
+ *    queued urgent: URG and the pointer ride on every segment sent until
+ *    the peer has acknowledged that byte, and Nagle does not hold them.
+ *    On receipt, without SO_OOBINLINE, the urgent byte is taken out of the
+ *    stream: a read stops at the mark (returns what came before it) and
+ *    the next skips the byte; us_recv(..., US_MSG_OOB) returns it once
+ *    (-EINVAL when there is none, it was read, or a normal read passed the
+ *    mark first; -EAGAIN when the pointer has arrived but not the byte;
+ *    never blocks). US_POLLPRI is set while it waits. A newer urgent byte
+ *    replaces an unread one, which stays in the stream (or is dropped if
+ *    the reader stands at its mark). With SO_OOBINLINE the byte stays in
+ *    the stream (reads still stop at the mark, and US_MSG_OOB is
+ *    -EINVAL). us_sockatmark says whether a read is at the mark.
  *  - us_close(fd) closes gracefully (FIN), or with a reset when unread data
  *    remains (RFC 9293 §3.10.4 via Linux's tcp_close), and the connection
  *    lives on in the stack (FIN_WAIT, TIME_WAIT) after the descriptor is gone.
@@ -256,7 +278,8 @@ enum {
     US_TCP_KEEPCNT = 6,   /* int probes before the connection is dropped */
     US_TCP_INFO = 11,     /* struct us_tcp_info, read only */
 };
-#define US_SO_KEEPALIVE 9 /* int, level US_SOL_SOCKET */
+#define US_SO_KEEPALIVE 9  /* int, level US_SOL_SOCKET */
+#define US_SO_OOBINLINE 10 /* int, level US_SOL_SOCKET: urgent bytes stay in the stream */
 
 /* Connection states, Linux's TCP_* order (tcp_states.h). */
 enum us_tcp_state {

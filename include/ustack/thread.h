@@ -69,7 +69,8 @@ us_time_ns us_thread_now(struct us_thread *t);
 
 /* Blocking us_recvfrom: takes the lock and, while nothing is queued, sleeps
  * on the socket's wait queue (see the rules above). US_MSG_DONTWAIT makes
- * it return -EAGAIN instead, as on Linux. */
+ * it return -EAGAIN instead, as on Linux; so does US_MSG_OOB, which never
+ * waits for the urgent byte (Linux's tcp_recv_urg). */
 int us_thread_recvfrom(struct us_thread *t, struct us_stack *s, int fd, void *buf, size_t len,
                        int flags, struct us_sockaddr_in *from);
 /* us_sendto under the lock at the thread's now, then a kick so the stack

@@ -316,7 +316,8 @@ int us_thread_recvfrom(struct us_thread *t, struct us_stack *s, int fd, void *bu
             break;
         }
         n = us_recvfrom(s, fd, buf, len, flags, from);
-        if (n != -EAGAIN || (flags & US_MSG_DONTWAIT))
+        /* MSG_OOB never blocks (tcp_recv_urg). */
+        if (n != -EAGAIN || (flags & (US_MSG_DONTWAIT | US_MSG_OOB)))
             break;
         /* Woken for nothing: a pthread spurious wakeup, or another reader
          * of the same socket took the datagram first. */

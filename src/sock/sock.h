@@ -36,6 +36,7 @@ struct us_sock {
 
     bool reuseaddr; /* SO_REUSEADDR */
     bool broadcast; /* SO_BROADCAST */
+    bool urginline; /* SO_OOBINLINE (TCP's urgent data) */
     int rcvbuf, sndbuf;
 
     /* The receive queue: the received packets themselves, data at their

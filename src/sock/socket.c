@@ -211,6 +211,8 @@ int us_sendto(struct us_stack *s, int fd, const void *buf, size_t len, int flags
     }
     if (len > US_UDP_MAX_PAYLOAD)
         return -EMSGSIZE;
+    if (flags & US_MSG_OOB)
+        return -EOPNOTSUPP; /* udp_sendmsg */
     us_ip4 daddr;
     uint16_t dport;
     if (to) {
@@ -507,6 +509,9 @@ int us_setsockopt(struct us_stack *s, int fd, int level, int opt, const void *va
     case US_SO_BROADCAST:
         sk->broadcast = v != 0;
         return 0;
+    case US_SO_OOBINLINE:
+        sk->urginline = v != 0; /* as Linux, accepted on any socket */
+        return 0;
     case US_SO_RCVBUF:
         sk->rcvbuf = us_sock_rcvbuf_value(s, v);
         return 0;
@@ -560,6 +565,9 @@ int us_getsockopt(struct us_stack *s, int fd, int level, int opt, void *val, siz
     case US_SO_BROADCAST:
         v = sk->broadcast;
         break;
+    case US_SO_OOBINLINE:
+        v = sk->urginline;
+        break;
     case US_SO_RCVBUF:
         v = sk->rcvbuf;
         break;
@@ -581,6 +589,18 @@ int us_sock_poll_events(struct us_stack *s, int fd)
 {
     struct us_sock *sk = us_sock_get(s, fd);
     return sk ? us_sock_events(sk) : -EBADF;
+}
+
+int us_sockatmark(struct us_stack *s, int fd)
+{
+    struct us_sock *sk = us_sock_get(s, fd);
+    if (!sk)
+        return -EBADF;
+    if (sk->type != US_SOCK_STREAM)
+        return -ENOTTY; /* udp_ioctl has no SIOCATMARK */
+    if (sk->tp && sk->tp->state == US_TCP_LISTEN)
+        return -EINVAL; /* tcp_ioctl */
+    return sk->tp && us_tcp_at_mark(sk->tp);
 }
 
 int us_sock_set_callback(struct us_stack *s, int fd, us_sock_ready_fn fn, void *ctx)

@@ -66,6 +66,16 @@ enum {
     TF_SYNCOOKIE = 1 << 15, /* created from a SYN cookie */
     TF_LOSS = 1 << 16,      /* after a timeout, until recover is ACKed (Linux's CA_Loss) */
     TF_ORPHAN = 1 << 17,    /* closed by the application, counted in n_orphans */
+    TF_URGINLINE = 1 << 18, /* SO_OOBINLINE: urgent bytes stay in the stream */
+    TF_URG_MODE = 1 << 19,  /* snd_up is set: urgent data not yet acknowledged */
+};
+
+/* tp->urg_data (Linux's TCP_URG_*): the urgent byte's state, and in the
+ * low 8 bits the byte itself once it has arrived. */
+enum {
+    US_TCP_URG_VALID = 0x100,  /* arrived, not yet read with MSG_OOB */
+    US_TCP_URG_NOTYET = 0x200, /* the pointer arrived, the byte not yet */
+    US_TCP_URG_READ = 0x400,   /* read with MSG_OOB */
 };
 
 struct us_tcpcb {
@@ -183,6 +193,13 @@ struct us_tcpcb {
     us_time_ns last_oow_ack; /* the last ACK to an unacceptable segment (rate limit) */
     bool dead;               /* freed: waits in the graveyard for the end of the round */
     bool wake;               /* the socket needs a wake-up at the end of this segment */
+
+    /* Urgent data received (tcp_recv.c, Linux's tcp_urg): copied_seq is
+     * the next byte the application reads (rcv_nxt - rcv_queued until a
+     * FIN); urg_seq the urgent byte's sequence number, valid while
+     * urg_data (US_TCP_URG_*) is not 0. */
+    uint32_t copied_seq, urg_seq;
+    uint16_t urg_data;
 };
 
 struct us_tcp_table {
@@ -285,6 +302,23 @@ void us_tcp_rcv_space_adjust(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_rcv_rtt_sample(struct us_tcpcb *tp, us_time_ns rtt);
 /* After the window opened enough that the peer should hear it. */
 void us_tcp_maybe_window_update(struct us_stack *s, struct us_tcpcb *tp);
+/* The URG bit and pointer of an acceptable segment (RFC 9293 §3.10.7.4
+ * sixth step, Linux's tcp_urg), before its text is queued; pkt holds the
+ * payload. */
+void us_tcp_urg(struct us_tcpcb *tp, const struct us_tcp_view *th, const struct us_pkt *pkt);
+/* recv(MSG_OOB) (tcp_recv_urg): the urgent byte into buf, 1 (0 if len is
+ * 0), or -EINVAL / -EAGAIN, 0 after the peer's FIN. */
+int us_tcp_recv_urg(struct us_tcpcb *tp, const struct us_sock *sk, void *buf, size_t len,
+                    bool peek);
+/* Whether the read position is at the urgent mark (SIOCATMARK). */
+bool us_tcp_at_mark(const struct us_tcpcb *tp);
+
+/* Urgent mode on the send side (Linux's tcp_urg_mode): snd_up is ahead of
+ * snd_una. */
+static inline bool us_tcp_urg_mode(const struct us_tcpcb *tp)
+{
+    return (tp->flags & TF_URG_MODE) && us_seq_gt(tp->snd_up, tp->snd_una);
+}
 
 /* ---- tcp_output.c ---- */
 /* Sends what the windows allow (data, FIN, ACK). */

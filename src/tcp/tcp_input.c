@@ -197,7 +197,8 @@ static struct us_tcpcb *child_new(struct us_stack *s, struct us_tcpcb *l,
     tp->listener = l;
     tp->rcvbuf = lsk->rcvbuf;
     tp->sndbuf = lsk->sndbuf;
-    tp->flags |= l->flags & (TF_RCVBUF_LOCK | TF_SNDBUF_LOCK | TF_NODELAY | TF_KEEPALIVE);
+    tp->flags |=
+        l->flags & (TF_RCVBUF_LOCK | TF_SNDBUF_LOCK | TF_NODELAY | TF_KEEPALIVE | TF_URGINLINE);
     tp->user_mss = l->user_mss;
     tp->keepidle = l->keepidle;
     tp->keepintvl = l->keepintvl;
@@ -269,6 +270,7 @@ static void listen_ack(struct us_stack *s, struct us_tcpcb *l, const struct us_i
     }
     tp->irs = th->seq - 1;
     tp->rcv_nxt = tp->rcv_adv = tp->last_ack_sent = th->seq;
+    tp->copied_seq = tp->rcv_nxt;
     tp->iss = th->ack - 1;
     tp->snd_una = tp->snd_nxt = tp->snd_max = th->ack;
     tp->mss = tp->rcv_mss = mss < tp->advmss ? mss : tp->advmss;
@@ -325,6 +327,7 @@ static void listen_input(struct us_stack *s, struct us_tcpcb *l, const struct us
     us_tcp_syn_options(s, tp, th);
     tp->irs = th->seq;
     tp->rcv_nxt = tp->rcv_adv = tp->last_ack_sent = th->seq + 1;
+    tp->copied_seq = tp->rcv_nxt;
     tp->iss = us_tcp_new_isn(s, tp->laddr, tp->lport, tp->faddr, tp->fport);
     tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
     tp->state = US_TCP_SYN_RECV;
@@ -355,6 +358,7 @@ static void syn_sent_input(struct us_stack *s, struct us_tcpcb *tp, const struct
         return;
     tp->irs = th->seq;
     tp->rcv_nxt = tp->rcv_adv = tp->last_ack_sent = th->seq + 1;
+    tp->copied_seq = tp->rcv_nxt;
     us_tcp_syn_options(s, tp, th);
     if (ack_ok) {
         tp->snd_una = th->ack;
@@ -606,6 +610,10 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
     default:
         break;
     }
+    /* Sixth: the URG bit, in the states that take data. */
+    if (tp->state == US_TCP_ESTABLISHED || tp->state == US_TCP_FIN_WAIT1 ||
+        tp->state == US_TCP_FIN_WAIT2)
+        us_tcp_urg(tp, th, pkt);
     /* Seventh: the segment text. */
     if (len) {
         if (tp->state == US_TCP_ESTABLISHED || tp->state == US_TCP_FIN_WAIT1 ||

@@ -103,6 +103,29 @@ static void ring_copy(const struct us_tcpcb *tp, uint32_t off, uint8_t *dst, uin
     memcpy(dst + first, tp->sbuf, len - first);
 }
 
+/* The urgent pointer (Linux's __tcp_transmit_skb): on every segment that
+ * starts before snd_up, pointing to the byte after the urgent one (RFC
+ * 6093 §3); one more than 16 bits away is sent as 0xFFFF, the farthest it
+ * can point. Urgent mode ends once the urgent byte is acknowledged. */
+static void urg_fields(struct us_tcpcb *tp, struct us_tcp_repr *r)
+{
+    if (!(tp->flags & TF_URG_MODE))
+        return;
+    if (!us_tcp_urg_mode(tp)) {
+        tp->flags &= ~(uint32_t)TF_URG_MODE;
+        return;
+    }
+    if (!us_seq_lt(r->seq, tp->snd_up))
+        return;
+    if (us_seq_lt(tp->snd_up, r->seq + 0x10000)) {
+        r->urg_ptr = (uint16_t)(tp->snd_up - r->seq);
+        r->flags |= US_TCP_URG;
+    } else if (us_seq_gt(r->seq + 0xFFFF, tp->snd_nxt)) {
+        r->urg_ptr = 0xFFFF;
+        r->flags |= US_TCP_URG;
+    }
+}
+
 /* Builds and sends one segment: seq, flags, len payload bytes from the ring
  * at offset off. The window and ACK fields are current. */
 static int xmit(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint8_t flags, uint32_t off,
@@ -123,6 +146,8 @@ static int xmit(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint8_t f
         r.opts = *syn_opts;
     else
         fill_opts(s, tp, &r.opts);
+    if (!(flags & US_TCP_SYN))
+        urg_fields(tp, &r);
     if (flags & US_TCP_ACK) {
         r.ack = tp->rcv_nxt;
         uint32_t win = us_tcp_select_window(s, tp);
@@ -229,7 +254,10 @@ static bool should_send(const struct us_tcpcb *tp, uint32_t len, uint32_t avail,
         return len >= tp->max_sndwnd / 2 || tp->snd_una == tp->snd_max;
     }
     /* All the queued data fits: Nagle holds a small segment while data is
-     * in flight, unless TCP_NODELAY; TCP_CORK holds it regardless. */
+     * in flight, unless TCP_NODELAY; TCP_CORK holds it regardless. Neither
+     * holds urgent data (tcp_nagle_test). */
+    if (us_tcp_urg_mode(tp))
+        return true;
     if (tp->flags & TF_CORK)
         return (tp->flags & TF_FIN_QUEUED) != 0;
     return (tp->flags & TF_NODELAY) || tp->snd_una == tp->snd_max || (tp->flags & TF_FIN_QUEUED);

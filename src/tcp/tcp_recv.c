@@ -2,7 +2,9 @@
  * the rest into the out-of-order queue (tcp_ofo.c), the ACK policy (quick
  * ACKs at the start and after reordering, otherwise one ACK per two full
  * segments or the delayed-ACK timer), the advertised window (Linux's
- * tcp_select_window) and receive buffer autotuning (tcp_rcv_space_adjust).
+ * tcp_select_window), receive buffer autotuning (tcp_rcv_space_adjust) and
+ * urgent data (tcp_urg: the byte the urgent pointer marks, out of the
+ * stream unless SO_OOBINLINE).
  *
  * Received segments are kept as they arrived (data/len = payload), no copy
  * until the application reads. */
@@ -10,6 +12,7 @@
 
 #include "sock/sock.h"
 
+#include <errno.h>
 #include <string.h>
 
 uint32_t us_tcp_rcv_space(const struct us_tcpcb *tp)
@@ -245,30 +248,139 @@ void us_tcp_rcv_space_adjust(struct us_stack *s, struct us_tcpcb *tp)
     tp->rcvq_time = s->now;
 }
 
+/* The byte at the read position leaves the stream unread: the urgent byte
+ * skipped (Linux's urg_hole). */
+static void skip_byte(struct us_tcpcb *tp)
+{
+    struct us_pkt *p = tp->rcvq.head;
+    us_pkt_pull(p, 1);
+    if (p->len == 0)
+        us_pkt_free(us_pkt_queue_pop(&tp->rcvq));
+    tp->rcv_queued--;
+    tp->copied_seq++;
+}
+
 size_t us_tcp_read(struct us_stack *s, struct us_tcpcb *tp, void *buf, size_t len, bool peek)
 {
     size_t done = 0;
+    uint32_t skipped = 0;
     uint8_t *out = buf;
+    uint32_t seq = tp->copied_seq; /* of the next byte looked at */
     struct us_pkt *p = tp->rcvq.head;
+    uint32_t off = 0; /* into p: a peek leaves the queue as it is */
     while (p && done < len) {
-        size_t n = p->len < len - done ? p->len : len - done;
-        memcpy(out + done, p->data, n);
-        done += n;
+        uint32_t n = p->len - off;
+        if (n > len - done)
+            n = (uint32_t)(len - done);
+        bool skip = false;
+        if (tp->urg_data) {
+            /* tcp_recvmsg: a read stops at the urgent mark, and without
+             * SO_OOBINLINE the urgent byte is not part of the stream. */
+            uint32_t to_mark = tp->urg_seq - seq;
+            if (to_mark == 0) {
+                if (done)
+                    break;
+                skip = !(tp->flags & TF_URGINLINE);
+                if (skip)
+                    n = 1;
+            } else if (to_mark < n) {
+                n = to_mark;
+            }
+        }
+        if (skip) {
+            skipped++;
+        } else {
+            memcpy(out + done, p->data + off, n);
+            done += n;
+        }
+        seq += n;
         if (peek) {
-            p = p->next;
+            off += n;
+            if (off == p->len) {
+                p = p->next;
+                off = 0;
+            }
             continue;
         }
-        us_pkt_pull(p, (uint32_t)n);
+        us_pkt_pull(p, n);
         if (p->len == 0) {
             us_pkt_free(us_pkt_queue_pop(&tp->rcvq));
             p = tp->rcvq.head;
         }
+        tp->copied_seq = seq;
+        /* Read past the mark: the urgent byte is gone, for MSG_OOB too. */
+        if (tp->urg_data && us_seq_gt(seq, tp->urg_seq))
+            tp->urg_data = 0;
     }
-    if (peek || !done)
+    if (peek || (!done && !skipped))
         return done;
-    tp->rcv_queued -= (uint32_t)done;
+    tp->rcv_queued -= (uint32_t)done + skipped;
     tp->copied += done;
     us_tcp_rcv_space_adjust(s, tp);
     us_tcp_maybe_window_update(s, tp);
     return done;
+}
+
+/* Linux's tcp_check_urg: a segment with URG set. */
+static void check_urg(struct us_tcpcb *tp, const struct us_tcp_view *th)
+{
+    /* The pointer points to the byte after the urgent one (RFC 6093 §3,
+     * Linux with tcp_stdurg = 0). */
+    uint32_t ptr = th->urg_ptr;
+    if (ptr)
+        ptr--;
+    ptr += th->seq;
+    /* A byte already received can no longer be taken out of the stream. */
+    if (us_seq_lt(ptr, tp->rcv_nxt))
+        return;
+    /* This mark, or a newer one, is known already. */
+    if (tp->urg_data && !us_seq_gt(ptr, tp->urg_seq))
+        return;
+    /* A newer mark replaces the old one, whose byte becomes ordinary data
+     * again, unread by MSG_OOB. Only if the reader stands at the old mark
+     * is that byte dropped instead (it would be read as data otherwise,
+     * after a SIOCATMARK said it was urgent). */
+    if (tp->urg_data && tp->urg_seq == tp->copied_seq && !(tp->flags & TF_URGINLINE) &&
+        tp->copied_seq != tp->rcv_nxt)
+        skip_byte(tp);
+    tp->urg_data = US_TCP_URG_NOTYET;
+    tp->urg_seq = ptr;
+}
+
+void us_tcp_urg(struct us_tcpcb *tp, const struct us_tcp_view *th, const struct us_pkt *pkt)
+{
+    if (th->flags & US_TCP_URG)
+        check_urg(tp, th);
+    if (tp->urg_data != US_TCP_URG_NOTYET)
+        return;
+    /* The urgent byte in this segment: kept aside for MSG_OOB (it stays in
+     * the queue too, where reads skip it). */
+    uint32_t off = tp->urg_seq - th->seq;
+    if (off < pkt->len) {
+        tp->urg_data = (uint16_t)(US_TCP_URG_VALID | pkt->data[off]);
+        tp->wake = true;
+    }
+}
+
+int us_tcp_recv_urg(struct us_tcpcb *tp, const struct us_sock *sk, void *buf, size_t len, bool peek)
+{
+    if ((tp->flags & TF_URGINLINE) || !tp->urg_data || tp->urg_data == US_TCP_URG_READ)
+        return -EINVAL; /* "Yes this is right !" (tcp_recv_urg) */
+    if (tp->urg_data & US_TCP_URG_VALID) {
+        uint8_t c = (uint8_t)tp->urg_data;
+        if (!peek)
+            tp->urg_data = US_TCP_URG_READ;
+        if (!len)
+            return 0;
+        memcpy(buf, &c, 1);
+        return 1;
+    }
+    if (tp->state == US_TCP_CLOSE || (sk->shutdown & US_RCV_SHUTDOWN))
+        return 0;
+    return -EAGAIN; /* the mark is known, the byte not yet here: never blocks */
+}
+
+bool us_tcp_at_mark(const struct us_tcpcb *tp)
+{
+    return tp->urg_data && tp->urg_seq == tp->copied_seq;
 }

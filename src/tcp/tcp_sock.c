@@ -22,7 +22,8 @@ static void copy_sock_opts(struct us_tcpcb *tp, const struct us_sock *sk)
 {
     tp->rcvbuf = sk->rcvbuf;
     tp->sndbuf = sk->sndbuf;
-    tp->flags &= ~(uint32_t)(TF_RCVBUF_LOCK | TF_SNDBUF_LOCK | TF_NODELAY | TF_CORK | TF_KEEPALIVE);
+    tp->flags &= ~(uint32_t)(TF_RCVBUF_LOCK | TF_SNDBUF_LOCK | TF_NODELAY | TF_CORK | TF_KEEPALIVE |
+                             TF_URGINLINE);
     if (sk->rcvbuf_locked)
         tp->flags |= TF_RCVBUF_LOCK;
     if (sk->sndbuf_locked)
@@ -33,6 +34,8 @@ static void copy_sock_opts(struct us_tcpcb *tp, const struct us_sock *sk)
         tp->flags |= TF_CORK;
     if (sk->keepalive)
         tp->flags |= TF_KEEPALIVE;
+    if (sk->urginline)
+        tp->flags |= TF_URGINLINE;
     tp->keepidle = sk->keepidle;
     tp->keepintvl = sk->keepintvl;
     tp->keepcnt = sk->keepcnt;
@@ -112,6 +115,7 @@ int us_tcp_accept(struct us_stack *s, struct us_sock *sk, struct us_sockaddr_in 
     nsk->sndbuf_locked = sk->sndbuf_locked;
     nsk->nodelay = sk->nodelay;
     nsk->keepalive = sk->keepalive;
+    nsk->urginline = sk->urginline;
     nsk->keepidle = sk->keepidle;
     nsk->keepintvl = sk->keepintvl;
     nsk->keepcnt = sk->keepcnt;
@@ -242,6 +246,12 @@ int us_tcp_send(struct us_stack *s, struct us_sock *sk, const void *buf, size_t 
     memcpy(tp->sbuf + pos, buf, first);
     memcpy(tp->sbuf, (const uint8_t *)buf + first, n - first);
     tp->snd_len += n;
+    if (flags & US_MSG_OOB) {
+        /* tcp_mark_urg: the last byte queued is the urgent one; snd_up
+         * points after it. */
+        tp->snd_up = tp->snd_una + tp->snd_len;
+        tp->flags |= TF_URG_MODE;
+    }
     us_tcp_output(s, tp);
     us_iface_flush(s);
     return (int)n;
@@ -250,10 +260,17 @@ int us_tcp_send(struct us_stack *s, struct us_sock *sk, const void *buf, size_t 
 int us_tcp_recv(struct us_stack *s, struct us_sock *sk, void *buf, size_t len, int flags)
 {
     struct us_tcpcb *tp = sk->tp;
+    if (flags & US_MSG_OOB) {
+        if (tp && tp->state == US_TCP_LISTEN)
+            return -ENOTCONN;
+        return tp ? us_tcp_recv_urg(tp, sk, buf, len, (flags & US_MSG_PEEK) != 0) : -EINVAL;
+    }
     if (tp && tp->rcv_queued && len) {
         size_t n = us_tcp_read(s, tp, buf, len, (flags & US_MSG_PEEK) != 0);
         us_iface_flush(s);
-        return (int)n;
+        if (n)
+            return (int)n;
+        /* Only the urgent byte was there, and it is not part of the stream. */
     }
     if (sk->err) {
         int err = sk->err;
@@ -385,8 +402,13 @@ int us_tcp_events(const struct us_sock *sk)
         ev |= US_POLLHUP;
     if (sk->shutdown & US_RCV_SHUTDOWN)
         ev |= US_POLLIN | US_POLLRDHUP;
-    if (tp && tp->rcv_queued)
+    /* Readable unless all there is is the urgent byte at the read
+     * position, which a read skips. */
+    uint32_t unreadable = tp && us_tcp_at_mark(tp) && !(tp->flags & TF_URGINLINE) ? 1 : 0;
+    if (tp && tp->rcv_queued > unreadable)
         ev |= US_POLLIN;
+    if (tp && (tp->urg_data & US_TCP_URG_VALID))
+        ev |= US_POLLPRI;
     if (tp && (tp->state == US_TCP_ESTABLISHED || tp->state == US_TCP_CLOSE_WAIT) &&
         !(sk->shutdown & US_SEND_SHUTDOWN)) {
         /* sk_stream_is_writeable: a third of the buffer free. */
@@ -434,6 +456,15 @@ int us_tcp_sock_setsockopt(struct us_stack *s, struct us_sock *sk, int level, in
             if (tp) {
                 tp->sndbuf = sk->sndbuf;
                 tp->flags |= TF_SNDBUF_LOCK;
+            }
+            return 0;
+        case US_SO_OOBINLINE:
+            sk->urginline = v != 0;
+            if (tp) {
+                if (v)
+                    tp->flags |= TF_URGINLINE;
+                else
+                    tp->flags &= ~(uint32_t)TF_URGINLINE;
             }
             return 0;
         case US_SO_KEEPALIVE:

@@ -43,6 +43,7 @@ struct rt_syn_opts {
     uint16_t window; /* 0: 65535 */
     bool ts, sack;
     int wscale; /* -1: no option */
+    int rcvbuf; /* SO_RCVBUF on the stack's socket before it connects (0: none) */
 };
 
 static inline void rt_run(struct rtcp *t, us_time_ns dt)
@@ -140,12 +141,23 @@ static inline void rt_ack(struct rtcp *t, uint16_t window)
     rt_send_at(t, t->snd_nxt, US_TCP_ACK, window, NULL, 0, NULL);
 }
 
+/* len bytes of data at the raw host's snd_nxt, which moves past them. */
+static inline void rt_send_data(struct rtcp *t, const void *data, size_t len, uint16_t window)
+{
+    rt_send_at(t, t->snd_nxt, US_TCP_ACK | US_TCP_PSH, window, data, len, NULL);
+    t->snd_nxt += (uint32_t)len;
+}
+
 /* The stack connects to the raw host, which answers as opts say. Leaves
  * the connection ESTABLISHED with t->fd the stack's socket. */
 static inline void rt_connect(struct rtcp *t, const struct rt_syn_opts *o)
 {
     t->fd = us_socket(t->s, US_SOCK_STREAM);
     assert_true(t->fd >= 0);
+    if (o->rcvbuf)
+        assert_int_equal(us_setsockopt(t->s, t->fd, US_SOL_SOCKET, US_SO_RCVBUF, &o->rcvbuf,
+                                       sizeof(o->rcvbuf)),
+                         0);
     struct us_sockaddr_in sa = {RT_RAW_IP, RT_PORT};
     assert_int_equal(us_connect(t->s, t->fd, &sa), -EINPROGRESS);
     struct us_tcp_view v;

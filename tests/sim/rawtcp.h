@@ -3,6 +3,8 @@
  * connection by hand. The test chooses every field it sends (the window
  * a sender must respect, a timestamp older than the last one, an ICMP error
  * quoting a given sequence number) and reads every segment the stack sends.
+ * The wire has 1 ms latency each way; rt_run drains the raw host every
+ * 100 us.
  *
  * Header-only (each test program is built alone). Include after <cmocka.h>. */
 #ifndef USTACK_TESTS_SIM_RAWTCP_H
@@ -107,8 +109,8 @@ static inline void rt_clear(struct rtcp *t)
     t->scan = 0;
 }
 
-/* Sends a segment with the raw host's current sequence number unless seq
- * is given explicitly by rt_send_at. */
+/* Sends one segment at seq: the ACK field is rcv_nxt when flags has ACK;
+ * opts NULL means timestamps (tsval, ts_recent) if they were negotiated. */
 static inline void rt_send_at(struct rtcp *t, uint32_t seq, uint8_t flags, uint16_t window,
                               const void *data, size_t len, const struct us_tcp_opts *opts)
 {
@@ -155,9 +157,9 @@ static inline void rt_connect(struct rtcp *t, const struct rt_syn_opts *o)
     t->fd = us_socket(t->s, US_SOCK_STREAM);
     assert_true(t->fd >= 0);
     if (o->rcvbuf)
-        assert_int_equal(us_setsockopt(t->s, t->fd, US_SOL_SOCKET, US_SO_RCVBUF, &o->rcvbuf,
-                                       sizeof(o->rcvbuf)),
-                         0);
+        assert_int_equal(
+            us_setsockopt(t->s, t->fd, US_SOL_SOCKET, US_SO_RCVBUF, &o->rcvbuf, sizeof(o->rcvbuf)),
+            0);
     struct us_sockaddr_in sa = {RT_RAW_IP, RT_PORT};
     assert_int_equal(us_connect(t->s, t->fd, &sa), -EINPROGRESS);
     struct us_tcp_view v;

@@ -252,6 +252,10 @@ void us_tcp_ack(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_vie
                (wnd == tp->snd_wnd || sack_info);
     if (sack_info)
         sack_tag(s, tp, th, &a);
+    /* The peer answered: an ICMP error kept for a timeout is stale now
+     * (tcp_ack clears sk_err_soft: "something worked"). */
+    if (!us_seq_lt(ack, tp->snd_una))
+        tp->soft_err = 0;
     uint32_t flight_before = us_tcp_flight(tp);
     uint32_t acked = 0;
     if (advanced) {

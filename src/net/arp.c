@@ -10,6 +10,10 @@
 static const struct us_mac mac_broadcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 static const struct us_mac mac_zero = {{0}};
 
+/* Unicast requests that refresh a stale entry before it fails (Linux's
+ * neigh.default.ucast_solicit). */
+#define NEIGH_UCAST_SOLICIT 3
+
 static unsigned neigh_bucket(const struct us_arp_table *t, us_ip4 ip)
 {
     uint64_t h = ((uint64_t)ip ^ t->hash_key) * 0x9e3779b97f4a7c15ull;
@@ -296,8 +300,24 @@ us_time_ns us_arp_timers(struct us_stack *s, us_time_ns now)
             }
             break;
         case US_NEIGH_STALE:
-            /* Unused stale entries are collected; a stale entry whose
-             * refresh probe went unanswered stays usable until then. */
+            if (n->probes) {
+                /* Refreshing (Linux's PROBE state, RFC 1122 §2.3.2.1's
+                 * unicast poll): up to ucast_solicit requests to the cached
+                 * address, retrans_time apart; if none is answered the entry
+                 * fails, and the next use resolves the address afresh by
+                 * broadcast (the cached address was wrong, or changed). */
+                if (n->timer > now)
+                    break;
+                if (n->probes >= NEIGH_UCAST_SOLICIT) {
+                    s->mib.arp.ResolveFailures++;
+                    neigh_free(s, n);
+                    continue;
+                }
+                send_request(s, &s->ifaces[n->ifindex], n, &n->mac);
+                n->timer = now + retrans;
+                break;
+            }
+            /* Unused stale entries are collected. */
             if (n->used + gc_stale <= now) {
                 neigh_free(s, n);
                 continue;

@@ -1,6 +1,7 @@
 /* ARP (RFC 826) and the neighbour cache: entries with Linux's states
  * (INCOMPLETE while a request is out, REACHABLE once confirmed, STALE after
- * base_reachable_time), a bounded queue of packets awaiting resolution per
+ * base_reachable_time; its next use sends up to three unicast requests, and
+ * unanswered it fails), a bounded queue of packets awaiting resolution per
  * entry, retries every retrans_time_ms up to mcast_solicit requests. */
 #ifndef USTACK_NET_ARP_H
 #define USTACK_NET_ARP_H
@@ -27,7 +28,7 @@ struct us_neigh {
     int ifindex;
     us_time_ns updated; /* last confirmation, or creation while INCOMPLETE */
     us_time_ns used;    /* last time a packet went out through it */
-    us_time_ns timer;   /* next retry (INCOMPLETE) or state change (REACHABLE) */
+    us_time_ns timer;   /* next retry (INCOMPLETE, refreshing STALE) or state change */
     us_time_ns reachable_until;
     struct us_pkt_queue pending; /* IP packets (data at the IP header) awaiting the address */
 };

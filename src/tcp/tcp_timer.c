@@ -159,6 +159,9 @@ static void keepalive_fire(struct us_stack *s, struct us_tcpcb *tp)
     int cnt = tp->keepcnt ? tp->keepcnt : s->sysctl.tcp_keepalive_probes;
     int intvl = tp->keepintvl ? tp->keepintvl : s->sysctl.tcp_keepalive_intvl;
     if ((int)tp->keep_probes >= cnt) {
+        /* Linux's tcp_keepalive_timer: a reset in case the peer is there
+         * after all, then the error. */
+        us_tcp_send_rst(s, tp);
         us_tcp_drop(s, tp, ETIMEDOUT);
         return;
     }

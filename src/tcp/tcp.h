@@ -113,6 +113,11 @@ struct us_tcpcb {
 
     /* RTT (RFC 6298) in ns. */
     us_time_ns srtt, rttvar, rto;
+    /* The timeout's variance term (Linux's rttvar_us): the largest
+     * 4 RTTVAR of a round trip (mdev_max), at least tcp_rto_min; a round
+     * ends when snd_una passes rtt_seq. */
+    us_time_ns rto_var, mdev_max;
+    uint32_t rtt_seq;
     us_time_ns rtt_time;  /* the SYN's RTT: when it was sent */
     bool rtt_timing;      /* the SYN is being timed (data: tcp_ack.c, from the records) */
     uint32_t backoff;     /* RTO doublings in a row */

@@ -1,0 +1,252 @@
+/* Where TCP follows RFC 9293 and Linux to the letter, seen on the wire of
+ * the virtual clock: the retransmission timeout's variance term of at least
+ * 200 ms (Linux's tcp_rtt_estimator and __tcp_set_rto), the restart after
+ * idle counting data segments only (RFC 5681 §4.1, Linux's lsndtime), the
+ * SYN-RECEIVED RTT sample timed from the SYN-ACK, RFC 5961 §5.2's ACK
+ * acceptability limit exactly, and a FIN that waits for the peer's window
+ * (Linux's tcp_snd_wnd_test). Most tests talk to one ustack host from a raw
+ * TCP peer (tests/sim/rawhost.h) that writes every segment itself, so the
+ * peer's ACKs, windows and timing are exactly what the test says. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "sim/tcp_util.h"
+
+#include "sim/rawhost.h"
+
+#define RAW_IP US_IP4(192, 0, 2, 9)
+
+/* ---------------- a raw TCP peer ---------------- */
+
+/* One ustack host (B_IP, listening on port 80) and a raw TCP peer (RAW_IP)
+ * on a wire with the given one-way latency. */
+struct rt {
+    struct us_wire *wire;
+    struct rawhost rh;
+    struct us_stack *s;
+    us_time_ns now;
+    unsigned next;    /* the first collected datagram not yet looked at */
+    uint16_t rport;   /* the raw peer's port */
+    uint32_t snd_nxt; /* the raw peer's next sequence number */
+    uint32_t rcv_nxt; /* the next sequence number expected from the stack */
+    uint32_t iss;     /* the stack's ISN */
+    uint16_t wnd;     /* the window the raw peer advertises */
+    int lfd, fd;      /* the stack's listener and accepted connection */
+};
+
+static void rt_run(struct rt *t, us_time_ns dt)
+{
+    rh_run(&t->rh, &t->s, 1, &t->now, t->now + dt);
+}
+
+static struct rt *rt_new(us_time_ns latency)
+{
+    struct rt *t = calloc(1, sizeof(*t));
+    assert_non_null(t);
+    struct us_wire_config wc = {.latency = latency};
+    t->wire = us_wire_new(&wc);
+    assert_non_null(t->wire);
+    rh_init(&t->rh, t->wire, RAW_IP);
+    t->rh.step = 100 * 1000; /* answers within 0.1 ms of an arrival */
+    t->s = sim_stack_new("host", 0x5eed2);
+    struct us_dev *port = us_wire_port_new(t->wire, "host0");
+    assert_non_null(port);
+    assert_int_equal(us_iface_add(t->s, port, B_IP, 24, t->now), 0);
+    t->rh.peer_mac = us_iface_dev(t->s, 0)->mac;
+    t->rport = 40000;
+    t->snd_nxt = 1000000;
+    t->wnd = 65535;
+    t->lfd = tcp_listen_on(t->s, 80, 16);
+    t->fd = -1;
+    /* The stack learns the raw peer's address from its ARP request, so no
+     * resolution delays the first segments (and their RTT samples). */
+    rh_arp_request(&t->rh, B_IP, t->now);
+    rt_run(t, 2 * latency + MS);
+    t->rh.ndgrams = 0;
+    return t;
+}
+
+static void rt_free(struct rt *t)
+{
+    us_stack_free(t->s);
+    rh_fini(&t->rh);
+    us_wire_free(t->wire);
+    free(t);
+}
+
+/* Sends a segment from the raw peer: flags, seq, ack, the raw peer's
+ * window, len bytes of payload. */
+static void rt_send(struct rt *t, uint8_t flags, uint32_t seq, uint32_t ack, const void *payload,
+                    size_t len)
+{
+    struct us_tcp_repr r = {
+        .sport = t->rport, .dport = 80, .seq = seq, .ack = ack, .flags = flags, .window = t->wnd};
+    if (flags & US_TCP_SYN) {
+        r.opts.mss_present = true; /* and nothing else: no scaling, SACK or timestamps */
+        r.opts.mss = 1460;
+    }
+    uint8_t seg[RH_DGRAM_MAX];
+    size_t hlen = US_TCP_HLEN + us_tcp_opts_len(&r.opts);
+    assert_true(hlen + len <= sizeof(seg) - US_IPV4_HLEN);
+    if (len)
+        memcpy(seg + hlen, payload, len);
+    us_tcp_emit(seg, hlen + len, &r, RAW_IP, B_IP);
+    rh_send_ip(&t->rh, B_IP, US_IPPROTO_TCP, seg, hlen + len, NULL, t->now);
+}
+
+/* An ACK of everything received so far, at the raw peer's snd_nxt. */
+static void rt_ack(struct rt *t)
+{
+    rt_send(t, US_TCP_ACK, t->snd_nxt, t->rcv_nxt, NULL, 0);
+}
+
+/* The next TCP segment from the stack, within limit of virtual time:
+ * true with it in *v (payload pointing into the raw host's store) and its
+ * arrival time in *at. */
+static bool rt_next(struct rt *t, us_time_ns limit, struct us_tcp_view *v, us_time_ns *at)
+{
+    us_time_ns end = t->now + limit;
+    for (;;) {
+        while (t->next < t->rh.ndgrams) {
+            const struct rh_dgram *d = &t->rh.dgrams[t->next++];
+            struct us_ipv4_view ip;
+            rh_ip(d, &ip);
+            if (ip.proto != US_IPPROTO_TCP || ip.src != B_IP)
+                continue;
+            assert_int_equal(us_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, 0, v), 0);
+            if (at)
+                *at = d->at;
+            return true;
+        }
+        if (t->now >= end)
+            return false;
+        rt_run(t, t->rh.step);
+    }
+}
+
+/* Like rt_next, but the test fails with `what` if nothing comes. */
+static void rt_expect(struct rt *t, us_time_ns limit, struct us_tcp_view *v, us_time_ns *at,
+                      const char *what)
+{
+    if (!rt_next(t, limit, v, at))
+        fail_msg("no segment from the stack within %.3f s: %s (at %.3f s)", (double)limit / 1e9,
+                 what, (double)t->now / 1e9);
+}
+
+/* The raw peer opens a connection to the stack's listener; the final ACK
+ * goes ack_delay after the SYN-ACK arrived. The stack's side is accepted. */
+static void rt_connect(struct rt *t, us_time_ns ack_delay)
+{
+    rt_send(t, US_TCP_SYN, t->snd_nxt, 0, NULL, 0);
+    t->snd_nxt++;
+    struct us_tcp_view v;
+    rt_expect(t, SEC, &v, NULL, "SYN-ACK");
+    assert_int_equal(v.flags, US_TCP_SYN | US_TCP_ACK);
+    assert_int_equal(v.ack, t->snd_nxt);
+    t->iss = v.seq;
+    t->rcv_nxt = v.seq + 1;
+    rt_run(t, ack_delay);
+    rt_ack(t);
+    rt_run(t, t->rh.step);
+    for (int i = 0; i < 1000 && t->fd < 0; i++) {
+        struct us_sockaddr_in peer;
+        t->fd = us_accept(t->s, t->lfd, &peer);
+        if (t->fd < 0)
+            rt_run(t, t->rh.step);
+    }
+    if (t->fd < 0)
+        fail_msg("the stack accepted no connection: %d", t->fd);
+}
+
+static void app_send(struct rt *t, size_t len)
+{
+    static uint8_t buf[65536];
+    assert_true(len <= sizeof(buf));
+    memset(buf, 'd', len);
+    assert_int_equal(us_send(t->s, t->fd, buf, len, 0, t->now), (int)len);
+}
+
+/* ---------------- 1. the retransmission timeout ---------------- */
+
+/* On a steady 150 ms path the timeout is SRTT plus a variance term of at
+ * least 200 ms (Linux's rttvar_us, floored at tcp_rto_min): about 350 ms,
+ * not RFC 6298's SRTT + 4 RTTVAR, which shrinks to the 200 ms floor, close
+ * behind the RTT, once the path is steady. */
+static void test_rto_is_srtt_plus_200ms_on_a_150ms_path(void **state)
+{
+    (void)state;
+    struct rt *t = rt_new(75 * MS);
+    rt_connect(t, 0);
+    /* Twenty request-sized writes, each ACKed as soon as it arrives: a
+     * steady 150 ms RTT, and no timeout may fire. */
+    for (int i = 0; i < 20; i++) {
+        app_send(t, 100);
+        struct us_tcp_view v;
+        rt_expect(t, SEC, &v, NULL, "a data segment");
+        assert_int_equal(v.seq, t->rcv_nxt); /* new data, never a retransmission */
+        assert_int_equal(v.payload_len, 100);
+        t->rcv_nxt += 100;
+        rt_ack(t);
+        rt_run(t, 100 * MS); /* the ACK reaches the stack */
+    }
+    assert_int_equal(ctr(t->s, "TcpExtTCPTimeouts"), 0);
+    struct us_tcp_info ti = tcp_info_of(t->s, t->fd);
+    assert_int_equal(ti.total_retrans, 0);
+
+    /* The tail is lost (never ACKed): the retransmission comes an RTO
+     * after the original, about 350 ms. */
+    app_send(t, 100);
+    struct us_tcp_view v;
+    us_time_ns first, again;
+    rt_expect(t, SEC, &v, &first, "the tail segment");
+    assert_int_equal(v.seq, t->rcv_nxt);
+    rt_expect(t, 2 * SEC, &v, &again, "its retransmission");
+    assert_int_equal(v.seq, t->rcv_nxt);
+    assert_int_equal(v.payload_len, 100);
+    us_time_ns gap = again - first;
+    if (gap < 345 * MS || gap > 356 * MS)
+        fail_msg("the first retransmission came %.1f ms after the original, not ~350 ms",
+                 (double)gap / 1e6);
+    assert_int_equal(ctr(t->s, "TcpExtTCPTimeouts"), 1);
+    /* What tcp_info said before the loss: SRTT 150 ms, RTO SRTT + 200 ms. */
+    assert_in_range(ti.rtt, 150000, 150100);
+    assert_in_range(ti.rto, 345000, 356000);
+    t->rcv_nxt += 100;
+    rt_ack(t);
+    rt_run(t, 100 * MS);
+    assert_int_equal(tcp_info_of(t->s, t->fd).unacked, 0);
+    rt_free(t);
+}
+
+/* A bulk transfer on a 150 ms path behind a 20 Mbit/s bottleneck, whose
+ * queue grows the RTT as the window opens: no timeout fires, nothing is
+ * sent twice. */
+static void test_no_timeout_in_bulk_on_a_150ms_path(void **state)
+{
+    (void)state;
+    struct tnet_cfg c = {
+        .latency = 75 * MS, .bandwidth_bps = 20 * 1000 * 1000, .queue_limit = 100000};
+    struct tnet *n = tnet_new(&c);
+    int lfd = tcp_listen_on(n->b, 80, 8);
+    int cfd = tcp_connect_to(n->a, B_IP, 80);
+    run(n, 400 * MS);
+    struct us_sockaddr_in peer;
+    int sfd = us_accept(n->b, lfd, &peer);
+    assert_true(sfd >= 0);
+    transfer(n, cfd, sfd, 4u << 20, 0, MS, 60 * SEC);
+    assert_int_equal(ctr(n->a, "TcpExtTCPTimeouts"), 0);
+    assert_int_equal(tcp_info_of(n->a, cfd).total_retrans, 0);
+    tnet_free(n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rto_is_srtt_plus_200ms_on_a_150ms_path),
+        cmocka_unit_test(test_no_timeout_in_bulk_on_a_150ms_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -560,8 +560,9 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
         us_tcp_send_ack(s, tp);
         goto drop;
     }
-    /* RFC 5961 §5.2: an ACK too far below snd_una is suspect. */
-    if (us_seq_lt(th->ack, tp->snd_una - tp->max_sndwnd - 1)) {
+    /* RFC 5961 §5.2: acceptable is SND.UNA - MAX.SND.WND <= SEG.ACK; one
+     * further below is suspect (Linux's tcp_ack). */
+    if (us_seq_lt(th->ack, tp->snd_una - tp->max_sndwnd)) {
         challenge_ack(s, tp, len, fl);
         goto drop;
     }

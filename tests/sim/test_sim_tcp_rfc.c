@@ -136,19 +136,23 @@ static void rt_expect(struct rt *t, us_time_ns limit, struct us_tcp_view *v, us_
                  what, (double)t->now / 1e9);
 }
 
-/* The raw peer opens a connection to the stack's listener; the final ACK
- * goes ack_delay after the SYN-ACK arrived. The stack's side is accepted. */
-static void rt_connect(struct rt *t, us_time_ns ack_delay)
+/* The raw peer sends a SYN to the stack's listener and takes its SYN-ACK;
+ * the SYN-ACK's arrival in *at. */
+static void rt_syn(struct rt *t, us_time_ns *at)
 {
     rt_send(t, US_TCP_SYN, t->snd_nxt, 0, NULL, 0);
     t->snd_nxt++;
     struct us_tcp_view v;
-    rt_expect(t, SEC, &v, NULL, "SYN-ACK");
+    rt_expect(t, SEC, &v, at, "SYN-ACK");
     assert_int_equal(v.flags, US_TCP_SYN | US_TCP_ACK);
     assert_int_equal(v.ack, t->snd_nxt);
     t->iss = v.seq;
     t->rcv_nxt = v.seq + 1;
-    rt_run(t, ack_delay);
+}
+
+/* The handshake's last ACK; the stack's side is accepted. */
+static void rt_establish(struct rt *t)
+{
     rt_ack(t);
     rt_run(t, t->rh.step);
     for (int i = 0; i < 1000 && t->fd < 0; i++) {
@@ -159,6 +163,15 @@ static void rt_connect(struct rt *t, us_time_ns ack_delay)
     }
     if (t->fd < 0)
         fail_msg("the stack accepted no connection: %d", t->fd);
+}
+
+/* The raw peer opens a connection to the stack's listener; the final ACK
+ * goes ack_delay after the SYN-ACK arrived. */
+static void rt_connect(struct rt *t, us_time_ns ack_delay)
+{
+    rt_syn(t, NULL);
+    rt_run(t, ack_delay);
+    rt_establish(t);
 }
 
 static void app_send(struct rt *t, size_t len)
@@ -242,11 +255,52 @@ static void test_no_timeout_in_bulk_on_a_150ms_path(void **state)
     tnet_free(n);
 }
 
+/* ---------------- 3. RFC 5961 §5.2's ACK limit ---------------- */
+
+/* An ACK is acceptable from SND.UNA - MAX.SND.WND up to SND.NXT (RFC 5961
+ * §5.2, Linux's tcp_ack): one below, the segment is dropped, data and all,
+ * with a challenge ACK; exactly at the limit it is an old duplicate ACK
+ * and its data is taken. */
+static void test_ack_below_snd_una_minus_max_window(void **state)
+{
+    (void)state;
+    struct rt *t = rt_new(MS);
+    t->wnd = 2000; /* MAX.SND.WND: the only window the peer ever offers */
+    rt_connect(t, 0);
+    uint32_t snd_una = t->rcv_nxt; /* the stack sent nothing yet */
+    uint32_t limit = snd_una - 2000;
+    uint64_t challenges = ctr(t->s, "TcpExtTCPChallengeACK");
+    static const char data[10] = "0123456789";
+    char buf[32];
+
+    rt_send(t, US_TCP_ACK | US_TCP_PSH, t->snd_nxt, limit - 1, data, sizeof(data));
+    struct us_tcp_view v;
+    rt_expect(t, 100 * MS, &v, NULL, "the challenge ACK");
+    assert_int_equal(v.flags, US_TCP_ACK);
+    assert_int_equal(v.seq, snd_una);
+    assert_int_equal(v.payload_len, 0);
+    if (v.ack != t->snd_nxt)
+        fail_msg("an ACK at SND.UNA - MAX.SND.WND - 1 was accepted: its data was ACKed");
+    assert_int_equal(ctr(t->s, "TcpExtTCPChallengeACK"), challenges + 1);
+    assert_int_equal(us_recv(t->s, t->fd, buf, sizeof(buf), 0), -EAGAIN);
+
+    rt_send(t, US_TCP_ACK | US_TCP_PSH, t->snd_nxt, limit, data, sizeof(data));
+    t->snd_nxt += sizeof(data);
+    rt_expect(t, 500 * MS, &v, NULL, "the ACK of the data");
+    assert_int_equal(v.flags, US_TCP_ACK);
+    assert_int_equal(v.ack, t->snd_nxt);
+    assert_int_equal(us_recv(t->s, t->fd, buf, sizeof(buf), 0), (int)sizeof(data));
+    assert_memory_equal(buf, data, sizeof(data));
+    assert_int_equal(ctr(t->s, "TcpExtTCPChallengeACK"), challenges + 1);
+    rt_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rto_is_srtt_plus_200ms_on_a_150ms_path),
         cmocka_unit_test(test_no_timeout_in_bulk_on_a_150ms_path),
+        cmocka_unit_test(test_ack_below_snd_una_minus_max_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -335,10 +335,13 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
         bool data = should_send(tp, len, avail, mss);
         if (!data)
             len = 0;
-        /* The FIN follows the last data byte, once; it needs no window. */
+        /* The FIN follows the last data byte, once. Its sequence number
+         * takes a byte of the peer's window (Linux's tcp_snd_wnd_test: into
+         * a zero window only probes go); not of cwnd (tcp_cwnd_test spares
+         * the final FIN). */
         uint32_t data_end = tp->snd_una + tp->snd_len;
         bool fin = (tp->flags & TF_FIN_QUEUED) && !(tp->flags & TF_FIN_SENT) &&
-                   tp->snd_nxt + len == data_end;
+                   tp->snd_nxt + len == data_end && us_seq_lt(tp->snd_nxt + len, right);
         if (!data && !fin) {
             if ((tp->flags & TF_ACKNOW) && tp->segs_out == segs_before)
                 us_tcp_send_ack(s, tp);

@@ -174,6 +174,11 @@ static void rt_connect(struct rt *t, us_time_ns ack_delay)
     rt_establish(t);
 }
 
+static int tcp_state_of(struct rt *t)
+{
+    return tcp_info_of(t->s, t->fd).state;
+}
+
 static void app_send(struct rt *t, size_t len)
 {
     static uint8_t buf[65536];
@@ -295,12 +300,75 @@ static void test_ack_below_snd_una_minus_max_window(void **state)
     rt_free(t);
 }
 
+/* ---------------- 4. the FIN and the peer's window ---------------- */
+
+/* The FIN takes a sequence number, and so a byte of the peer's window
+ * (Linux's tcp_snd_wnd_test on the FIN's end_seq): with all data ACKed and
+ * a zero window, shutdown() sends no FIN; zero-window probes go until the
+ * window opens, then the FIN, and the connection closes cleanly. */
+static void test_fin_waits_for_the_peers_window(void **state)
+{
+    (void)state;
+    struct rt *t = rt_new(MS);
+    rt_connect(t, 0);
+    app_send(t, 1000);
+    struct us_tcp_view v;
+    rt_expect(t, 100 * MS, &v, NULL, "the data");
+    assert_int_equal(v.seq, t->rcv_nxt);
+    assert_int_equal(v.payload_len, 1000);
+    assert_int_equal(v.flags & US_TCP_FIN, 0);
+    t->rcv_nxt += 1000;
+    t->wnd = 0;
+    rt_ack(t); /* everything ACKed, and no room for more */
+    rt_run(t, 10 * MS);
+    assert_int_equal(tcp_info_of(t->s, t->fd).unacked, 0);
+
+    assert_int_equal(us_shutdown(t->s, t->fd, US_SHUT_WR), 0);
+    assert_int_equal(tcp_state_of(t), US_TCP_FIN_WAIT1);
+    /* Three seconds of zero window: probes (an old sequence number, no
+     * data), each answered with the zero window, and never the FIN. */
+    unsigned probes = 0;
+    us_time_ns end = t->now + 3 * SEC;
+    while (rt_next(t, end > t->now ? end - t->now : 0, &v, NULL)) {
+        if (v.flags & US_TCP_FIN)
+            fail_msg("the FIN went into a zero window at %.3f s", (double)t->now / 1e9);
+        assert_int_equal(v.payload_len, 0);
+        assert_int_equal(v.seq, t->rcv_nxt - 1);
+        probes++;
+        rt_ack(t);
+    }
+    assert_in_range(probes, 2, 6);
+    assert_int_equal(tcp_state_of(t), US_TCP_FIN_WAIT1);
+
+    /* The window opens: the FIN goes, at the sequence number after the data. */
+    t->wnd = 1000;
+    rt_ack(t);
+    rt_expect(t, 50 * MS, &v, NULL, "the FIN once the window opened");
+    assert_int_equal(v.flags, US_TCP_FIN | US_TCP_ACK);
+    assert_int_equal(v.seq, t->rcv_nxt);
+    assert_int_equal(v.payload_len, 0);
+    t->rcv_nxt++;
+    rt_ack(t);
+    rt_run(t, 10 * MS);
+    assert_int_equal(tcp_state_of(t), US_TCP_FIN_WAIT2);
+    rt_send(t, US_TCP_FIN | US_TCP_ACK, t->snd_nxt, t->rcv_nxt, NULL, 0);
+    t->snd_nxt++;
+    rt_expect(t, 50 * MS, &v, NULL, "the ACK of the peer's FIN");
+    assert_int_equal(v.flags, US_TCP_ACK);
+    assert_int_equal(v.ack, t->snd_nxt);
+    assert_int_equal(tcp_state_of(t), US_TCP_TIME_WAIT);
+    char buf[8];
+    assert_int_equal(us_recv(t->s, t->fd, buf, sizeof(buf), 0), 0);
+    rt_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rto_is_srtt_plus_200ms_on_a_150ms_path),
         cmocka_unit_test(test_no_timeout_in_bulk_on_a_150ms_path),
         cmocka_unit_test(test_ack_below_snd_una_minus_max_window),
+        cmocka_unit_test(test_fin_waits_for_the_peers_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

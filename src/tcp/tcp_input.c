@@ -135,6 +135,7 @@ static void established(struct us_stack *s, struct us_tcpcb *tp, const struct us
     tp->rto_at = US_TIME_NEVER;
     tp->syn_retries = 0;
     tp->backoff = 0;
+    tp->lsndtime = s->now; /* tcp_init_transfer */
     us_tcp_reset_keepalive(s, tp);
 }
 
@@ -547,8 +548,8 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
             goto drop;
         }
         tp->snd_una = th->ack;
-        if (!tp->syn_retries)
-            us_tcp_rtt_sample(tp, s->now - tp->last_send);
+        if (!tp->syn_retries) /* from the SYN-ACK (Linux's snt_synack) */
+            us_tcp_rtt_sample(tp, s->now - tp->rtt_time);
         established(s, tp, th);
         if (l)
             accept_enqueue(s, l, tp);

@@ -362,6 +362,133 @@ static void test_fin_waits_for_the_peers_window(void **state)
     rt_free(t);
 }
 
+/* ---------------- 2. restart after idle, and the SYN-ACK's RTT ---------------- */
+
+/* Moves len bytes from (fs, ffd) to (ts, tfd) over n, bounded. */
+static void pump(struct tnet *n, struct us_stack *fs, int ffd, struct us_stack *ts, int tfd,
+                 size_t len)
+{
+    static uint8_t buf[65536];
+    memset(buf, 'p', sizeof(buf));
+    size_t sent = 0, got = 0;
+    us_time_ns end = n->now + 30 * SEC;
+    while (got < len) {
+        if (sent < len) {
+            size_t want = len - sent < sizeof(buf) ? len - sent : sizeof(buf);
+            int r = us_send(fs, ffd, buf, want, 0, n->now);
+            if (r > 0)
+                sent += (size_t)r;
+            else if (r != -EAGAIN)
+                fail_msg("send: %d", r);
+        }
+        int r;
+        while ((r = us_recv(ts, tfd, buf, sizeof(buf), 0)) > 0)
+            got += (size_t)r;
+        if (r != -EAGAIN)
+            fail_msg("recv: %d", r);
+        if (n->now >= end)
+            fail_msg("pump stuck: %zu of %zu bytes", got, len);
+        run(n, MS);
+    }
+}
+
+/* a's data segments the sniffer saw from index `from` on. */
+static unsigned data_segs_from_a(const struct tnet *n, size_t from)
+{
+    unsigned k = 0;
+    for (size_t i = from; i < n->nseen; i++)
+        k += n->seen[i].src == A_IP && n->seen[i].len > 0;
+    return k;
+}
+
+/* a's cwnd after: a bulk send that opens it, then `idle` in which a only
+ * receives (its pure ACKs go out all along), then a new send; and the
+ * number of data segments a sent before the first ACK could come back. */
+static void restart_run(bool slow_start_after_idle, uint32_t *cwnd_before, uint32_t *cwnd_after,
+                        unsigned *first_flight, uint32_t *iw)
+{
+    struct tnet_cfg c = {.latency = 5 * MS, .sniff = true};
+    struct tnet *n = tnet_new(&c);
+    set_knob(n->a, "net.ipv4.tcp_slow_start_after_idle", slow_start_after_idle ? "1" : "0");
+    int cfd;
+    int sfd = tcp_pair(n, 80, &cfd, NULL);
+    pump(n, n->a, cfd, n->b, sfd, 1 << 20);
+    run(n, 50 * MS);
+    struct us_tcp_info ti = tcp_info_of(n->a, cfd);
+    *cwnd_before = ti.snd_cwnd;
+    uint32_t mss = ti.snd_mss;
+    uint32_t floor = 2 * mss > 14600 ? 2 * mss : 14600; /* RFC 6928 §2 */
+    *iw = 10 * mss < floor ? 10 * mss : floor;
+    /* One second (several RTOs of a 10 ms path) in which b sends 8 KB
+     * every 20 ms and a sends nothing but ACKs. */
+    size_t mark = n->nseen;
+    uint64_t acks = ctr(n->a, "TcpOutSegs");
+    for (int i = 0; i < 50; i++) {
+        pump(n, n->b, sfd, n->a, cfd, 8192);
+        run(n, 20 * MS);
+    }
+    assert_int_equal(data_segs_from_a(n, mark), 0);
+    assert_true(ctr(n->a, "TcpOutSegs") - acks >= 50);            /* it did send, ACKs */
+    assert_true(tcp_info_of(n->a, cfd).rto < 1 * SEC / 1000 / 2); /* idle > 2 RTOs, in us */
+    /* a writes again. */
+    mark = n->nseen;
+    static uint8_t big[256 * 1024];
+    memset(big, 'b', sizeof(big));
+    assert_true(us_send(n->a, cfd, big, sizeof(big), 0, n->now) > 0);
+    /* The sniffer sees a's segments 5 ms after they left; an ACK is back
+     * at a 10 ms after: 8 ms shows the first flight alone. */
+    run(n, 8 * MS);
+    *first_flight = data_segs_from_a(n, mark);
+    *cwnd_after = tcp_info_of(n->a, cfd).snd_cwnd;
+    tnet_free(n);
+}
+
+/* RFC 5681 §4.1, Linux's tcp_slow_start_after_idle: a sender that sent no
+ * data for longer than an RTO restarts from the initial window, even if it
+ * sent ACKs all the while (Linux's lsndtime counts data segments only);
+ * with the knob at 0 its cwnd stays. */
+static void test_restart_after_idle_counts_data_only(void **state)
+{
+    (void)state;
+    uint32_t before, after, iw;
+    unsigned flight;
+    restart_run(true, &before, &after, &flight, &iw);
+    assert_true(before >= 4 * iw);
+    if (after != iw)
+        fail_msg("after 1 s with only ACKs sent, cwnd is %u, not the initial window %u", after, iw);
+    assert_in_range(flight, 1, 10);
+
+    restart_run(false, &before, &after, &flight, &iw);
+    assert_true(before >= 4 * iw);
+    assert_int_equal(after, before);
+    assert_true(flight > 10);
+}
+
+/* The RTT sample of a passive open runs from the SYN-ACK to the ACK that
+ * completes the handshake (Linux's snt_synack), not from the last segment
+ * sent: here an ACK to an unacceptable segment goes in between. */
+static void test_synrecv_rtt_is_timed_from_the_synack(void **state)
+{
+    (void)state;
+    struct rt *t = rt_new(MS);
+    us_time_ns synack_at;
+    rt_syn(t, &synack_at);
+    rt_run(t, 100 * MS);
+    /* A sequence number far beyond the window: RFC 9293 §3.10.7.4's first
+     * step answers it with an ACK, and drops it. */
+    rt_send(t, US_TCP_ACK, t->snd_nxt + 1000000, t->rcv_nxt, NULL, 0);
+    struct us_tcp_view v;
+    rt_expect(t, 50 * MS, &v, NULL, "the ACK to an unacceptable segment");
+    assert_int_equal(v.flags, US_TCP_ACK);
+    assert_int_equal(v.ack, t->snd_nxt);
+    rt_run(t, synack_at + 150 * MS - t->now);
+    rt_establish(t); /* the ACK reaches the stack 152 ms after its SYN-ACK left */
+    struct us_tcp_info ti = tcp_info_of(t->s, t->fd);
+    if (ti.rtt < 151000 || ti.rtt > 153500)
+        fail_msg("the handshake's RTT sample is %.1f ms, not 152 ms", ti.rtt / 1000.0);
+    rt_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +496,8 @@ int main(void)
         cmocka_unit_test(test_no_timeout_in_bulk_on_a_150ms_path),
         cmocka_unit_test(test_ack_below_snd_una_minus_max_window),
         cmocka_unit_test(test_fin_waits_for_the_peers_window),
+        cmocka_unit_test(test_restart_after_idle_counts_data_only),
+        cmocka_unit_test(test_synrecv_rtt_is_timed_from_the_synack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,8 +104,8 @@ static void rt_ack(struct rt *t)
 }
 
 /* The next TCP segment from the stack, within limit of virtual time:
- * true with it in *v (payload pointing into the raw host's store) and its
- * arrival time in *at. */
+ * true with it in *v (its payload points into the raw host's store, valid
+ * until the next call) and its arrival time in *at. */
 static bool rt_next(struct rt *t, us_time_ns limit, struct us_tcp_view *v, us_time_ns *at)
 {
     us_time_ns end = t->now + limit;
@@ -121,6 +121,9 @@ static bool rt_next(struct rt *t, us_time_ns limit, struct us_tcp_view *v, us_ti
                 *at = d->at;
             return true;
         }
+        /* All looked at: the store starts over (it holds RH_MAX_DGRAMS). */
+        t->rh.ndgrams = 0;
+        t->next = 0;
         if (t->now >= end)
             return false;
         rt_run(t, t->rh.step);
@@ -489,6 +492,133 @@ static void test_synrecv_rtt_is_timed_from_the_synack(void **state)
     rt_free(t);
 }
 
+/* The raw peer as a receiver: every data segment is ACKed as it arrives.
+ * With lose set, the first copy of the segment at lose_seq vanishes; the
+ * segments after it are answered with duplicate ACKs until its
+ * retransmission fills the hole (one hole, segments after it in order). */
+struct rt_rx {
+    bool lose;
+    uint32_t lose_seq;
+    bool hole;
+    uint32_t hole_end; /* the end of what arrived after the hole */
+};
+
+static void rt_serve(struct rt *t, struct rt_rx *x, us_time_ns dur)
+{
+    us_time_ns end = t->now + dur;
+    struct us_tcp_view v;
+    while (rt_next(t, end > t->now ? end - t->now : 0, &v, NULL)) {
+        uint32_t len = (uint32_t)v.payload_len;
+        if (!len)
+            continue;
+        if (x && x->lose && v.seq == x->lose_seq) {
+            x->lose = false;
+            x->hole = true;
+            x->hole_end = v.seq + len;
+            continue;
+        }
+        if (x && x->hole) {
+            if (v.seq == t->rcv_nxt) {
+                t->rcv_nxt = x->hole_end;
+                x->hole = false;
+            } else if (v.seq == x->hole_end) {
+                x->hole_end += len;
+            }
+        } else if (v.seq == t->rcv_nxt) {
+            t->rcv_nxt += len;
+        }
+        rt_ack(t);
+    }
+}
+
+/* Queues as much as the stack's send buffer takes. */
+static void app_fill(struct rt *t)
+{
+    static uint8_t buf[65536];
+    int r;
+    do
+        r = us_send(t->s, t->fd, buf, sizeof(buf), 0, t->now);
+    while (r > 0);
+    assert_int_equal(r, -EAGAIN);
+}
+
+/* A bulk send from the stack to the raw peer over a 10 ms RTT (no SACK:
+ * NewReno): slow start, the 31st segment lost, fast recovery, then 300 ms
+ * of congestion avoidance until all is ACKed. tcp_info at the end. */
+static struct us_tcp_info bulk_with_one_loss(struct rt *t)
+{
+    struct rt_rx x = {.lose = true, .lose_seq = t->rcv_nxt + 30 * 1460};
+    for (int i = 0; i < 40; i++) {
+        app_fill(t);
+        rt_serve(t, &x, 10 * MS);
+    }
+    assert_false(x.lose || x.hole);
+    us_time_ns end = t->now + SEC;
+    while (tcp_info_of(t->s, t->fd).unacked && t->now < end)
+        rt_serve(t, NULL, 10 * MS);
+    struct us_tcp_info ti = tcp_info_of(t->s, t->fd);
+    assert_int_equal(ti.unacked, 0);
+    assert_int_equal(ti.total_retrans, 1);
+    return ti;
+}
+
+/* RFC 6582 §3.2 (NewReno, no SACK): one loss, one congestion response.
+ * The ACK that reaches the RecoveryPoint ends fast recovery, new data in
+ * flight behind it or not; it is not a partial ACK that starts another. */
+static void test_newreno_one_loss_one_reduction(void **state)
+{
+    (void)state;
+    struct rt *t = rt_new(5 * MS);
+    rt_connect(t, 0);
+    struct us_tcp_info ti = bulk_with_one_loss(t);
+    assert_int_equal(ti.options & US_TCPI_OPT_SACK, 0);
+    assert_int_equal(ctr(t->s, "TcpRetransSegs"), 1);
+    uint64_t recoveries = ctr(t->s, "TcpExtTCPRenoRecovery");
+    if (recoveries != 1)
+        fail_msg("one lost segment started %llu fast recoveries", (unsigned long long)recoveries);
+    rt_free(t);
+}
+
+/* CUBIC's curve counts time spent sending, not idle time (RFC 9438 §4.2;
+ * Linux's bictcp_cwnd_event shifts the epoch on CA_EVENT_TX_START), also
+ * when the idle sender was ACKing data it received all along: after 10 s
+ * of that, cwnd resumes the slow climb it was on, it does not leap
+ * towards a W_cubic 10 s further along the curve. */
+static void test_cubic_epoch_skips_an_idle_spent_receiving(void **state)
+{
+    (void)state;
+    struct rt *t = rt_new(5 * MS);
+    set_knob(t->s, "net.ipv4.tcp_slow_start_after_idle", "0");
+    rt_connect(t, 0);
+    struct us_tcp_info ti = bulk_with_one_loss(t);
+    assert_true(ti.snd_cwnd >= ti.snd_ssthresh); /* congestion avoidance */
+    assert_true(ti.snd_cwnd < 40 * ti.snd_mss);  /* the peer's 64 KB window is not the limit */
+    uint32_t before = ti.snd_cwnd;
+
+    /* Ten seconds in which the stack only receives (the peer sends 1000
+     * bytes every 100 ms) and ACKs. */
+    static const uint8_t data[1000];
+    uint8_t buf[2048];
+    for (int i = 0; i < 100; i++) {
+        rt_send(t, US_TCP_ACK | US_TCP_PSH, t->snd_nxt, t->rcv_nxt, data, sizeof(data));
+        t->snd_nxt += sizeof(data);
+        rt_serve(t, NULL, 100 * MS);
+        assert_int_equal(us_recv(t->s, t->fd, buf, sizeof(buf), 0), (int)sizeof(data));
+    }
+    assert_int_equal(tcp_info_of(t->s, t->fd).snd_cwnd, before);
+
+    /* Ten round trips of sending again: 100 ms further along the curve,
+     * cwnd grows by a segment or so. */
+    for (int i = 0; i < 10; i++) {
+        app_fill(t);
+        rt_serve(t, NULL, 10 * MS);
+    }
+    uint32_t after = tcp_info_of(t->s, t->fd).snd_cwnd;
+    if (after > before + 3 * ti.snd_mss)
+        fail_msg("cwnd leapt from %u to %u in 10 RTTs after 10 s of receiving", before, after);
+    rt_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +628,8 @@ int main(void)
         cmocka_unit_test(test_fin_waits_for_the_peers_window),
         cmocka_unit_test(test_restart_after_idle_counts_data_only),
         cmocka_unit_test(test_synrecv_rtt_is_timed_from_the_synack),
+        cmocka_unit_test(test_newreno_one_loss_one_reduction),
+        cmocka_unit_test(test_cubic_epoch_skips_an_idle_spent_receiving),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

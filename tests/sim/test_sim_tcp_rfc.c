@@ -1,11 +1,12 @@
 /* Where TCP follows RFC 9293 and Linux to the letter, seen on the wire of
  * the virtual clock: the retransmission timeout's variance term of at least
  * 200 ms (Linux's tcp_rtt_estimator and __tcp_set_rto), the restart after
- * idle counting data segments only (RFC 5681 §4.1, Linux's lsndtime), the
- * SYN-RECEIVED RTT sample timed from the SYN-ACK, RFC 5961 §5.2's ACK
- * acceptability limit exactly, and a FIN that waits for the peer's window
- * (Linux's tcp_snd_wnd_test). Most tests talk to one ustack host from a raw
- * TCP peer (tests/sim/rawhost.h) that writes every segment itself, so the
+ * idle and CUBIC's idle shift counting data segments only (RFC 5681 §4.1,
+ * Linux's lsndtime), the SYN-RECEIVED RTT sample timed from the SYN-ACK,
+ * RFC 5961 §5.2's ACK acceptability limit exactly, a FIN that waits for the
+ * peer's window (Linux's tcp_snd_wnd_test), and one NewReno recovery per
+ * loss (RFC 6582 §3.2). Most tests talk to one ustack host from a raw TCP
+ * peer (tests/sim/rawhost.h) that writes every segment itself, so the
  * peer's ACKs, windows and timing are exactly what the test says. */
 #include <stdarg.h>
 #include <stddef.h>

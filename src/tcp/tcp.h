@@ -123,7 +123,12 @@ struct us_tcpcb {
 
     /* RTT (RFC 6298) in ns. */
     us_time_ns srtt, rttvar, rto;
-    us_time_ns rtt_time;  /* the SYN's RTT: when it was sent */
+    /* The timeout's variance term (Linux's rttvar_us): the largest
+     * 4 RTTVAR of a round trip (mdev_max), at least tcp_rto_min; a round
+     * ends when snd_una passes rtt_seq. */
+    us_time_ns rto_var, mdev_max;
+    uint32_t rtt_seq;
+    us_time_ns rtt_time;  /* the SYN's or SYN-ACK's RTT: when it was sent */
     bool rtt_timing;      /* the SYN is being timed (data: tcp_ack.c, from the records) */
     uint32_t backoff;     /* RTO doublings in a row */
     uint32_t retransmits; /* timeouts in a row for this snd_una */
@@ -165,7 +170,7 @@ struct us_tcpcb {
     uint32_t tlp_end;       /* snd_max when the probe went */
     uint32_t tlp_probes;    /* probes since an ACK last delivered data */
     bool tlp_active, tlp_retrans;
-    us_time_ns last_send;
+    us_time_ns lsndtime; /* when data last went out (Linux's lsndtime): idle restarts */
 
     /* Receive autotuning (tcp_rcv_space_adjust). */
     uint32_t rcvq_space, rcvq_copied_at_start;

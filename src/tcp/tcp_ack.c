@@ -188,7 +188,9 @@ static uint32_t reno_detect_loss(struct us_stack *s, struct us_tcpcb *tp, bool a
     if (head->flags & US_TCP_SEG_LOST)
         return 0;
     if (tp->flags & TF_IN_RECOVERY) {
-        if (!advanced)
+        /* Only a partial ACK: one that reaches the RecoveryPoint ends the
+         * recovery instead (RFC 6582 §3.2 steps 3 and 4). */
+        if (!advanced || us_seq_geq(tp->snd_una, tp->recover))
             return 0;
     } else if (tp->flags & TF_LOSS) {
         return 0;

@@ -48,7 +48,7 @@ struct us_tcp_cc_cubic {
     bool epoch_valid;       /* an epoch is running (t_epoch below is meaningful) */
     us_time_ns epoch_start; /* t_epoch: start of the current congestion avoidance stage */
     us_time_ns srtt;        /* smoothed RTT from on_ack samples (§4.2 uses SRTT), 0 = none */
-    us_time_ns last_ack;    /* when on_ack last ran, to measure idle periods */
+    us_time_ns last_ack;    /* when on_ack or an idle shift last ran: idle from here */
 };
 
 /* Room reserved for algorithm-private state: algorithms other than those listed
@@ -153,7 +153,8 @@ uint32_t us_tcp_cc_slow_start(struct us_tcp_cc_state *st, uint32_t bytes_acked);
  * time `w` bytes have been acknowledged (w = cwnd: one SMSS per RTT). */
 void us_tcp_cc_cong_avoid_ai(struct us_tcp_cc_state *st, uint32_t w, uint32_t bytes_acked);
 
-/* Sending resumes with nothing in flight after `idle` ns. Signals
+/* Data goes out with nothing in flight, `idle` ns after data last went out
+ * (Linux's lsndtime: ACKs sent meanwhile do not count). Signals
  * US_TCP_CC_EVENT_TX_START and, when `slow_start_after_idle` (Linux's
  * net.ipv4.tcp_slow_start_after_idle) and idle > rto, cuts cwnd to the
  * restart window RW = min(IW, cwnd) (RFC 5681 §4.1). RFC 7661's new-CWV is

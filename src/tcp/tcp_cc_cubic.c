@@ -176,11 +176,14 @@ static void cubic_cwnd_event(struct us_tcp_cc_state *st, enum us_tcp_cc_event ev
         return;
     /* The curve is a function of time, not of ACKs: an idle period must not
      * count, or the first ACK after it would jump towards W_cubic far in the
-     * future. Shift the epoch by the time since the last ACK (Linux's
-     * bictcp_cwnd_event does the same with the last send time). */
+     * future. Data goes out with nothing in flight (sent ACKs or not):
+     * shift the epoch by the time since the last ACK, or since the last
+     * such shift, never counting a stretch twice (Linux's
+     * bictcp_cwnd_event does the same from the last data sent). */
     c->epoch_start += now - c->last_ack;
     if (c->epoch_start > now)
         c->epoch_start = now;
+    c->last_ack = now;
 }
 
 const struct us_tcp_cc_ops us_tcp_cc_cubic = {

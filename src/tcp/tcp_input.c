@@ -135,6 +135,7 @@ static void established(struct us_stack *s, struct us_tcpcb *tp, const struct us
     tp->rto_at = US_TIME_NEVER;
     tp->syn_retries = 0;
     tp->backoff = 0;
+    tp->lsndtime = s->now; /* tcp_init_transfer */
     us_tcp_reset_keepalive(s, tp);
 }
 
@@ -551,8 +552,8 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
             goto drop;
         }
         tp->snd_una = th->ack;
-        if (!tp->syn_retries)
-            us_tcp_rtt_sample(tp, s->now - tp->last_send);
+        if (!tp->syn_retries) /* from the SYN-ACK (Linux's snt_synack) */
+            us_tcp_rtt_sample(tp, s->now - tp->rtt_time);
         established(s, tp, th);
         if (l)
             accept_enqueue(s, l, tp);
@@ -564,8 +565,9 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
         us_tcp_send_ack(s, tp);
         goto drop;
     }
-    /* RFC 5961 §5.2: an ACK too far below snd_una is suspect. */
-    if (us_seq_lt(th->ack, tp->snd_una - tp->max_sndwnd - 1)) {
+    /* RFC 5961 §5.2: acceptable is SND.UNA - MAX.SND.WND <= SEG.ACK; one
+     * further below is suspect (Linux's tcp_ack). */
+    if (us_seq_lt(th->ack, tp->snd_una - tp->max_sndwnd)) {
         challenge_ack(s, tp, len, fl);
         goto drop;
     }

@@ -181,7 +181,8 @@ static int xmit(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint8_t f
     us_tcp_emit(seg, hlen + len, &r, tp->laddr, tp->faddr);
     s->mib.tcp.OutSegs++;
     tp->segs_out++;
-    tp->last_send = s->now;
+    if (len)
+        tp->lsndtime = s->now; /* data only: pure ACKs are not sending */
     /* Linux sets DF on TCP (path MTU discovery, RFC 1191). */
     struct us_ip_send_opts io = {.df = true};
     us_ipv4_output(s, p, tp->laddr, tp->faddr, US_IPPROTO_TCP, &io);
@@ -209,6 +210,7 @@ void us_tcp_send_syn(struct us_stack *s, struct us_tcpcb *tp)
         o.tsecr = synack ? tp->ts_recent : 0;
     }
     uint8_t flags = US_TCP_SYN | (synack ? US_TCP_ACK : 0);
+    tp->rtt_time = s->now; /* timed unless retransmitted (Karn) */
     xmit(s, tp, tp->iss, flags, 0, 0, &o);
     tp->snd_nxt = tp->iss + 1;
     if (us_seq_gt(tp->snd_nxt, tp->snd_max))
@@ -365,18 +367,23 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
         bool data = should_send(tp, len, avail, mss);
         if (!data)
             len = 0;
-        /* The FIN follows the last data byte, once; it needs no window. */
+        /* The FIN follows the last data byte, once. Its sequence number
+         * takes a byte of the peer's window (Linux's tcp_snd_wnd_test: into
+         * a zero window only probes go); not of cwnd (tcp_cwnd_test spares
+         * the final FIN). */
         uint32_t data_end = tp->snd_una + tp->snd_len;
         bool fin = (tp->flags & TF_FIN_QUEUED) && !(tp->flags & TF_FIN_SENT) &&
-                   tp->snd_nxt + len == data_end;
+                   tp->snd_nxt + len == data_end && us_seq_lt(tp->snd_nxt + len, right);
         if (!data && !fin) {
             if ((tp->flags & TF_ACKNOW) && tp->segs_out == segs_before)
                 us_tcp_send_ack(s, tp);
             break;
         }
-        if (tp->snd_una == tp->snd_max && tp->cc.ops && tp->last_send &&
-            s->now - tp->last_send > tp->rto)
-            us_tcp_cc_tx_start(&tp->cc, s->now - tp->last_send, tp->rto,
+        /* Data goes out with nothing in flight (Linux's CA_EVENT_TX_START);
+         * after more than an RTO with no data sent, ACKs or not, cwnd
+         * restarts (RFC 5681 §4.1; Linux's lsndtime). */
+        if (len && tp->snd_una == tp->snd_max && tp->cc.ops)
+            us_tcp_cc_tx_start(&tp->cc, s->now - tp->lsndtime, tp->rto,
                                s->sysctl.tcp_slow_start_after_idle != 0, s->now);
         uint8_t flags = US_TCP_ACK;
         if (len && tp->snd_nxt + len == data_end)

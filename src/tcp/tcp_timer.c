@@ -27,22 +27,51 @@ void us_tcp_rearm_rto(struct us_stack *s, struct us_tcpcb *tp)
 
 void us_tcp_rtt_sample(struct us_tcpcb *tp, us_time_ns rtt)
 {
-    /* RFC 6298 §2.2-2.3, alpha = 1/8, beta = 1/4; RTO = SRTT + max(G,
-     * 4 RTTVAR) clamped to [200 ms (Linux's TCP_RTO_MIN), 120 s]. */
+    /* Linux's tcp_rtt_estimator. SRTT and RTTVAR as RFC 6298 §2.2-2.3
+     * (alpha = 1/8, beta = 1/4), except that a falling RTT moves RTTVAR
+     * eight times slower; in mdev = 4 RTTVAR: */
+    int64_t m = (int64_t)rtt;
     if (!tp->srtt) {
         tp->srtt = rtt;
-        tp->rttvar = rtt / 2;
+        tp->rttvar = rtt / 2; /* mdev = 2 RTT: the first RTO is 3 RTT */
+        tp->rto_var = 4 * tp->rttvar > US_TCP_RTO_MIN ? 4 * tp->rttvar : US_TCP_RTO_MIN;
+        tp->mdev_max = tp->rto_var;
+        tp->rtt_seq = tp->snd_nxt;
     } else {
-        us_time_ns delta = tp->srtt > rtt ? tp->srtt - rtt : rtt - tp->srtt;
-        tp->rttvar = (3 * tp->rttvar + delta) / 4;
-        tp->srtt = (7 * tp->srtt + rtt) / 8;
+        int64_t err = m - (int64_t)tp->srtt, mdev = 4 * (int64_t)tp->rttvar;
+        tp->srtt = (us_time_ns)((int64_t)tp->srtt + err / 8);
+        if (err < 0) {
+            err = -err - mdev / 4;
+            if (err > 0)
+                err /= 8;
+        } else {
+            err -= mdev / 4;
+        }
+        mdev += err;
+        tp->rttvar = (us_time_ns)(mdev / 4);
+        /* The timeout's variance term: the largest mdev of this round
+         * trip, never below tcp_rto_min, and once a round ends it decays
+         * by a quarter towards that round's largest. */
+        if ((us_time_ns)mdev > tp->mdev_max) {
+            tp->mdev_max = (us_time_ns)mdev;
+            if (tp->mdev_max > tp->rto_var)
+                tp->rto_var = tp->mdev_max;
+        }
+        if (us_seq_gt(tp->snd_una, tp->rtt_seq)) {
+            if (tp->mdev_max < tp->rto_var)
+                tp->rto_var -= (tp->rto_var - tp->mdev_max) / 4;
+            tp->rtt_seq = tp->snd_nxt;
+            tp->mdev_max = US_TCP_RTO_MIN;
+        }
     }
-    us_time_ns rto = tp->srtt + (4 * tp->rttvar > US_NS_PER_MS ? 4 * tp->rttvar : US_NS_PER_MS);
-    if (rto < US_TCP_RTO_MIN)
-        rto = US_TCP_RTO_MIN;
-    if (rto > US_TCP_RTO_MAX)
-        rto = US_TCP_RTO_MAX;
-    tp->rto = rto;
+    if (!tp->srtt)
+        tp->srtt = 1;
+    /* __tcp_set_rto and tcp_bound_rto: RTO = SRTT + the variance term, so
+     * at least SRTT + 200 ms (on a steady 150 ms path 350 ms, where RFC
+     * 6298's max(SRTT + 4 RTTVAR, 200 ms) would fire at 200 ms, close
+     * behind the ACKs), at most 120 s. */
+    us_time_ns rto = tp->srtt + tp->rto_var;
+    tp->rto = rto > US_TCP_RTO_MAX ? US_TCP_RTO_MAX : rto;
 }
 
 void us_tcp_reset_keepalive(struct us_stack *s, struct us_tcpcb *tp)

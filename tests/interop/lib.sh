@@ -15,6 +15,14 @@ interop_enter_netns() {
     exit 77
   fi
   if [ -z "${USTACK_IN_NETNS:-}" ]; then
+    if ! unshare -n true 2>/dev/null; then
+      echo "SKIP: interop tests need a network namespace (unshare -n failed)"
+      exit 77
+    fi
+    if [ ! -c /dev/net/tun ]; then
+      echo "SKIP: interop tests need /dev/net/tun (the TUN/TAP driver)"
+      exit 77
+    fi
     USTACK_IN_NETNS=1 exec unshare -n -- bash "$0" "$@"
   fi
   ip link set lo up

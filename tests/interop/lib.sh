@@ -118,13 +118,28 @@ counter() {
   echo "$v"
 }
 
+# reports LOG: how many reports (socket tables) ustack has printed to LOG.
+reports() { grep -c "^State " "$1" || true; }
+# usr1_report LOG: SIGUSR1, then waits (bounded) for one more table. The
+# counters, printed before the table, are then complete; the table's rows
+# may still be on their way.
+usr1_report() {
+  local before
+  before=$(reports "$1")
+  kill -USR1 "$USTACK_PID"
+  wait_until 10 "SIGUSR1 report $((before + 1))" more_reports "$1" "$before" ||
+    fail "no SIGUSR1 report"
+}
+more_reports() { [ "$(reports "$1")" -gt "$2" ]; }
+
 # step TEXT: a heading with the seconds since the test began, so slow steps
 # show in the log.
 step() {
   echo "== [${SECONDS}s] $*"
 }
 
+# On stderr, so it shows even from inside $(...).
 fail() {
-  echo "FAIL: $*"
+  echo "FAIL: $*" >&2
   exit 1
 }

@@ -45,17 +45,6 @@ if [ "$bad" -ne 0 ]; then
   fail "$bad bad packets in ustack's capture"
 fi
 
-# reports LOG: how many reports (socket tables) ustack has printed.
-reports() { grep -c "^State " "$1" || true; }
-# usr1_report LOG: SIGUSR1, then waits (bounded) for one more table.
-usr1_report() {
-  local before
-  before=$(reports "$1")
-  kill -USR1 "$USTACK_PID"
-  wait_until 10 "SIGUSR1 report $((before + 1))" more_reports "$1" "$before" ||
-    fail "no SIGUSR1 report"
-}
-more_reports() { [ "$(reports "$1")" -gt "$2" ]; }
 # sock_row LOG PORT: the last table's row and skmem line for the socket on
 # PORT, as "RECVQ R RB D QUEUED".
 sock_row() {
@@ -68,6 +57,8 @@ sock_row() {
            row = recvq " " r " " rb " " d " " q }
     END { print row }' "$1"
 }
+# row_complete LOG PORT: the last table's row for PORT is all there.
+row_complete() { [ "$(sock_row "$1" "$2" | wc -w)" -eq 5 ]; }
 
 step "a socket that never reads: the table counts what it queued and dropped"
 # ustack's --send-udp socket sends one datagram (so the kernel learns its
@@ -81,6 +72,7 @@ wait "$fillpid" || fail "$(cat "$WORK/fill.port")"
 port=$(tail -1 "$WORK/fill.port")
 /usr/bin/python3 "$HERE/udp_fill.py" send "$USTACK_IP" "$port" 5 100
 usr1_report "$WORK/fill.log"
+wait_until 10 "the socket's row" row_complete "$WORK/fill.log" "$port" || fail "no row for $port"
 read -r recvq r rb d q <<<"$(sock_row "$WORK/fill.log" "$port")"
 echo "socket 0.0.0.0:$port after 5 datagrams: Recv-Q $recvq, r$r, d$d, queued $q"
 [ "${q:-}" = 5 ] || fail "queued '${q:-}' datagrams, sent 5: $(tail -5 "$WORK/fill.log")"
@@ -90,6 +82,7 @@ per=$((r / 5)) # each datagram's charge against the receive buffer
 [ $((per * 5)) -eq "$r" ] || fail "5 equal datagrams charged $r in all"
 /usr/bin/python3 "$HERE/udp_fill.py" send "$USTACK_IP" "$port" 2000 100
 usr1_report "$WORK/fill.log"
+wait_until 10 "the socket's row" row_complete "$WORK/fill.log" "$port" || fail "no row for $port"
 read -r recvq r rb d q <<<"$(sock_row "$WORK/fill.log" "$port")"
 echo "after 2005 datagrams: Recv-Q $recvq, queued $q, dropped $d (each charged $per)"
 [ $((q + d)) -eq 2005 ] || fail "queued $q + dropped $d != 2005 sent"

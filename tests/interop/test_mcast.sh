@@ -19,10 +19,11 @@ for r in 1 2; do
   pids+=($!)
 done
 for r in 1 2; do
-  for _ in $(seq 100); do grep -q ready "$WORK/recv$r.log" && break; sleep 0.05; done
+  wait_until 10 "kernel receiver $r" grep -q ready "$WORK/recv$r.log" ||
+    fail "kernel receiver $r not ready: $(cat "$WORK/recv$r.log")"
 done
 interop_start_ustack "$WORK/send.log" --send-udp "$GROUP:5000:200:5" --nstat
-for p in "${pids[@]}"; do wait "$p"; done
+for p in "${pids[@]}"; do wait "$p" || fail "a kernel receiver failed: $(cat "$WORK"/recv?.log)"; done
 interop_stop_ustack
 for r in 1 2; do
   n=$(sort -u "$WORK/recv$r" | wc -l)

@@ -16,6 +16,8 @@ rate() {
     'BEGIN { d = t1 - t0; printf "in %.2f s (%.0f MB/s)", d, mib * 1.048576 / d }'
 }
 
+listening_5002() { ss -ltn | grep -q ":5002 "; }
+
 # transfer NAME SIZE_MIB [fault options...]: both directions, byte-exact.
 transfer() {
   local name=$1 mib=$2
@@ -28,7 +30,10 @@ transfer() {
   "$USTACK" nc --dev "$TAP" --addr "$USTACK_IP/24" --nstat "$@" -l 5001 \
     </dev/null >"$WORK/got1.bin" 2>"$WORK/$name.rx.log" &
   local pid=$!
-  for _ in $(seq 100); do grep -qs "listening on" "$WORK/$name.rx.log" && break; sleep 0.05; done
+  wait_until 20 "ustack nc -l to listen" grep -qs "listening on" "$WORK/$name.rx.log" || {
+    kill "$pid" 2>/dev/null
+    fail "$name: ustack nc -l not listening: $(cat "$WORK/$name.rx.log")"
+  }
   local t0
   t0=$(date +%s.%N)
   timeout 300 socat -u "FILE:$WORK/in.bin" "TCP:$USTACK_IP:5001" || fail "$name: kernel sender failed"
@@ -40,7 +45,10 @@ transfer() {
   # ustack -> kernel
   timeout 300 socat -u TCP-LISTEN:5002,reuseaddr "OPEN:$WORK/got2.bin,creat,trunc" &
   local spid=$!
-  for _ in $(seq 100); do ss -ltn | grep -q ":5002 " && break; sleep 0.05; done
+  wait_until 10 "the kernel's listener on 5002" listening_5002 || {
+    kill "$spid" 2>/dev/null
+    fail "$name: kernel listener on 5002 not up"
+  }
   t0=$(date +%s.%N)
   timeout 300 "$USTACK" nc --dev "$TAP" --addr "$USTACK_IP/24" --nstat "$@" "$KERNEL_IP" 5002 \
     <"$WORK/in.bin" 2>"$WORK/$name.tx.log" || fail "$name: ustack nc exited $?: $(tail -5 "$WORK/$name.tx.log")"

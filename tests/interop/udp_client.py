@@ -34,10 +34,13 @@ for i in range(5):
     check(ra == b"from-a-%d" % i and pa == (ip, 7), "client a reply %d" % i)
     check(rb == b"from-b-%d" % i and pb == (ip, 7), "client b reply %d" % i)
 
-# Datagram boundaries: three sends, three replies of the same sizes.
-for n in (1, 1000, 1472):
-    a.sendto(os.urandom(n), (ip, 7))
-check(sorted(len(a.recvfrom(2000)[0]) for _ in range(3)) == [1, 1000, 1472], "boundaries kept")
+# Datagram boundaries: three sends, three replies, each the same bytes as
+# its request (one link and one socket: the order is kept too).
+sent = [os.urandom(n) for n in (1, 1000, 1472)]
+for d in sent:
+    a.sendto(d, (ip, 7))
+got = [a.recvfrom(2000)[0] for _ in range(3)]
+check(got == sent, "boundaries kept, bytes intact (got sizes %s)" % [len(g) for g in got])
 
 # A 60,000-byte datagram crosses fragmented both ways and comes back intact.
 big = os.urandom(60000)

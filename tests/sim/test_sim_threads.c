@@ -6,7 +6,9 @@
  * close or by us_thread_stop; an ICMP error wakes its sleeper; SO_RCVTIMEO
  * and MSG_DONTWAIT; and the real clock. Meant to run under ThreadSanitizer
  * (scripts/test.sh, build-tsan). cmocka is not thread-safe, so threads only
- * record what they saw and the main thread asserts. */
+ * record what they saw and the main thread asserts. Every real-time wait is
+ * bounded: a lost wakeup fails with the name of the reader that got stuck,
+ * not with ctest's timeout (the teardown's us_thread_stop then releases it). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -141,7 +143,28 @@ static void wait_sleepers(struct net *n, struct us_stack *s, int fd, uint32_t co
             return;
         sleep_ms(1);
     }
-    fail_msg("fd %d: never saw %u sleepers", fd, count);
+    fail_msg("fd %d: never saw %u sleepers in 10 s", fd, count);
+}
+
+/* Real-time bound on a thread's whole run (generous: ThreadSanitizer slows
+ * the 16,000 datagrams down many times over). */
+enum { JOIN_SECONDS = 60 };
+
+static struct timespec deadline_in(int seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* pthread_timedjoin_np's clock */
+    ts.tv_sec += seconds;
+    return ts;
+}
+
+/* Joins th by the deadline or fails naming who is stuck. */
+static void join_by(pthread_t th, const struct timespec *deadline, const char *who)
+{
+    int err = pthread_timedjoin_np(th, NULL, deadline);
+    if (err == ETIMEDOUT)
+        fail_msg("%s still blocked after %d s: a lost wakeup?", who, JOIN_SECONDS);
+    assert_int_equal(err, 0);
 }
 
 /* ---------------- readers ---------------- */
@@ -162,6 +185,7 @@ struct reader {
     unsigned got, wrong_port, bad_len, bad_seq, dups;
     int last; /* the last return value of us_thread_recvfrom */
     atomic_bool done;
+    atomic_uint progress; /* got, readable while the thread runs */
 };
 
 static void *reader_main(void *arg)
@@ -174,6 +198,7 @@ static void *reader_main(void *arg)
         if (r->last < 0)
             break;
         r->got++;
+        atomic_store(&r->progress, r->got);
         struct payload p;
         if (r->last != (int)sizeof(p) || from.addr != A_IP) {
             r->bad_len++;
@@ -201,7 +226,19 @@ static void reader_start(struct reader *r, struct net *n, struct us_stack *s, in
     r->port = port;
     r->want = want;
     atomic_init(&r->done, false);
+    atomic_init(&r->progress, 0);
     assert_int_equal(pthread_create(&r->th, NULL, reader_main, r), 0);
+}
+
+/* Joins the reader by the deadline or fails naming it and its progress. */
+static void reader_join(struct reader *r, const struct timespec *deadline)
+{
+    int err = pthread_timedjoin_np(r->th, NULL, deadline);
+    if (err == ETIMEDOUT)
+        fail_msg("the reader on fd %d (port %u) still blocked after %d s with %u of %u "
+                 "datagrams read: a lost wakeup?",
+                 r->fd, r->port, JOIN_SECONDS, atomic_load(&r->progress), r->want);
+    assert_int_equal(err, 0);
 }
 
 /* A fixed shuffle of every (port, seq) pair: the readers' datagrams arrive
@@ -259,9 +296,10 @@ static void test_sixteen_readers_each_woken_by_its_own_datagrams(void **state)
     }
 
     uint64_t wakeups_by_sock = 0;
+    struct timespec deadline = deadline_in(JOIN_SECONDS);
     for (int i = 0; i < NSOCK; i++) {
         struct reader *r = &readers[i];
-        assert_int_equal(pthread_join(r->th, NULL), 0);
+        reader_join(r, &deadline);
         assert_int_equal(r->last, sizeof(struct payload));
         assert_int_equal(r->got, PER_SOCK);
         assert_int_equal(r->bad_len, 0);
@@ -306,13 +344,14 @@ static void test_sixteen_readers_each_woken_by_its_own_datagrams(void **state)
     us_thread_lock(n->t);
     assert_int_equal(us_close(n->b, quiet_fd), 0);
     us_thread_unlock(n->t);
-    assert_int_equal(pthread_join(quiet.th, NULL), 0);
+    deadline = deadline_in(JOIN_SECONDS);
+    reader_join(&quiet, &deadline);
     assert_int_equal(quiet.last, -EBADF);
     assert_int_equal(quiet.got, 0);
     /* ... and the stop releases the rest with -ESHUTDOWN. */
     us_thread_stop(n->t);
     n->t = NULL;
-    assert_int_equal(pthread_join(quiet2.th, NULL), 0);
+    reader_join(&quiet2, &deadline);
     assert_int_equal(quiet2.last, -ESHUTDOWN);
     assert_int_equal(ctr(n->b, "LinkWakeups"), wakeups); /* close and stop are not counted */
     assert_int_equal(us_stack_pkts_in_use(n->b), 0);
@@ -333,7 +372,8 @@ static void test_error_wakes_the_sleeper(void **state)
     reader_start(&r, n, n->a, fd, 0, 1);
     wait_sleepers(n, n->a, fd, 1);
     assert_int_equal(us_thread_sendto(n->t, n->a, fd, "x", 1, 0, NULL), 1);
-    assert_int_equal(pthread_join(r.th, NULL), 0);
+    struct timespec deadline = deadline_in(JOIN_SECONDS);
+    reader_join(&r, &deadline);
     assert_int_equal(r.last, -ECONNREFUSED);
     assert_int_equal(sock_info(n, n->a, fd).wakeups, 1);
     assert_int_equal(ctr_locked(n, n->a, "LinkWakeups"), 1);
@@ -355,7 +395,8 @@ static void test_shutdown_releases_the_sleeper(void **state)
     us_thread_lock(n->t);
     assert_int_equal(us_shutdown(n->b, fd, US_SHUT_RD), -ENOTCONN);
     us_thread_unlock(n->t);
-    assert_int_equal(pthread_join(r.th, NULL), 0);
+    struct timespec deadline = deadline_in(JOIN_SECONDS);
+    reader_join(&r, &deadline);
     assert_int_equal(r.last, 0); /* end of file, not a datagram from A */
     assert_int_equal(ctr_locked(n, n->b, "UdpInDatagrams"), 0);
 }
@@ -431,9 +472,12 @@ static int setup_real(void **state)
 static void test_real_clock_echo(void **state)
 {
     struct net *n = *state;
-    enum { COUNT = 200 };
+    enum { COUNT = 200, ECHO_WAIT_SECONDS = 10 };
     int srv = udp_bound(n->b, 7000);
     int cli = us_socket(n->a, US_SOCK_DGRAM);
+    /* A lost echo fails here, not at ctest's timeout. */
+    struct timeval tv = {ECHO_WAIT_SECONDS, 0};
+    assert_int_equal(us_setsockopt(n->a, cli, US_SOL_SOCKET, US_SO_RCVTIMEO, &tv, sizeof(tv)), 0);
     n->t = us_thread_start(n->both, 2, US_CLOCK_REAL);
     assert_non_null(n->t);
     static struct echo e;
@@ -444,11 +488,15 @@ static void test_real_clock_echo(void **state)
     for (unsigned i = 0; i < COUNT; i++) {
         uint32_t v = i, back = ~0u;
         assert_int_equal(us_thread_sendto(n->t, n->a, cli, &v, sizeof(v), 0, &to), sizeof(v));
-        assert_int_equal(us_thread_recvfrom(n->t, n->a, cli, &back, sizeof(back), 0, NULL),
-                         sizeof(back));
+        int got = us_thread_recvfrom(n->t, n->a, cli, &back, sizeof(back), 0, NULL);
+        if (got == -EAGAIN)
+            fail_msg("echo %u: the main thread's read on A got no echo in %d s", i,
+                     ECHO_WAIT_SECONDS);
+        assert_int_equal(got, sizeof(back));
         assert_int_equal(back, i);
     }
-    assert_int_equal(pthread_join(th, NULL), 0);
+    struct timespec deadline = deadline_in(JOIN_SECONDS);
+    join_by(th, &deadline, "the echo thread on B");
     assert_int_equal(e.last, sizeof(uint32_t));
     assert_int_equal(ctr_locked(n, n->b, "UdpInDatagrams"), COUNT);
     assert_int_equal(ctr_locked(n, n->a, "UdpInDatagrams"), COUNT);

@@ -16,10 +16,10 @@ expect_error() {
   echo "ok: ustack $* -> $(head -1 "$WORK/err")"
 }
 
-"$USTACK" --help | grep -q "usage: ustack" || fail "--help"
-"$USTACK" tap --help | grep -q -- "--sysctl KEY=VAL" || fail "tap --help"
-"$USTACK" tap --help | grep -q -- "--send-udp A.B.C.D:PORT:COUNT" || fail "tap --help: --send-udp"
-"$USTACK" sim --help | grep -q -- "--loss P" || fail "sim --help"
+grep -q "usage: ustack" <<<"$("$USTACK" --help)" || fail "--help"
+grep -q -- "--sysctl KEY=VAL" <<<"$("$USTACK" tap --help)" || fail "tap --help"
+grep -q -- "--send-udp A.B.C.D:PORT:COUNT" <<<"$("$USTACK" tap --help)" || fail "tap --help: --send-udp"
+grep -q -- "--loss P" <<<"$("$USTACK" sim --help)" || fail "sim --help"
 
 expect_error 2 "unknown command 'bogus'" bogus
 expect_error 2 "needs --dev and --addr" tap --dev "$TAP"

@@ -21,21 +21,21 @@ replies_ok() {
   [ "$(echo "$lines" | grep -c .)" -eq "$count" ] || fail "size $size: not $count reply lines: $out"
   echo "$lines" | grep -v "^$((size + 8)) bytes from $USTACK_IP: icmp_seq=[0-9]* ttl=64 time=[0-9.]* ms$" |
     grep . && fail "size $size: a reply not of $((size + 8)) bytes, or truncated, or duplicated"
-  echo "$out" | grep -qiE "wrong data|truncated|DUP!" && fail "size $size: bad reply: $out"
+  grep -qiE "wrong data|truncated|DUP!" <<<"$out" && fail "size $size: bad reply: $out"
   return 0
 }
 
 for size in 56 1472 1473 8000 65000; do
   out=$(ping -n -c 3 -i 0.2 -W 2 -s "$size" "$USTACK_IP" 2>&1) || true
   echo "$out" | tail -2
-  echo "$out" | grep -q "3 packets transmitted, 3 received" || fail "size $size: $out"
+  grep -q "3 packets transmitted, 3 received" <<<"$out" || fail "size $size: $out"
   replies_ok "$out" "$size" 3
   echo "ok: 3 replies of $((size + 8)) bytes, payload intact"
 done
 
 step "ARP: the kernel resolved ustack's address to ustack's MAC"
 mac=$(sed -n 's/.* mac \([0-9a-f:]*\) .*/\1/p' "$WORK/clean.log")
-ip neigh show "$USTACK_IP" dev "$TAP" | grep -q "lladdr $mac" ||
+grep -q "lladdr $mac" <<<"$(ip neigh show "$USTACK_IP" dev "$TAP")" ||
   fail "kernel neighbour entry: $(ip neigh show "$USTACK_IP") (ustack mac $mac)"
 # A fresh resolution: flush the kernel's entry and ping once more.
 ip neigh flush dev "$TAP"

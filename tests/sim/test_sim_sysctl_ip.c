@@ -3,8 +3,11 @@
  * frames itself.
  *
  *   net.ipv4.icmp_msgs_per_sec             the refill rate of the ICMP error bucket
+ *   net.ipv4.icmp_msgs_burst               the depth of that bucket
  *   net.ipv4.icmp_echo_ignore_broadcasts   echo requests to a broadcast answered or not
  *   net.ipv4.neigh.default.gc_stale_time   how long an unused stale entry is kept
+ *   net.ipv4.neigh.default.mcast_solicit   broadcast requests before resolution fails
+ *   net.ipv4.neigh.default.retrans_time_ms the time between those requests
  *
  * Each is run at two values, so a stack that ignored the knob fails. */
 #include <stdarg.h>
@@ -122,6 +125,35 @@ static void test_icmp_msgs_per_sec_refill(void **state)
     refill_run(5000, 50); /* 100 tokens in 20 ms, capped at the burst of 50 */
 }
 
+/* ---------------- icmp_msgs_burst ---------------- */
+
+/* After a quiet second the bucket is full: a burst of 100 gets exactly
+ * icmp_msgs_burst errors, the rest are rate limited. */
+static void burst_run(int depth)
+{
+    struct host *h = host_new();
+    char v[16];
+    snprintf(v, sizeof(v), "%d", depth);
+    set_knob(h->s, "net.ipv4.icmp_msgs_burst", v);
+    prime(h);
+    run_for(h, SEC);
+    const unsigned n = 100;
+    uint64_t limited = ctr(h->s, "IcmpOutRateLimited");
+    unsigned got = closed_port_burst(h, n);
+    if (got != (unsigned)depth)
+        fail_msg("icmp_msgs_burst %d: %u errors for a burst of %u, expected %d", depth, got, n,
+                 depth);
+    assert_int_equal(ctr(h->s, "IcmpOutRateLimited") - limited, n - (unsigned)depth);
+    host_free(h);
+}
+
+static void test_icmp_msgs_burst_sets_bucket_depth(void **state)
+{
+    (void)state;
+    burst_run(10);
+    burst_run(80);
+}
+
 /* ---------------- icmp_echo_ignore_broadcasts ---------------- */
 
 /* Sends an echo request to dst in an Ethernet broadcast; returns how many
@@ -221,12 +253,68 @@ static void test_gc_stale_time_collects_unused_entries(void **state)
     stale_run("10", 8 * SEC, true);   /* ... but not before */
 }
 
+/* ---------------- mcast_solicit, retrans_time_ms ---------------- */
+
+/* A ping to an address nobody answers: the stack broadcasts mcast_solicit
+ * ARP requests, retrans_time_ms apart, and gives up (ArpResolveFailures,
+ * the ping dropped) retrans_time_ms after the last one. */
+static void solicit_run(int solicit, int retrans_ms)
+{
+    static const struct us_mac bcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+    const us_ip4 ghost = US_IP4(192, 0, 2, 77);
+    struct host *h = host_new();
+    char v[16];
+    snprintf(v, sizeof(v), "%d", solicit);
+    set_knob(h->s, "net.ipv4.neigh.default.mcast_solicit", v);
+    snprintf(v, sizeof(v), "%d", retrans_ms);
+    set_knob(h->s, "net.ipv4.neigh.default.retrans_time_ms", v);
+    run_for(h, MS);
+    rh_clear(&h->rh);
+    us_time_ns t0 = h->now;
+    us_time_ns retrans = (us_time_ns)retrans_ms * MS;
+    uint8_t data[16] = {0};
+    assert_int_equal(us_icmp_echo_send(h->s, ghost, 7, 1, data, sizeof(data), NULL, h->now), 0);
+    /* Not given up 1 ms before the last request's retrans_time runs out. */
+    run_for(h, t0 + (us_time_ns)solicit * retrans - MS - h->now);
+    assert_int_equal(ctr(h->s, "ArpResolveFailures"), 0);
+    run_for(h, 2 * MS);
+    assert_int_equal(ctr(h->s, "ArpResolveFailures"), 1);
+    assert_int_equal(ctr(h->s, "ArpUnresolvedDiscards"), 1);
+    /* And nothing more afterwards. */
+    run_for(h, 10 * SEC);
+    if (h->rh.narps != (unsigned)solicit)
+        fail_msg("mcast_solicit %d: %u ARP requests before giving up", solicit, h->rh.narps);
+    for (unsigned i = 0; i < h->rh.narps; i++) {
+        const struct rh_arp *a = &h->rh.arps[i];
+        assert_int_equal(a->arp.op, US_ARP_OP_REQUEST);
+        assert_true(rh_mac_eq(&a->eth_dst, &bcast));
+        assert_int_equal(a->arp.tpa, ghost);
+        us_time_ns gap = a->at - (i ? h->rh.arps[i - 1].at : t0);
+        us_time_ns want = i ? retrans : 10 * 1000; /* the first at once (10 us of wire) */
+        if (gap != want)
+            fail_msg("retrans_time_ms %d: request %u came %lld ns after the %s, expected %lld",
+                     retrans_ms, i, (long long)gap, i ? "one before" : "ping", (long long)want);
+    }
+    assert_int_equal(h->rh.ndgrams, 0);
+    host_free(h);
+}
+
+static void test_arp_mcast_solicit_and_retrans_time(void **state)
+{
+    (void)state;
+    solicit_run(3, 1000); /* Linux's defaults */
+    solicit_run(5, 200);
+    solicit_run(1, 3000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_icmp_msgs_per_sec_refill),
+        cmocka_unit_test(test_icmp_msgs_burst_sets_bucket_depth),
         cmocka_unit_test(test_icmp_echo_ignore_broadcasts),
         cmocka_unit_test(test_gc_stale_time_collects_unused_entries),
+        cmocka_unit_test(test_arp_mcast_solicit_and_retrans_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,6 +63,8 @@ static int teardown(void **state)
 
 struct frag_spec {
     us_ip4 src;
+    us_ip4 dst;    /* 0: DST */
+    uint8_t proto; /* 0: UDP */
     uint16_t id;
     uint32_t off, len; /* payload bytes [off, off+len) of the datagram */
     bool mf, df;
@@ -84,9 +86,9 @@ static struct us_pkt *make_frag(struct us_pkt_pool *pool, const uint8_t *data,
         .mf = s->mf,
         .frag_off = (uint16_t)s->off,
         .ttl = 61,
-        .proto = US_IPPROTO_UDP,
+        .proto = s->proto ? s->proto : US_IPPROTO_UDP,
         .src = s->src,
-        .dst = DST,
+        .dst = s->dst ? s->dst : DST,
     };
     us_ipv4_emit(h, &r);
     memcpy(h + US_IPV4_HLEN, data + s->off, s->len);
@@ -107,9 +109,10 @@ static enum us_frag_result feed(struct fixture *f, const struct frag_spec *s, us
     return feed_at(f, make_frag(f->frames, f->data, s), now, out);
 }
 
-/* d is the rebuilt datagram of payload data[0, len): check header and bytes, free it. */
-static void check_whole(struct us_pkt *d, const uint8_t *data, uint32_t len, us_ip4 src,
-                        uint16_t id, bool df)
+/* d is the rebuilt datagram of payload data[0, len) from src to dst: check
+ * header and bytes, free it. */
+static void check_whole_key(struct us_pkt *d, const uint8_t *data, uint32_t len, us_ip4 src,
+                            us_ip4 dst, uint8_t proto, uint16_t id, bool df)
 {
     assert_non_null(d);
     assert_true(us_pkt_headroom(d) >= US_PKT_HEADROOM);
@@ -120,8 +123,8 @@ static void check_whole(struct us_pkt *d, const uint8_t *data, uint32_t len, us_
     assert_int_equal(v.total_len, US_IPV4_HLEN + len);
     assert_int_equal(v.id, id);
     assert_int_equal(v.src, src);
-    assert_int_equal(v.dst, DST);
-    assert_int_equal(v.proto, US_IPPROTO_UDP);
+    assert_int_equal(v.dst, dst);
+    assert_int_equal(v.proto, proto);
     assert_int_equal(v.tos, 0x28);
     assert_int_equal(v.ttl, 61);
     assert_int_equal(v.df, df);
@@ -130,6 +133,12 @@ static void check_whole(struct us_pkt *d, const uint8_t *data, uint32_t len, us_
     assert_int_equal(v.payload_len, len);
     assert_memory_equal(v.payload, data, len);
     us_pkt_free(d);
+}
+
+static void check_whole(struct us_pkt *d, const uint8_t *data, uint32_t len, us_ip4 src,
+                        uint16_t id, bool df)
+{
+    check_whole_key(d, data, len, src, DST, US_IPPROTO_UDP, id, df);
 }
 
 static bool next_permutation(int *a, int n)
@@ -178,6 +187,57 @@ static void spec4(struct frag_spec s[N4], uint16_t id, bool df)
     }
     s[3].len = LEN4 - 192;
     s[3].mf = false;
+}
+
+/* RFC 791 §3.2: a datagram is (source, destination, protocol, id). Four
+ * datagrams with one id, each differing from the first in one of src, dst
+ * or protocol, interleaved fragment by fragment: none is merged with
+ * another, each comes back whole with its own header and bytes. */
+static void test_key_is_src_dst_proto_id(void **state)
+{
+    struct fixture *f = *state;
+    const uint16_t id = 0x4242;
+    const struct {
+        us_ip4 src, dst;
+        uint8_t proto;
+    } key[] = {
+        {SRC, DST, US_IPPROTO_UDP},
+        {US_IP4(192, 0, 2, 3), DST, US_IPPROTO_UDP},
+        {SRC, US_IP4(198, 51, 100, 8), US_IPPROTO_UDP},
+        {SRC, DST, US_IPPROTO_ICMP},
+    };
+    const unsigned n = sizeof(key) / sizeof(key[0]);
+    struct us_pkt *out = NULL;
+    /* Each datagram's payload is its own stretch of data, so a fragment put
+     * in another's queue would be an overlap or the wrong bytes. */
+    for (int piece = 0; piece < N4; piece++) {
+        for (unsigned k = 0; k < n; k++) {
+            struct frag_spec s[N4];
+            spec4(s, id, false);
+            const uint8_t *data = f->data + 1024 * k;
+            s[piece].src = key[k].src;
+            s[piece].dst = key[k].dst;
+            s[piece].proto = key[k].proto;
+            enum us_frag_result r = feed_at(f, make_frag(f->frames, data, &s[piece]), T0, &out);
+            if (piece < N4 - 1) {
+                assert_int_equal(r, US_FRAG_QUEUED);
+                assert_int_equal(us_frag_queue_count(f->t), piece == 0 ? k + 1 : n);
+            } else {
+                if (r != US_FRAG_COMPLETE)
+                    fail_msg("datagram %u (differing in %s) not rebuilt: result %d", k,
+                             k == 1   ? "src"
+                             : k == 2 ? "dst"
+                             : k == 3 ? "protocol"
+                                      : "nothing",
+                             (int)r);
+                check_whole_key(out, data, LEN4, key[k].src, key[k].dst, key[k].proto, id, false);
+                assert_int_equal(us_frag_queue_count(f->t), n - k - 1);
+            }
+        }
+    }
+    assert_int_equal(f->mib.ip.ReasmOKs, n);
+    assert_int_equal(f->mib.ip.ReasmFails, 0);
+    assert_int_equal(f->mib.ipext.ReasmOverlaps, 0);
 }
 
 static void test_all_orders(void **state)
@@ -458,6 +518,77 @@ static void test_memory_bound(void **state)
     assert_int_equal(f->mib.ip.ReasmFails, n - us_frag_queue_count(f->t));
     assert_int_equal(f->mib.ip.ReasmReqds, n);
     assert_int_equal(f->mib.ip.ReasmTimeout, 0);
+    us_frag_expire(f->t, US_TIME_NEVER - 1, NULL, NULL, &f->mib);
+}
+
+/* Past ipfrag_high_thresh the queues evicted are the oldest, in creation
+ * order, until usage is under ipfrag_low_thresh: with room for ten queues
+ * and a low mark at six, an eleventh evicts exactly the first four; the
+ * seven newest still complete, the four oldest start over. */
+static void test_memory_evicts_oldest(void **state)
+{
+    struct fixture *f = *state;
+    struct us_pkt *out = NULL;
+    struct frag_spec s[N4];
+    /* What one queue holding one 64-byte fragment costs. */
+    spec4(s, 600, false);
+    assert_int_equal(feed(f, &s[0], T0, &out), US_FRAG_QUEUED);
+    size_t one = us_frag_mem(f->t);
+    us_frag_expire(f->t, US_TIME_NEVER - 1, NULL, NULL, &f->mib);
+    assert_int_equal(us_frag_mem(f->t), 0);
+    uint64_t fails0 = f->mib.ip.ReasmFails;
+
+    const struct us_frag_params small = {
+        .timeout = params.timeout,
+        .high_thresh = 10 * one + one / 2,
+        .low_thresh = 6 * one + one / 2,
+    };
+    const unsigned nq = 11;
+    for (unsigned i = 0; i < nq; i++) {
+        spec4(s, (uint16_t)(700 + i), false);
+        struct us_pkt *p = make_frag(f->frames, f->data, &s[0]);
+        struct us_ipv4_view v;
+        assert_int_equal(us_ipv4_parse(p->data, p->len, &v), US_WIRE_OK);
+        assert_int_equal(us_frag_input(f->t, &small, p, &v, f->large, T0 + i, &out, &f->mib),
+                         US_FRAG_QUEUED);
+        assert_true(us_frag_mem(f->t) <= small.high_thresh);
+    }
+    assert_int_equal(f->mib.ip.ReasmFails - fails0, 4);
+    assert_int_equal(us_frag_queue_count(f->t), 7);
+    assert_true(us_frag_mem(f->t) <= small.low_thresh + one);
+
+    /* The survivors, 704..710, complete one by one (fed the other three
+     * pieces). The evicted 700..703 are checked after, as new queues. */
+    for (unsigned i = 4; i < nq; i++) {
+        uint16_t id = (uint16_t)(700 + i);
+        spec4(s, id, false);
+        for (int k = 1; k < N4; k++) {
+            struct us_pkt *p = make_frag(f->frames, f->data, &s[k]);
+            struct us_ipv4_view v;
+            assert_int_equal(us_ipv4_parse(p->data, p->len, &v), US_WIRE_OK);
+            enum us_frag_result r =
+                us_frag_input(f->t, &small, p, &v, f->large, T0 + 100, &out, &f->mib);
+            if (k < N4 - 1)
+                assert_int_equal(r, US_FRAG_QUEUED);
+            else if (r != US_FRAG_COMPLETE)
+                fail_msg("queue %u (created %u of %u) was evicted; the oldest should go first", id,
+                         i + 1, nq);
+        }
+        check_whole(out, f->data, LEN4, SRC, id, false);
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        spec4(s, (uint16_t)(700 + i), false);
+        for (int k = 1; k < N4; k++) {
+            struct us_pkt *p = make_frag(f->frames, f->data, &s[k]);
+            struct us_ipv4_view v;
+            assert_int_equal(us_ipv4_parse(p->data, p->len, &v), US_WIRE_OK);
+            if (us_frag_input(f->t, &small, p, &v, f->large, T0 + 200, &out, &f->mib) !=
+                US_FRAG_QUEUED)
+                fail_msg("queue %u (created %u of %u) survived; it was among the oldest", 700 + i,
+                         i + 1, nq);
+        }
+    }
+    assert_int_equal(f->mib.ip.ReasmOKs, nq - 4);
     us_frag_expire(f->t, US_TIME_NEVER - 1, NULL, NULL, &f->mib);
 }
 
@@ -772,6 +903,7 @@ static void test_refragment_fragment(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_key_is_src_dst_proto_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_orders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_tolerated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlap_drops_datagram, setup, teardown),
@@ -780,6 +912,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout_without_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire_in_creation_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_evicts_oldest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_pool_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_datagram, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reasm_pool_limits, setup, teardown),

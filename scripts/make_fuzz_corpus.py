@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the seed corpora under fuzz/corpus/fuzz_<name>/: a handful of valid
 packets per parser, built here with an independent checksum implementation.
-The udp and tcp targets take src and dst addresses from their first 8 bytes.
+The udp and tcp targets take src and dst addresses from their first 8 bytes;
+the igmp target's seeds are IGMPv1/v2 messages and two IGMPv3 ones.
 Standard library only; run from anywhere: /usr/bin/python3 scripts/make_fuzz_corpus.py
 """
 import os
@@ -14,6 +15,7 @@ DST = bytes([10, 0, 0, 2])
 MAC_A = bytes.fromhex("020000000001")
 MAC_B = bytes.fromhex("020000000002")
 BCAST = b"\xff" * 6
+GROUP = bytes([239, 1, 2, 3])
 
 
 def csum(data):
@@ -57,6 +59,11 @@ def tcp(flags, options=b"", payload=b"", seq=0xFFFFF000, ack=0, win=64240, src=S
 
 def icmp(typ, code, rest, payload):
     msg = struct.pack("!BBHI", typ, code, 0, rest) + payload
+    return msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
+
+
+def igmp(typ, max_resp, group, extra=b""):
+    msg = struct.pack("!BBH4s", typ, max_resp, 0, group) + extra
     return msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
 
 
@@ -146,6 +153,18 @@ def corpus():
             "port_unreach": port_unreach,
             "ttl_exceeded": ttl_exceeded,
             "header_only": icmp(13, 0, 0, b""),
+        },
+        "fuzz_igmp": {
+            "general_query": igmp(0x11, 100, bytes(4)),
+            "group_query": igmp(0x11, 10, GROUP),
+            "v1_query": igmp(0x11, 0, bytes(4)),
+            "v1_report": igmp(0x12, 0, GROUP),
+            "v2_report": igmp(0x16, 0, GROUP),
+            "leave": igmp(0x17, 0, GROUP),
+            # RFC 3376 §4.1: a v3 query is 12 bytes and more (QRV, QQIC, sources).
+            "v3_query": igmp(0x11, 100, GROUP, bytes([2, 125]) + struct.pack("!H", 1) + SRC),
+            # RFC 3376 §4.2: a v3 report, one record (MODE_IS_EXCLUDE, no sources).
+            "v3_report": igmp(0x22, 0, bytes([0, 0, 0, 1]), bytes([2, 0, 0, 0]) + GROUP),
         },
         "fuzz_udp": {
             "small": SRC + DST + u_small,

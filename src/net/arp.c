@@ -276,6 +276,10 @@ us_time_ns us_arp_timers(struct us_stack *s, us_time_ns now)
     us_time_ns gc_stale = (us_time_ns)s->sysctl.neigh_gc_stale_time * US_NS_PER_SEC;
     if (s->arp.used == 0 || now < s->arp.next_timer)
         return s->arp.used ? s->arp.next_timer : next;
+    /* What the walk sends can make an entry (an ICMP error to a sender no
+     * longer cached) in a slot already passed: neigh_arm records its timer
+     * here, and the walk's own minimum joins it at the end. */
+    s->arp.next_timer = US_TIME_NEVER;
     for (int i = 0; i < US_NEIGH_MAX; i++) {
         struct us_neigh *n = &s->arp.entries[i];
         switch (n->state) {
@@ -329,6 +333,6 @@ us_time_ns us_arp_timers(struct us_stack *s, us_time_ns now)
         }
         next = us_time_min(next, n->timer);
     }
-    s->arp.next_timer = next;
-    return next;
+    s->arp.next_timer = us_time_min(s->arp.next_timer, next);
+    return s->arp.next_timer;
 }

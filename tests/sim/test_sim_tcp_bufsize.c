@@ -1,11 +1,11 @@
 /* The TCP buffer sysctls bound what they name. tcp_wmem: a connection that
  * gets no ACKs takes exactly its send buffer from the application, then
- * -EAGAIN, and that buffer is tcp_wmem[1] (or tcp_wmem[2] if smaller);
- * as ACKs come the buffer grows with cwnd up to tcp_wmem[2] and no
- * further. tcp_rmem: receive autotuning (Linux's tcp_rcv_space_adjust)
- * grows the buffer on a path whose bandwidth-delay product wants more
- * than tcp_rmem[2], to exactly tcp_rmem[2] and never past it; with a
- * larger tcp_rmem[2] the same path takes it further. */
+ * -EAGAIN, and that buffer is tcp_wmem[1], or room for twice the initial
+ * window's ten segments if that is more (tcp_sndbuf_expand at the
+ * handshake), never above tcp_wmem[2]; as ACKs come the buffer grows with cwnd up to tcp_wmem[2]
+ * and no further. tcp_rmem: receive autotuning (Linux's tcp_rcv_space_adjust) grows the buffer on a
+ * path whose bandwidth-delay product wants more than tcp_rmem[2], to exactly tcp_rmem[2] and never
+ * past it; with a larger tcp_rmem[2] the same path takes it further. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,10 +45,12 @@ static void test_tcp_wmem_bounds_a_stalled_send(void **state)
     (void)state;
     uint32_t small = stalled_send_takes("4096 8192 8192");
     uint32_t large = stalled_send_takes("4096 65536 4194304");
+    uint32_t initial = stalled_send_takes("4096 8192 4194304");
     if (getenv("TCP_VERBOSE"))
-        fprintf(stderr, "send buffer: %u, then %u bytes\n", small, large);
+        fprintf(stderr, "send buffer: %u, %u, %u bytes\n", small, large, initial);
     assert_int_equal(small, 8192);
     assert_int_equal(large, 65536);
+    assert_int_equal(initial, 2 * 10 * 1000); /* 2 x 10 segments of 1000 */
 }
 
 /* Largest receive buffer b's socket had, and largest send buffer a's,

@@ -49,7 +49,7 @@ struct us_sockaddr_in {
 enum {
     US_MSG_PEEK = 1 << 0,     /* return the next datagram without removing it */
     US_MSG_TRUNC = 1 << 1,    /* return the datagram's real length even if longer than len */
-    US_MSG_DONTWAIT = 1 << 2, /* accepted for familiarity; every call is non-blocking */
+    US_MSG_DONTWAIT = 1 << 2, /* us_* calls never block; us_thread_* ones: do not wait */
     US_MSG_OOB = 1 << 3,      /* TCP urgent data (see the TCP section); UDP: send -EOPNOTSUPP */
 };
 
@@ -57,7 +57,7 @@ enum {
 enum {
     US_POLLIN = 0x001,     /* a datagram (or an error) waits to be received */
     US_POLLPRI = 0x002,    /* TCP: an urgent byte waits for us_recv(US_MSG_OOB) */
-    US_POLLOUT = 0x004,    /* a send would not block (always, for UDP) */
+    US_POLLOUT = 0x004,    /* a send would not block (UDP: under half of SO_SNDBUF in use) */
     US_POLLERR = 0x008,    /* an error is pending (e.g. ECONNREFUSED) */
     US_POLLHUP = 0x010,    /* shut down both ways */
     US_POLLRDHUP = 0x2000, /* shut down for reading */

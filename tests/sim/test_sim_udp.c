@@ -13,6 +13,7 @@
 #include "sim/sim_util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -593,6 +594,207 @@ static void test_burst_raised_rcvbuf_loses_none(void **state)
     assert_int_equal(ctr(n->b, "UdpRcvbufErrors"), 0);
 }
 
+/* ---------------- the receive buffer's charge ---------------- */
+
+/* A queued datagram is charged the memory it pins, whatever its payload:
+ * the buffer it arrived in and its descriptor (us_pkt_truesize). One frame
+ * lands in a buffer of the default pool (2,048 bytes plus headroom); a
+ * reassembled datagram in one of the 64 KiB buffers for whole datagrams
+ * (US_LARGE_BUF_SIZE in src/core/stack.c). */
+#define SMALL_TRUESIZE ((uint32_t)(2048 + US_PKT_HEADROOM + sizeof(struct us_pkt)))
+#define LARGE_TRUESIZE ((uint32_t)(65536 + US_PKT_HEADROOM + 64 + sizeof(struct us_pkt)))
+
+/* __udp_enqueue_schedule_skb: a datagram is taken while the queue's charge
+ * is at most rcvbuf (the check comes before the charge), so a queue of
+ * datagrams of truesize T takes rcvbuf / T + 1 of them before it drops. */
+static unsigned expected_queued(int rcvbuf, uint32_t truesize)
+{
+    return (unsigned)rcvbuf / truesize + 1;
+}
+
+/* Has A learn B's MAC, so that a burst leaves A at once. */
+static void resolve_b(struct net *n)
+{
+    int prime = us_socket(n->a, US_SOCK_DGRAM);
+    send_to(n, n->a, prime, "p", 1, B_IP, 9); /* nobody: port unreachable */
+    run(n, 5 * MS);
+    assert_int_equal(us_close(n->a, prime), 0);
+}
+
+/* Sends count datagrams of len bytes to srv (bound to port) in one burst,
+ * then reads what srv queued. Returns how many were queued, having checked
+ * that the charge is that many truesizes, that every other one is counted
+ * as a drop, and that the queued ones are the first ones, intact. */
+static unsigned fill_rcvbuf(struct net *n, int srv, uint16_t port, size_t len, unsigned count,
+                            uint32_t truesize)
+{
+    uint64_t errors0 = ctr(n->b, "UdpRcvbufErrors");
+    struct us_sock_info info;
+    assert_int_equal(us_sock_info(n->b, srv, &info), 0);
+    uint64_t drops0 = info.drops;
+    int cli = us_socket(n->a, US_SOCK_DGRAM);
+    uint8_t *buf = malloc(len), *got = malloc(len + 1);
+    assert_non_null(buf);
+    assert_non_null(got);
+    for (unsigned i = 0; i < count; i++) {
+        fill(buf, len, i);
+        send_to(n, n->a, cli, buf, len, B_IP, port);
+    }
+    run(n, 20 * MS);
+    assert_int_equal(us_sock_info(n->b, srv, &info), 0);
+    unsigned queued = info.rx_datagrams;
+    assert_int_equal(info.rx_queue, queued * truesize);
+    assert_int_equal(ctr(n->b, "UdpRcvbufErrors") - errors0, count - queued);
+    assert_int_equal(info.drops - drops0, count - queued);
+    for (unsigned i = 0; i < queued; i++) {
+        fill(buf, len, i);
+        assert_int_equal(us_recv(n->b, srv, got, len + 1, 0), (int)len);
+        assert_memory_equal(got, buf, len);
+    }
+    assert_int_equal(us_recv(n->b, srv, got, len + 1, 0), -EAGAIN);
+    assert_int_equal(us_sock_info(n->b, srv, &info), 0);
+    assert_int_equal(info.rx_queue, 0);
+    assert_int_equal(us_close(n->a, cli), 0);
+    free(buf);
+    free(got);
+    return queued;
+}
+
+/* A 1-byte and a 1,472-byte datagram (one frame each) cost the same: a
+ * buffer of the default pool. SO_RCVBUF 2T (doubled: 4T, on the boundary)
+ * takes exactly five of either, where charging payloads would take
+ * thousands of the first and six of the second. */
+static void test_rcvbuf_charges_small_datagrams_their_buffer(void **state)
+{
+    struct net *n = *state;
+    resolve_b(n);
+    int srv = udp_bound(n->b, US_IP4_ANY, 7200);
+    assert_int_equal(set_int(n->b, srv, US_SO_RCVBUF, (int)(2 * SMALL_TRUESIZE)), 0);
+    int rcvbuf = get_int(n->b, srv, US_SO_RCVBUF);
+    assert_int_equal(rcvbuf, 4 * SMALL_TRUESIZE);
+    assert_int_equal(expected_queued(rcvbuf, SMALL_TRUESIZE), 5);
+    assert_int_equal(fill_rcvbuf(n, srv, 7200, 1, 20, SMALL_TRUESIZE), 5);
+    assert_int_equal(fill_rcvbuf(n, srv, 7200, 1472, 20, SMALL_TRUESIZE), 5);
+    /* rmem_max caps the value before it is doubled: 2T, three datagrams. */
+    char max[16];
+    snprintf(max, sizeof(max), "%u", SMALL_TRUESIZE);
+    set_knob(n->b, "net.core.rmem_max", max);
+    assert_int_equal(set_int(n->b, srv, US_SO_RCVBUF, 1 << 20), 0);
+    assert_int_equal(get_int(n->b, srv, US_SO_RCVBUF), 2 * SMALL_TRUESIZE);
+    assert_int_equal(fill_rcvbuf(n, srv, 7200, 1, 20, SMALL_TRUESIZE), 3);
+    assert_int_equal(fill_rcvbuf(n, srv, 7200, 1472, 20, SMALL_TRUESIZE), 3);
+}
+
+/* A 10,000-byte datagram, reassembled from seven fragments, is charged its
+ * 64 KiB buffer: SO_RCVBUF T (doubled: 2T) takes exactly three, where its
+ * payload would let twenty in. */
+static void test_rcvbuf_charges_reassembled_datagrams_their_buffer(void **state)
+{
+    struct net *n = *state;
+    resolve_b(n);
+    int srv = udp_bound(n->b, US_IP4_ANY, 7200);
+    assert_int_equal(set_int(n->b, srv, US_SO_RCVBUF, (int)LARGE_TRUESIZE), 0);
+    int rcvbuf = get_int(n->b, srv, US_SO_RCVBUF);
+    assert_int_equal(rcvbuf, 2 * LARGE_TRUESIZE);
+    assert_int_equal(expected_queued(rcvbuf, LARGE_TRUESIZE), 3);
+    assert_int_equal(fill_rcvbuf(n, srv, 7200, 10000, 8, LARGE_TRUESIZE), 3);
+    assert_int_equal(ctr(n->b, "IpReasmOKs"), 8);
+    /* A bigger buffer, more of them: 5T takes six. */
+    assert_int_equal(set_int(n->b, srv, US_SO_RCVBUF, (int)(5 * LARGE_TRUESIZE / 2)), 0);
+    assert_int_equal(fill_rcvbuf(n, srv, 7200, 10000, 8, LARGE_TRUESIZE), 6);
+}
+
+/* ---------------- the readiness callback ---------------- */
+
+struct ready_log {
+    struct us_stack *s;
+    int fd;
+    int calls, wrong_fd;
+    int events[8];
+    uint32_t queued[8]; /* datagrams on the socket's queue at each call */
+};
+
+static void log_ready(void *ctx, struct us_stack *s, int fd, int events)
+{
+    struct ready_log *l = ctx;
+    if (s != l->s || fd != l->fd) {
+        l->wrong_fd++;
+        return;
+    }
+    if (l->calls < 8) {
+        struct us_sock_info info;
+        l->events[l->calls] = events;
+        l->queued[l->calls] = us_sock_info(s, fd, &info) == 0 ? info.rx_datagrams : 0;
+    }
+    l->calls++;
+}
+
+/* sk_data_ready: the callback runs from the bottom half (inside the poll,
+ * never inside a send) once for each datagram queued on its socket, after
+ * the datagram is queued, with US_POLLIN; never for datagrams to another
+ * socket or port, nor for one dropped at a full receive buffer; reading
+ * does not call it, and NULL removes it. */
+static void test_callback_once_per_queued_datagram(void **state)
+{
+    struct net *n = *state;
+    int x = udp_bound(n->b, US_IP4_ANY, 7100), y = udp_bound(n->b, US_IP4_ANY, 7101);
+    int quiet = udp_bound(n->b, US_IP4_ANY, 7102);
+    struct ready_log lx = {.s = n->b, .fd = x}, ly = {.s = n->b, .fd = y};
+    struct ready_log lq = {.s = n->b, .fd = quiet};
+    assert_int_equal(us_sock_set_callback(n->b, x, log_ready, &lx), 0);
+    assert_int_equal(us_sock_set_callback(n->b, y, log_ready, &ly), 0);
+    assert_int_equal(us_sock_set_callback(n->b, quiet, log_ready, &lq), 0);
+    assert_int_equal(us_sock_set_callback(n->b, 99, log_ready, &lq), -EBADF);
+
+    int cli = us_socket(n->a, US_SOCK_DGRAM);
+    const uint16_t order[] = {7100, 7101, 7100, 7103, 7101, 7100}; /* 7103: nobody */
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        send_to(n, n->a, cli, "d", 1, B_IP, order[i]);
+    assert_int_equal(lx.calls + ly.calls + lq.calls, 0); /* nothing has arrived yet */
+    run(n, 5 * MS);
+    assert_int_equal(ctr(n->b, "UdpNoPorts"), 1);
+    assert_int_equal(lx.calls, 3);
+    assert_int_equal(ly.calls, 2);
+    assert_int_equal(lq.calls, 0);
+    assert_int_equal(lx.wrong_fd + ly.wrong_fd + lq.wrong_fd, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(lx.events[i], US_POLLIN | US_POLLOUT);
+        assert_int_equal(lx.queued[i], i + 1);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ly.events[i], US_POLLIN | US_POLLOUT);
+        assert_int_equal(ly.queued[i], i + 1);
+    }
+
+    /* Reading calls nothing. */
+    char got[8];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(us_recv(n->b, x, got, sizeof(got), 0), 1);
+    assert_int_equal(us_recv(n->b, x, got, sizeof(got), 0), -EAGAIN);
+    assert_int_equal(lx.calls, 3);
+
+    /* A datagram dropped at a full buffer is not queued: no call. The
+     * smallest buffer (2,304 bytes) takes one datagram, since the queue is
+     * empty, and drops the next two. */
+    assert_int_equal(expected_queued(2304, SMALL_TRUESIZE), 1);
+    int v = 1;
+    assert_int_equal(us_setsockopt(n->b, x, US_SOL_SOCKET, US_SO_RCVBUF, &v, sizeof(v)), 0);
+    for (int i = 0; i < 3; i++)
+        send_to(n, n->a, cli, "e", 1, B_IP, 7100);
+    run(n, 5 * MS);
+    assert_int_equal(ctr(n->b, "UdpRcvbufErrors"), 2);
+    assert_int_equal(lx.calls, 4);
+    assert_int_equal(lx.queued[3], 1);
+
+    /* Removed: the datagram is queued, nobody is called. */
+    assert_int_equal(us_sock_set_callback(n->b, y, NULL, NULL), 0);
+    send_to(n, n->a, cli, "f", 1, B_IP, 7101);
+    run(n, 5 * MS);
+    assert_int_equal(ly.calls, 2);
+    assert_int_equal(us_sock_poll_events(n->b, y), US_POLLIN | US_POLLOUT);
+    assert_int_equal(lq.calls, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,6 +818,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_burst_small_rcvbuf_drops_counted_exactly, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_callback_once_per_queued_datagram, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rcvbuf_charges_small_datagrams_their_buffer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rcvbuf_charges_reassembled_datagrams_their_buffer,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_burst_raised_rcvbuf_loses_none, setup_big_pool,
                                         teardown),
     };

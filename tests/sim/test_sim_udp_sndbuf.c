@@ -5,7 +5,8 @@
  * counted in UdpSndbufErrors. The datagrams are held here in the neighbour
  * layer's queue while the raw test host (192.0.2.9) does not answer ARP,
  * then all go out when it does, and sending works again; or in a slow
- * device (a fault injector's delay) until it passes them on.
+ * device (a fault injector's delay) until it passes them on. Poll shows
+ * US_POLLOUT exactly while less than half the buffer is charged.
  *
  *   net.core.wmem_default  a new socket's SO_SNDBUF
  *   net.core.wmem_max      the cap on setsockopt(SO_SNDBUF), which doubles it */
@@ -339,6 +340,56 @@ static void test_slow_device_holds_the_charge(void **state)
     assert_int_equal(err, 0);
 }
 
+/* datagram_poll's sock_writeable: US_POLLOUT while less than half the send
+ * buffer is in use, whether the charge is rising or falling. Through the
+ * slow device (50 ms), one 100-byte datagram every 5 ms until the buffer is
+ * full, then 1 ms steps while they leave one by one: at every step the
+ * socket is writable exactly when the charge is under half of 20,000, and
+ * every count of datagrams held, 0 to fit, is seen on the way down. */
+static void test_pollout_while_under_half(void **state)
+{
+    struct host *h = *state;
+    h->rh.answer_arp = true;
+    rh_arp_request(&h->rh, STACK_IP, h->now);
+    run_for(h, MS);
+    rh_clear(&h->rh);
+    int fd = udp_socket(h);
+    set_sndbuf(h, fd, 10000);
+    const uint32_t half = (uint32_t)sndbuf_of(h, fd) / 2;
+    const unsigned fit = expected_fit(20000);
+    /* 4 datagrams (9,280 bytes) leave it writable, the 5th (11,600) not. */
+    assert_true(4 * TRUESIZE < half && 5 * TRUESIZE >= half);
+    assert_int_equal(us_sock_poll_events(h->s, fd), US_POLLOUT);
+    struct us_sockaddr_in to = {RAW_IP, PORT};
+    uint8_t buf[100] = {0};
+    for (unsigned k = 1; k <= fit; k++) {
+        assert_int_equal(us_sendto(h->s, fd, buf, sizeof(buf), 0, &to, h->now), sizeof(buf));
+        assert_int_equal(tx_queue_of(h, fd), k * TRUESIZE);
+        bool writable = us_sock_poll_events(h->s, fd) & US_POLLOUT;
+        if (writable != (k <= 4))
+            fail_msg("%u datagrams held (%u of %d bytes): POLLOUT %s", k, k * TRUESIZE,
+                     sndbuf_of(h, fd), writable ? "set" : "clear");
+        run_for(h, 5 * MS);
+    }
+    assert_int_equal(us_sendto(h->s, fd, buf, sizeof(buf), 0, &to, h->now), -EAGAIN);
+    assert_false(us_sock_poll_events(h->s, fd) & US_POLLOUT);
+    unsigned seen = 0; /* bit k: k datagrams held at some step */
+    for (int step = 0; step < 200 && tx_queue_of(h, fd) > 0; step++) {
+        run_for(h, MS);
+        uint32_t held = tx_queue_of(h, fd);
+        assert_int_equal(held % TRUESIZE, 0);
+        seen |= 1u << (held / TRUESIZE);
+        bool writable = us_sock_poll_events(h->s, fd) & US_POLLOUT;
+        if (writable != (held < half))
+            fail_msg("%u bytes held of %d: POLLOUT %s", held, sndbuf_of(h, fd),
+                     writable ? "set" : "clear");
+    }
+    assert_int_equal(tx_queue_of(h, fd), 0);
+    assert_int_equal(seen, (1u << (fit + 1)) - 1); /* 0 .. fit */
+    run_for(h, MS);                                /* the last one crosses the wire */
+    assert_int_equal(h->rh.ndgrams, fit);
+}
+
 /* The stack freed while datagrams are still held, of an open socket and
  * of a closed one (AddressSanitizer checks the order of the frees). */
 static void test_stack_freed_with_datagrams_held(void **state)
@@ -366,6 +417,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dropped_datagrams_are_uncharged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_datagrams_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_device_holds_the_charge, setup_slow, teardown),
+        cmocka_unit_test_setup_teardown(test_pollout_while_under_half, setup_slow, teardown),
         cmocka_unit_test_setup_teardown(test_stack_freed_with_datagrams_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stack_freed_with_datagrams_held, setup_slow, teardown),
     };

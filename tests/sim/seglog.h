@@ -9,6 +9,8 @@
 #ifndef USTACK_TESTS_SIM_SEGLOG_H
 #define USTACK_TESTS_SIM_SEGLOG_H
 
+#include "sim/devwrap.h"
+
 #include "ustack/dev.h"
 #include "ustack/pkt.h"
 #include "ustack/wire.h"
@@ -37,7 +39,7 @@ struct seglog;
 typedef bool (*sl_drop_fn)(struct seglog *l, const struct sl_seg *g, void *ctx);
 
 struct seglog {
-    struct us_dev dev;
+    struct devwrap w; /* first: the device is the log */
     struct sl_seg *segs;
     size_t n, cap;
     bool *dropped; /* per recorded segment */
@@ -47,12 +49,8 @@ struct seglog {
 
 static inline bool sl_parse(const struct us_pkt *f, struct sl_seg *g, us_time_ns now, bool tx)
 {
-    struct us_eth_view eth;
-    struct us_ipv4_view ip;
     struct us_tcp_view t;
-    if (us_eth_parse(f->data, f->len, &eth) != 0 || eth.ethertype != US_ETH_TYPE_IPV4 ||
-        us_ipv4_parse(eth.payload, eth.payload_len, &ip) != 0 || ip.proto != US_IPPROTO_TCP ||
-        us_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, 0, &t) != 0)
+    if (!devwrap_tcp(f, &t))
         return false;
     memset(g, 0, sizeof(*g));
     g->at = now;
@@ -91,66 +89,25 @@ static inline bool sl_take(struct seglog *l, const struct us_pkt *f, us_time_ns 
     return drop;
 }
 
-static inline int sl_rx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
+static inline enum dw_verdict sl_rx(struct devwrap *w, struct us_pkt *f, us_time_ns now)
 {
-    struct seglog *l = (struct seglog *)d;
-    int got = us_dev_rx_burst(d->lower, p, n, now), k = 0;
-    for (int i = 0; i < got; i++) {
-        if (sl_take(l, p[i], now, false))
-            us_pkt_free(p[i]);
-        else
-            p[k++] = p[i];
-    }
-    return k;
+    return sl_take((struct seglog *)w, f, now, false) ? DW_DROP : DW_PASS;
 }
 
-static inline int sl_tx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
+static inline enum dw_verdict sl_tx(struct devwrap *w, struct us_pkt *f, struct us_pkt *next,
+                                    us_time_ns now)
 {
-    struct seglog *l = (struct seglog *)d;
-    int taken = 0;
-    for (int i = 0; i < n; i++) {
-        if (sl_take(l, p[i], now, true)) {
-            us_pkt_free(p[i]);
-            taken++;
-        } else {
-            /* One at a time keeps the log in the order of the wire. */
-            int t = us_dev_tx_burst(d->lower, &p[i], 1, now);
-            if (t != 1) {
-                us_pkt_free(p[i]); /* the wire's queue was full: lost */
-            }
-            taken++;
-        }
-    }
-    return taken;
+    (void)next;
+    return sl_take((struct seglog *)w, f, now, true) ? DW_DROP : DW_PASS;
 }
 
-static inline us_time_ns sl_deadline(struct us_dev *d, us_time_ns now)
-{
-    return us_dev_next_deadline(d->lower, now);
-}
-
-static inline void sl_destroy(struct us_dev *d)
-{
-    us_dev_destroy(d->lower);
-}
-
-static const struct us_dev_ops seglog_ops = {
-    .rx_burst = sl_rx,
-    .tx_burst = sl_tx,
-    .next_deadline = sl_deadline,
-    .destroy = sl_destroy,
-};
+static const struct devwrap_hooks seglog_hooks = {.tx = sl_tx, .rx = sl_rx};
 
 /* tnet_cfg.wrap_a with wrap_ctx = a zeroed struct seglog. */
 static inline struct us_dev *seglog_wrap(struct us_dev *lower, void *ctx)
 {
     struct seglog *l = ctx;
-    l->dev.ops = &seglog_ops;
-    l->dev.lower = lower;
-    l->dev.mtu = lower->mtu;
-    l->dev.mac = lower->mac;
-    memcpy(l->dev.name, "seglog", sizeof("seglog"));
-    return &l->dev;
+    return devwrap_init(&l->w, lower, "seglog", &seglog_hooks);
 }
 
 /* Call after the stack (which destroys the device) is freed. */

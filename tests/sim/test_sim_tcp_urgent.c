@@ -17,6 +17,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "sim/devwrap.h"
 #include "sim/tcp_util.h"
 
 #include "ustack/thread.h"
@@ -36,7 +37,7 @@ struct sent_seg {
 /* The device wrapped around a's port: records a's TCP segments and, while
  * `hold` is set, drops those whose payload covers stream offset hold_off. */
 struct tap {
-    struct us_dev dev;
+    struct devwrap w;
     bool have_isn;
     uint32_t isn;
     struct sent_seg segs[512];
@@ -46,32 +47,22 @@ struct tap {
     int held; /* transmissions dropped */
 };
 
-static struct tap *tap_of(struct us_dev *d)
+/* Records each TCP segment a sends; whether it is to be dropped. */
+static enum dw_verdict tap_tx(struct devwrap *w, struct us_pkt *f, struct us_pkt *next,
+                              us_time_ns now)
 {
-    return (struct tap *)d;
-}
-
-static int tap_rx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
-{
-    return us_dev_rx_burst(d->lower, p, n, now);
-}
-
-/* Records frame f; whether it is to be dropped. */
-static bool tap_judge(struct tap *t, const struct us_pkt *f)
-{
-    struct us_eth_view eth;
-    struct us_ipv4_view ip;
+    (void)next;
+    (void)now;
+    struct tap *t = (struct tap *)w;
     struct us_tcp_view tcp;
-    if (us_eth_parse(f->data, f->len, &eth) != 0 || eth.ethertype != US_ETH_TYPE_IPV4 ||
-        us_ipv4_parse(eth.payload, eth.payload_len, &ip) != 0 || ip.proto != US_IPPROTO_TCP ||
-        us_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, 0, &tcp) != 0)
-        return false;
+    if (!devwrap_tcp(f, &tcp))
+        return DW_PASS;
     if (tcp.flags & US_TCP_SYN) {
         t->isn = tcp.seq;
         t->have_isn = true;
     }
     if (!t->have_isn)
-        return false;
+        return DW_PASS;
     uint32_t off = tcp.seq - t->isn - 1;
     if (t->n == (int)(sizeof(t->segs) / sizeof(t->segs[0])))
         fail_msg("more segments than the tap records");
@@ -81,57 +72,15 @@ static bool tap_judge(struct tap *t, const struct us_pkt *f)
                 t->hold_off - off < (uint32_t)tcp.payload_len;
     if (drop)
         t->held++;
-    return drop;
+    return drop ? DW_DROP : DW_PASS;
 }
 
-static int tap_tx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
-{
-    struct tap *t = tap_of(d);
-    struct us_pkt *keep[64];
-    int k = 0, taken = 0;
-    for (int i = 0; i < n; i++) {
-        if (tap_judge(t, p[i])) {
-            us_pkt_free(p[i]);
-            taken++;
-            continue;
-        }
-        keep[k++] = p[i];
-        if (k == 64) {
-            taken += us_dev_tx_burst(d->lower, keep, k, now);
-            k = 0;
-        }
-    }
-    if (k)
-        taken += us_dev_tx_burst(d->lower, keep, k, now);
-    return taken;
-}
-
-static us_time_ns tap_deadline(struct us_dev *d, us_time_ns now)
-{
-    return us_dev_next_deadline(d->lower, now);
-}
-
-static void tap_destroy(struct us_dev *d)
-{
-    us_dev_destroy(d->lower);
-}
-
-static const struct us_dev_ops tap_ops = {
-    .rx_burst = tap_rx,
-    .tx_burst = tap_tx,
-    .next_deadline = tap_deadline,
-    .destroy = tap_destroy,
-};
+static const struct devwrap_hooks tap_hooks = {.tx = tap_tx};
 
 static struct us_dev *wrap_tap(struct us_dev *lower, void *ctx)
 {
     struct tap *t = ctx;
-    t->dev.ops = &tap_ops;
-    t->dev.lower = lower;
-    t->dev.mtu = lower->mtu;
-    t->dev.mac = lower->mac;
-    memcpy(t->dev.name, "tap", sizeof("tap"));
-    return &t->dev;
+    return devwrap_init(&t->w, lower, "tap", &tap_hooks);
 }
 
 /* a connected to b (port 80), a's device the tap. With inline, b's

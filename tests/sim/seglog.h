@@ -97,7 +97,6 @@ static inline enum dw_verdict sl_rx(struct devwrap *w, struct us_pkt *f, us_time
 static inline enum dw_verdict sl_tx(struct devwrap *w, struct us_pkt *f, struct us_pkt *next,
                                     us_time_ns now)
 {
-    (void)next;
     return sl_take((struct seglog *)w, f, now, true) ? DW_DROP : DW_PASS;
 }
 

@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "sim/devwrap.h"
 #include "sim/tcp_util.h"
 
 #include "ustack/wire.h"
@@ -24,7 +25,7 @@
  * transmissions of them, or every one before `until`. It also counts
  * retransmissions of data at other offsets. */
 struct dropper {
-    struct us_dev dev;
+    struct devwrap w;
     bool have_isn;
     uint32_t isn;    /* a's initial sequence number, from its SYN */
     bool armed;      /* the rule applies */
@@ -50,11 +51,6 @@ struct dropper {
     int n_held_rx;
 };
 
-static struct dropper *dropper_of(struct us_dev *d)
-{
-    return (struct dropper *)d;
-}
-
 /* Whether a received frame is TCP (the ACKs a gets from b). */
 static bool is_tcp(const struct us_pkt *f)
 {
@@ -65,18 +61,36 @@ static bool is_tcp(const struct us_pkt *f)
 }
 
 /* Sends the held segment once its time has come. */
-static void release_tx(struct dropper *dr, us_time_ns now)
+static void release_tx(struct devwrap *w, us_time_ns now)
 {
+    struct dropper *dr = (struct dropper *)w;
     if (dr->held_tx && now >= dr->held_tx_at) {
-        us_dev_tx_burst(dr->dev.lower, &dr->held_tx, 1, now);
+        us_dev_tx_burst(dr->w.dev.lower, &dr->held_tx, 1, now);
         dr->held_tx = NULL;
     }
 }
 
-static int dropper_rx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
+/* A TCP segment reaching a before acks_lost_until is lost, or held. */
+static enum dw_verdict dropper_rx(struct devwrap *w, struct us_pkt *f, us_time_ns now)
 {
-    struct dropper *dr = dropper_of(d);
-    release_tx(dr, now);
+    struct dropper *dr = (struct dropper *)w;
+    if (now >= dr->acks_lost_until || !is_tcp(f))
+        return DW_PASS;
+    dr->acks_dropped++;
+    if (!dr->hold_acks || dr->n_held_rx == 64)
+        return DW_DROP;
+    /* Held, to come in the order they arrived: a stack, so kept reversed. */
+    memmove(dr->held_rx + 1, dr->held_rx, (size_t)dr->n_held_rx * sizeof(f));
+    dr->held_rx[0] = f;
+    dr->n_held_rx++;
+    return DW_KEEP;
+}
+
+/* The held segments come first once acks_lost_until has passed. */
+static int dropper_rx_burst(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
+{
+    struct dropper *dr = (struct dropper *)d;
+    release_tx(&dr->w, now);
     int k = 0;
     if (now >= dr->acks_lost_until) {
         while (dr->n_held_rx && k < n)
@@ -84,43 +98,24 @@ static int dropper_rx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now
         if (k)
             return k;
     }
-    int got = us_dev_rx_burst(d->lower, p, n, now);
-    for (int i = 0; i < got; i++) {
-        if (now < dr->acks_lost_until && is_tcp(p[i])) {
-            if (dr->hold_acks && dr->n_held_rx < 64) {
-                /* Held, to come in the order they arrived: a stack, so
-                 * kept reversed. */
-                memmove(dr->held_rx + 1, dr->held_rx, (size_t)dr->n_held_rx * sizeof(p[0]));
-                dr->held_rx[0] = p[i];
-                dr->n_held_rx++;
-            } else {
-                us_pkt_free(p[i]);
-            }
-            dr->acks_dropped++;
-            continue;
-        }
-        p[k++] = p[i];
-    }
-    return k;
+    return devwrap_rx_burst(d, p, n, now);
 }
 
-/* Whether frame f should vanish. */
-static bool dropper_judge(struct dropper *dr, struct us_pkt *f, us_time_ns now)
+/* Whether a's segment f should vanish (or, with hold_for, come late). */
+static enum dw_verdict dropper_tx(struct devwrap *w, struct us_pkt *f, struct us_pkt *next,
+                                  us_time_ns now)
 {
-    struct us_eth_view eth;
-    struct us_ipv4_view ip;
+    struct dropper *dr = (struct dropper *)w;
     struct us_tcp_view tcp;
-    if (us_eth_parse(f->data, f->len, &eth) != 0 || eth.ethertype != US_ETH_TYPE_IPV4 ||
-        us_ipv4_parse(eth.payload, eth.payload_len, &ip) != 0 || ip.proto != US_IPPROTO_TCP ||
-        us_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, 0, &tcp) != 0)
-        return false;
+    if (!devwrap_tcp(f, &tcp))
+        return DW_PASS;
     if (tcp.flags & US_TCP_SYN) {
         dr->isn = tcp.seq;
         dr->have_isn = true;
-        return false;
+        return DW_PASS;
     }
     if (!dr->have_isn || tcp.payload_len == 0)
-        return false;
+        return DW_PASS;
     uint32_t off = tcp.seq - dr->isn - 1, end = off + (uint32_t)tcp.payload_len;
     bool at = off == dr->offset;
     bool in = dr->offset_end ? off >= dr->offset && off < dr->offset_end : at;
@@ -133,78 +128,61 @@ static bool dropper_judge(struct dropper *dr, struct us_pkt *f, us_time_ns now)
     if (end > dr->high)
         dr->high = end;
     if (!dr->armed || !in)
-        return false;
+        return DW_PASS;
     bool drop = dr->until ? now < dr->until : dr->dropped < dr->times;
-    if (drop)
-        dr->dropped++;
-    return drop;
-}
-
-static int dropper_tx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
-{
-    struct dropper *dr = dropper_of(d);
-    release_tx(dr, now);
-    struct us_pkt *keep[64];
-    int k = 0, taken = 0;
-    for (int i = 0; i < n; i++) {
-        if (dropper_judge(dr, p[i], now)) {
-            if (dr->hold_for && !dr->held_tx) {
-                dr->held_tx = p[i];
-                dr->held_tx_at = now + dr->hold_for;
-            } else {
-                us_pkt_free(p[i]);
-            }
-            taken++;
-            continue;
-        }
-        keep[k++] = p[i];
-        if (k == 64) {
-            taken += us_dev_tx_burst(d->lower, keep, k, now);
-            k = 0;
-        }
+    if (!drop)
+        return DW_PASS;
+    dr->dropped++;
+    if (dr->hold_for && !dr->held_tx) {
+        dr->held_tx = f;
+        dr->held_tx_at = now + dr->hold_for;
+        return DW_KEEP;
     }
-    if (k)
-        taken += us_dev_tx_burst(d->lower, keep, k, now);
-    return taken;
+    return DW_DROP;
 }
 
-static us_time_ns dropper_deadline(struct us_dev *d, us_time_ns now)
+static us_time_ns dropper_deadline(struct devwrap *w)
 {
-    struct dropper *dr = dropper_of(d);
-    us_time_ns t = us_dev_next_deadline(d->lower, now);
-    if (dr->held_tx && dr->held_tx_at < t)
+    struct dropper *dr = (struct dropper *)w;
+    us_time_ns t = US_TIME_NEVER;
+    if (dr->held_tx)
         t = dr->held_tx_at;
     if (dr->n_held_rx && dr->acks_lost_until < t)
         t = dr->acks_lost_until;
     return t;
 }
 
-static void dropper_destroy(struct us_dev *d)
+static void dropper_fini(struct devwrap *w)
 {
-    struct dropper *dr = dropper_of(d);
+    struct dropper *dr = (struct dropper *)w;
     if (dr->held_tx)
         us_pkt_free(dr->held_tx);
     while (dr->n_held_rx)
         us_pkt_free(dr->held_rx[--dr->n_held_rx]);
-    us_dev_destroy(d->lower);
 }
 
+static const struct devwrap_hooks dropper_hooks = {
+    .tx = dropper_tx,
+    .rx = dropper_rx,
+    .release = release_tx,
+    .deadline = dropper_deadline,
+    .fini = dropper_fini,
+};
+
 static const struct us_dev_ops dropper_ops = {
-    .rx_burst = dropper_rx,
-    .tx_burst = dropper_tx,
-    .next_deadline = dropper_deadline,
-    .destroy = dropper_destroy,
+    .rx_burst = dropper_rx_burst,
+    .tx_burst = devwrap_tx_burst,
+    .next_deadline = devwrap_next_deadline,
+    .pollfd = devwrap_pollfd,
+    .destroy = devwrap_destroy,
 };
 
 static struct us_dev *wrap_dropper(struct us_dev *lower, void *ctx)
 {
     struct dropper *dr = ctx;
-    dr->dev.ops = &dropper_ops;
-    dr->dev.lower = lower;
-    dr->dev.mtu = lower->mtu;
-    dr->dev.mac = lower->mac;
-    memcpy(dr->dev.name, "dropper", sizeof("dropper"));
-    return &dr->dev;
+    devwrap_init(&dr->w, lower, "dropper", &dropper_hooks);
+    dr->w.dev.ops = &dropper_ops;
+    return &dr->w.dev;
 }
 
 /* A connection a -> b over a 10 ms RTT with the dropper on a's side. */

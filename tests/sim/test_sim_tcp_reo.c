@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "sim/devwrap.h"
 #include "sim/tcp_util.h"
 
 #include "ustack/wire.h"
@@ -25,7 +26,7 @@ enum act { ACT_NONE, ACT_DROP, ACT_HOLD };
  * `from` that is not the last of its burst (so a later segment is sent
  * with it, to be SACKed before it) is dropped, or held back hold_for. */
 struct reo_dev {
-    struct us_dev dev;
+    struct devwrap w;
     bool have_isn;
     uint32_t isn;
     enum act act;
@@ -36,10 +37,11 @@ struct reo_dev {
     unsigned acted;
 };
 
-static void release(struct reo_dev *r, us_time_ns now)
+static void release(struct devwrap *w, us_time_ns now)
 {
+    struct reo_dev *r = (struct reo_dev *)w;
     if (r->held && now >= r->held_until) {
-        us_dev_tx_burst(r->dev.lower, &r->held, 1, now);
+        us_dev_tx_burst(r->w.dev.lower, &r->held, 1, now);
         r->held = NULL;
     }
 }
@@ -47,12 +49,8 @@ static void release(struct reo_dev *r, us_time_ns now)
 /* The stream offset of a's data segment in f, or -1. */
 static int64_t data_offset(struct reo_dev *r, const struct us_pkt *f)
 {
-    struct us_eth_view eth;
-    struct us_ipv4_view ip;
     struct us_tcp_view tcp;
-    if (us_eth_parse(f->data, f->len, &eth) != 0 || eth.ethertype != US_ETH_TYPE_IPV4 ||
-        us_ipv4_parse(eth.payload, eth.payload_len, &ip) != 0 || ip.proto != US_IPPROTO_TCP ||
-        us_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, 0, &tcp) != 0)
+    if (!devwrap_tcp(f, &tcp))
         return -1;
     if (tcp.flags & US_TCP_SYN) {
         r->isn = tcp.seq;
@@ -63,69 +61,44 @@ static int64_t data_offset(struct reo_dev *r, const struct us_pkt *f)
     return (int64_t)(uint32_t)(tcp.seq - r->isn - 1);
 }
 
-static int reo_tx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
+static enum dw_verdict reo_tx(struct devwrap *w, struct us_pkt *f, struct us_pkt *next,
+                              us_time_ns now)
 {
-    struct reo_dev *r = (struct reo_dev *)d;
-    release(r, now);
-    int taken = 0;
-    for (int i = 0; i < n; i++) {
-        int64_t off = data_offset(r, p[i]);
-        if (r->act != ACT_NONE && off >= (int64_t)r->from && i + 1 < n &&
-            data_offset(r, p[i + 1]) > off) {
-            if (r->act == ACT_HOLD) {
-                r->held = p[i];
-                r->held_until = now + r->hold_for;
-            } else {
-                us_pkt_free(p[i]);
-            }
-            r->act = ACT_NONE;
-            r->acted++;
-            taken++;
-            continue;
-        }
-        taken += us_dev_tx_burst(d->lower, &p[i], 1, now);
+    struct reo_dev *r = (struct reo_dev *)w;
+    int64_t off = data_offset(r, f);
+    if (r->act == ACT_NONE || off < (int64_t)r->from || !next || data_offset(r, next) <= off)
+        return DW_PASS;
+    enum dw_verdict v = DW_DROP;
+    if (r->act == ACT_HOLD) {
+        r->held = f;
+        r->held_until = now + r->hold_for;
+        v = DW_KEEP;
     }
-    return taken;
+    r->act = ACT_NONE;
+    r->acted++;
+    return v;
 }
 
-static int reo_rx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
+static us_time_ns reo_deadline(struct devwrap *w)
 {
-    struct reo_dev *r = (struct reo_dev *)d;
-    release(r, now);
-    return us_dev_rx_burst(d->lower, p, n, now);
+    struct reo_dev *r = (struct reo_dev *)w;
+    return r->held ? r->held_until : US_TIME_NEVER;
 }
 
-static us_time_ns reo_deadline(struct us_dev *d, us_time_ns now)
+static void reo_fini(struct devwrap *w)
 {
-    struct reo_dev *r = (struct reo_dev *)d;
-    us_time_ns t = us_dev_next_deadline(d->lower, now);
-    return r->held && r->held_until < t ? r->held_until : t;
-}
-
-static void reo_destroy(struct us_dev *d)
-{
-    struct reo_dev *r = (struct reo_dev *)d;
+    struct reo_dev *r = (struct reo_dev *)w;
     if (r->held)
         us_pkt_free(r->held);
-    us_dev_destroy(d->lower);
 }
 
-static const struct us_dev_ops reo_ops = {
-    .rx_burst = reo_rx,
-    .tx_burst = reo_tx,
-    .next_deadline = reo_deadline,
-    .destroy = reo_destroy,
-};
+static const struct devwrap_hooks reo_hooks = {
+    .tx = reo_tx, .release = release, .deadline = reo_deadline, .fini = reo_fini};
 
 static struct us_dev *wrap_reo(struct us_dev *lower, void *ctx)
 {
     struct reo_dev *r = ctx;
-    r->dev.ops = &reo_ops;
-    r->dev.lower = lower;
-    r->dev.mtu = lower->mtu;
-    r->dev.mac = lower->mac;
-    memcpy(r->dev.name, "reo", sizeof("reo"));
-    return &r->dev;
+    return devwrap_init(&r->w, lower, "reo", &reo_hooks);
 }
 
 struct conn {

@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "sim/devwrap.h"
 #include "sim/tcp_util.h"
 
 #include <pthread.h>
@@ -140,66 +141,34 @@ static void test_accept_blocks(void **state)
  * threads sleep on the connecting socket (on the stack thread, stack lock
  * held, as the segment arrives). */
 struct watch {
-    struct us_dev dev;
+    struct devwrap w;
     struct us_stack *s;
     atomic_int fd;          /* the socket to look at; -1: not yet */
     atomic_int synacks;     /* SYN-ACKs seen */
     atomic_int sleepers_at; /* sleepers when the first arrived */
 };
 
-static int watch_rx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
+static enum dw_verdict watch_rx(struct devwrap *dw, struct us_pkt *f, us_time_ns now)
 {
-    struct watch *w = (struct watch *)d;
-    int got = us_dev_rx_burst(d->lower, p, n, now);
-    for (int i = 0; i < got; i++) {
-        struct us_eth_view eth;
-        struct us_ipv4_view ip;
-        struct us_tcp_view t;
-        if (us_eth_parse(p[i]->data, p[i]->len, &eth) != 0 || eth.ethertype != US_ETH_TYPE_IPV4 ||
-            us_ipv4_parse(eth.payload, eth.payload_len, &ip) != 0 || ip.proto != US_IPPROTO_TCP ||
-            us_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, 0, &t) != 0)
-            continue;
-        int fd = atomic_load(&w->fd);
-        if (t.flags == (US_TCP_SYN | US_TCP_ACK) && fd >= 0 && w->s) {
-            struct us_sock_info info;
-            if (atomic_fetch_add(&w->synacks, 1) == 0 && us_sock_info(w->s, fd, &info) == 0)
-                atomic_store(&w->sleepers_at, (int)info.sleepers);
-        }
+    struct watch *w = (struct watch *)dw;
+    struct us_tcp_view t;
+    if (!devwrap_tcp(f, &t))
+        return DW_PASS;
+    int fd = atomic_load(&w->fd);
+    if (t.flags == (US_TCP_SYN | US_TCP_ACK) && fd >= 0 && w->s) {
+        struct us_sock_info info;
+        if (atomic_fetch_add(&w->synacks, 1) == 0 && us_sock_info(w->s, fd, &info) == 0)
+            atomic_store(&w->sleepers_at, (int)info.sleepers);
     }
-    return got;
+    return DW_PASS;
 }
 
-static int watch_tx(struct us_dev *d, struct us_pkt **p, int n, us_time_ns now)
-{
-    return us_dev_tx_burst(d->lower, p, n, now);
-}
-
-static us_time_ns watch_deadline(struct us_dev *d, us_time_ns now)
-{
-    return us_dev_next_deadline(d->lower, now);
-}
-
-static void watch_destroy(struct us_dev *d)
-{
-    us_dev_destroy(d->lower);
-}
-
-static const struct us_dev_ops watch_ops = {
-    .rx_burst = watch_rx,
-    .tx_burst = watch_tx,
-    .next_deadline = watch_deadline,
-    .destroy = watch_destroy,
-};
+static const struct devwrap_hooks watch_hooks = {.rx = watch_rx};
 
 static struct us_dev *watch_wrap(struct us_dev *lower, void *ctx)
 {
     struct watch *w = ctx;
-    w->dev.ops = &watch_ops;
-    w->dev.lower = lower;
-    w->dev.mtu = lower->mtu;
-    w->dev.mac = lower->mac;
-    memcpy(w->dev.name, "watch", sizeof("watch"));
-    return &w->dev;
+    return devwrap_init(&w->w, lower, "watch", &watch_hooks);
 }
 
 struct connector {

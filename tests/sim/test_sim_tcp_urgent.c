@@ -51,8 +51,6 @@ struct tap {
 static enum dw_verdict tap_tx(struct devwrap *w, struct us_pkt *f, struct us_pkt *next,
                               us_time_ns now)
 {
-    (void)next;
-    (void)now;
     struct tap *t = (struct tap *)w;
     struct us_tcp_view tcp;
     if (!devwrap_tcp(f, &tcp))

@@ -22,6 +22,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "sim/devwrap.h"
 #include "sim/sim_util.h"
 
 #include <errno.h>
@@ -50,63 +51,31 @@
 /* ---------------- the gate ---------------- */
 
 struct gate {
-    struct us_dev dev; /* first: a struct us_dev * is a struct gate * */
-    bool closed;       /* under the stack lock, like everything the stack thread touches */
+    struct devwrap w; /* first: a struct us_dev * is a struct gate * */
+    bool closed;      /* under the stack lock, like everything the stack thread touches */
     struct us_pkt_queue held;
 };
 
-static int gate_rx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time_ns now)
+static enum dw_verdict gate_tx(struct devwrap *w, struct us_pkt *f, struct us_pkt *next,
+                               us_time_ns now)
 {
-    return us_dev_rx_burst(d->lower, pkts, n, now);
-}
-
-static int gate_tx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time_ns now)
-{
-    struct gate *g = (struct gate *)d;
+    struct gate *g = (struct gate *)w;
     if (!g->closed)
-        return us_dev_tx_burst(d->lower, pkts, n, now);
-    for (int i = 0; i < n; i++)
-        us_pkt_queue_push(&g->held, pkts[i]);
-    return n;
+        return DW_PASS;
+    us_pkt_queue_push(&g->held, f);
+    return DW_KEEP;
 }
 
-static us_time_ns gate_next_deadline(struct us_dev *d, us_time_ns now)
+static void gate_fini(struct devwrap *w)
 {
-    return us_dev_next_deadline(d->lower, now);
+    us_pkt_queue_purge(&((struct gate *)w)->held);
 }
 
-static int gate_pollfd(struct us_dev *d)
-{
-    return us_dev_pollfd(d->lower);
-}
-
-static void gate_destroy(struct us_dev *d)
-{
-    struct gate *g = (struct gate *)d;
-    us_pkt_queue_purge(&g->held);
-    us_dev_destroy(d->lower);
-    free(g);
-}
-
-static const struct us_dev_ops gate_ops = {
-    .rx_burst = gate_rx_burst,
-    .tx_burst = gate_tx_burst,
-    .next_deadline = gate_next_deadline,
-    .pollfd = gate_pollfd,
-    .destroy = gate_destroy,
-};
+static const struct devwrap_hooks gate_hooks = {.tx = gate_tx, .fini = gate_fini};
 
 static struct gate *gate_new(struct us_dev *lower)
 {
-    struct gate *g = calloc(1, sizeof(*g));
-    assert_non_null(g);
-    g->dev.ops = &gate_ops;
-    memcpy(g->dev.name, lower->name, sizeof(g->dev.name));
-    g->dev.mtu = lower->mtu;
-    g->dev.mac = lower->mac;
-    g->dev.rx_pool = lower->rx_pool;
-    g->dev.lower = lower;
-    return g;
+    return devwrap_new(sizeof(struct gate), lower, NULL, &gate_hooks);
 }
 
 /* Opens the gate: every held frame goes to the wire, in order. Lock held. */
@@ -115,7 +84,7 @@ static void gate_open(struct gate *g, us_time_ns now)
     g->closed = false;
     struct us_pkt *p;
     while ((p = us_pkt_queue_pop(&g->held)))
-        us_dev_tx_burst(g->dev.lower, &p, 1, now);
+        us_dev_tx_burst(g->w.dev.lower, &p, 1, now);
 }
 
 /* ---------------- the network ---------------- */
@@ -138,7 +107,7 @@ static int setup(void **state)
     n->a = sim_stack_new("a", 0xa11ce);
     n->b = sim_stack_new("b", 0xb0b);
     n->gate = gate_new(us_wire_port_new(n->wire, "a0"));
-    assert_int_equal(us_iface_add(n->a, &n->gate->dev, A_IP, 24, 0), 0);
+    assert_int_equal(us_iface_add(n->a, &n->gate->w.dev, A_IP, 24, 0), 0);
     assert_int_equal(us_iface_add(n->b, us_wire_port_new(n->wire, "b0"), B_IP, 24, 0), 0);
     n->both[0] = n->a;
     n->both[1] = n->b;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/devwrap.h"
 #include "sim/rawhost.h"
 
 #define MS      US_NS_PER_MS
@@ -29,16 +30,11 @@
 /* ---------------- a device that counts tx_burst calls ---------------- */
 
 struct burst_counter {
-    struct us_dev dev; /* first, so a struct us_dev * is a struct burst_counter * */
+    struct devwrap w; /* first, so a struct us_dev * is a struct burst_counter * */
     unsigned calls;
     unsigned frames;
     int sizes[MAX_LOG]; /* frames handed over by each call */
 };
-
-static int bc_rx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time_ns now)
-{
-    return us_dev_rx_burst(d->lower, pkts, n, now);
-}
 
 static int bc_tx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time_ns now)
 {
@@ -50,33 +46,20 @@ static int bc_tx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time_ns
     return us_dev_tx_burst(d->lower, pkts, n, now);
 }
 
-static us_time_ns bc_next_deadline(struct us_dev *d, us_time_ns now)
-{
-    return us_dev_next_deadline(d->lower, now);
-}
-
-static void bc_destroy(struct us_dev *d)
-{
-    us_dev_destroy(d->lower);
-    free(d);
-}
+static const struct devwrap_hooks bc_hooks = {0};
 
 static const struct us_dev_ops bc_ops = {
-    .rx_burst = bc_rx_burst,
+    .rx_burst = devwrap_rx_burst,
     .tx_burst = bc_tx_burst,
-    .next_deadline = bc_next_deadline,
-    .destroy = bc_destroy,
+    .next_deadline = devwrap_next_deadline,
+    .pollfd = devwrap_pollfd,
+    .destroy = devwrap_destroy,
 };
 
 static struct burst_counter *bc_new(struct us_dev *lower)
 {
-    struct burst_counter *bc = calloc(1, sizeof(*bc));
-    assert_non_null(bc);
-    bc->dev.ops = &bc_ops;
-    memcpy(bc->dev.name, lower->name, sizeof(bc->dev.name));
-    bc->dev.mtu = lower->mtu;
-    bc->dev.mac = lower->mac;
-    bc->dev.lower = lower;
+    struct burst_counter *bc = devwrap_new(sizeof(*bc), lower, NULL, &bc_hooks);
+    bc->w.dev.ops = &bc_ops;
     return bc;
 }
 
@@ -123,7 +106,7 @@ static struct net *net_new(void)
         assert_non_null(n->wire[i]);
         rh_init(&n->rh[i], n->wire[i], raw_ip[i]);
         n->bc[i] = bc_new(us_wire_port_new(n->wire[i], i ? "b0" : "a0"));
-        assert_int_equal(us_iface_add(n->s, &n->bc[i]->dev, stack_ip[i], 24, n->now), i);
+        assert_int_equal(us_iface_add(n->s, &n->bc[i]->w.dev, stack_ip[i], 24, n->now), i);
         n->rh[i].peer_mac = us_iface_dev(n->s, i)->mac;
     }
     /* The stack learns both raw hosts from their ARP requests. */

@@ -378,4 +378,59 @@ static inline unsigned rh_count_arp(const struct rawhost *rh, uint16_t op)
     return n;
 }
 
+/* ---------------- a stack and a raw host on one wire ---------------- */
+
+/* The usual raw-host test network: a new wire with the raw host on it and
+ * one stack, whose first interface is a port on the same wire. */
+struct rh_net {
+    struct us_wire *wire;
+    struct rawhost rh;
+    struct us_stack *s; /* the test makes it, then calls rh_net_iface */
+    us_time_ns now;
+};
+
+/* The wire (config wc) and the raw host (raw_ip) on it, whose port comes
+ * first, so it hears the gratuitous ARP of every port added after. */
+static inline struct rh_net *rh_net_new(const struct us_wire_config *wc, us_ip4 raw_ip)
+{
+    struct rh_net *n = calloc(1, sizeof(*n));
+    if (!n || !(n->wire = us_wire_new(wc)))
+        rh_die("out of memory");
+    rh_init(&n->rh, n->wire, raw_ip);
+    return n;
+}
+
+/* Adds dev (a port of n->wire, or a wrapper of one) to n->s as its first
+ * interface, ip/24 at time n->now; the raw host sends to its MAC. */
+static inline void rh_net_iface(struct rh_net *n, struct us_dev *dev, us_ip4 ip)
+{
+    if (!dev || us_iface_add(n->s, dev, ip, 24, n->now) != 0)
+        rh_die("could not add the stack's interface");
+    n->rh.peer_mac = us_iface_dev(n->s, 0)->mac;
+}
+
+static inline void rh_net_free(struct rh_net *n)
+{
+    us_stack_free(n->s);
+    rh_fini(&n->rh);
+    us_wire_free(n->wire);
+    free(n);
+}
+
+/* Runs the stack for dt, draining the raw host every rh.step. */
+static inline void rh_net_run(struct rh_net *n, us_time_ns dt)
+{
+    rh_run(&n->rh, &n->s, 1, &n->now, n->now + dt);
+}
+
+/* The stack learns the raw host from its ARP request for stack_ip (after
+ * 1 ms, answered within 10 ms); then the log starts empty. */
+static inline void rh_net_prime(struct rh_net *n, us_ip4 stack_ip)
+{
+    rh_net_run(n, US_NS_PER_MS);
+    rh_arp_request(&n->rh, stack_ip, n->now);
+    rh_net_run(n, 10 * US_NS_PER_MS);
+    rh_clear(&n->rh);
+}
+
 #endif

@@ -25,24 +25,12 @@
 #define MS       US_NS_PER_MS
 #define SEC      US_NS_PER_SEC
 
-struct net {
-    struct us_wire *wire;
-    struct rawhost rh;
-    struct us_stack *s;
-    us_time_ns now;
-};
-
 static int setup(void **state)
 {
-    struct net *n = calloc(1, sizeof(*n));
-    assert_non_null(n);
     struct us_wire_config wc = {.latency = 10 * 1000};
-    n->wire = us_wire_new(&wc);
-    assert_non_null(n->wire);
-    rh_init(&n->rh, n->wire, RAW_IP);
+    struct rh_net *n = rh_net_new(&wc, RAW_IP);
     n->s = sim_stack_new("router", 0xa12);
-    assert_int_equal(us_iface_add(n->s, us_wire_port_new(n->wire, "r0"), STACK_IP, 24, n->now), 0);
-    n->rh.peer_mac = us_iface_dev(n->s, 0)->mac;
+    rh_net_iface(n, us_wire_port_new(n->wire, "r0"), STACK_IP);
     set_knob(n->s, "net.ipv4.ip_forward", "1");
     *state = n;
     return 0;
@@ -50,21 +38,12 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct net *n = *state;
-    us_stack_free(n->s);
-    rh_fini(&n->rh);
-    us_wire_free(n->wire);
-    free(n);
+    rh_net_free(*state);
     return 0;
 }
 
-static void run_for(struct net *n, us_time_ns dt)
-{
-    rh_run(&n->rh, &n->s, 1, &n->now, n->now + dt);
-}
-
 /* ARP requests the stack sent for tpa. */
-static unsigned requests_for(const struct net *n, us_ip4 tpa)
+static unsigned requests_for(const struct rh_net *n, us_ip4 tpa)
 {
     unsigned c = 0;
     for (unsigned i = 0; i < n->rh.narps; i++)
@@ -74,21 +53,21 @@ static unsigned requests_for(const struct net *n, us_ip4 tpa)
 
 static void test_error_to_a_sender_whose_entry_was_collected(void **state)
 {
-    struct net *n = *state;
+    struct rh_net *n = *state;
     /* Entries go stale within 1.5 s and are collected 1 s after last use. */
     set_knob(n->s, "net.ipv4.neigh.default.base_reachable_time_ms", "1000");
     set_knob(n->s, "net.ipv4.neigh.default.gc_stale_time", "1");
     n->rh.answer_arp = false;
-    run_for(n, MS);
+    rh_net_run(n, MS);
 
     /* The router learns the raw host (its first entry) from its request... */
     rh_arp_request(&n->rh, STACK_IP, n->now);
-    run_for(n, 10 * MS);
+    rh_net_run(n, 10 * MS);
     /* ...and makes the next entry for the ghost, which never answers. */
     uint8_t udp[64];
     size_t len = rh_build_udp(udp, 4000, 9, RAW_IP, GHOST_IP, "to nobody", 9);
     rh_send_ip(&n->rh, GHOST_IP, US_IPPROTO_UDP, udp, len, NULL, n->now);
-    run_for(n, 10 * MS);
+    rh_net_run(n, 10 * MS);
     assert_int_equal(ctr(n->s, "IpForwDatagrams"), 1);
     assert_int_equal(requests_for(n, GHOST_IP), 1);
 
@@ -102,13 +81,13 @@ static void test_error_to_a_sender_whose_entry_was_collected(void **state)
                      "ArpResolveFailures %llu)",
                      requests_for(n, GHOST_IP),
                      (unsigned long long)ctr(n->s, "ArpResolveFailures"));
-        run_for(n, 10 * MS);
+        rh_net_run(n, 10 * MS);
     }
     assert_int_equal(requests_for(n, GHOST_IP), 3);
     assert_int_equal(ctr(n->s, "ArpResolveFailures"), 1);
     assert_int_equal(rh_count_icmp(&n->rh, US_ICMP_DEST_UNREACH, -1), 0);
     n->rh.answer_arp = true;
-    run_for(n, 5 * SEC);
+    rh_net_run(n, 5 * SEC);
 
     if (requests_for(n, RAW_IP) < 2)
         fail_msg("the router asked for the raw host once and never again");

@@ -21,71 +21,34 @@
 #define MS       US_NS_PER_MS
 #define SEC      US_NS_PER_SEC
 
-struct host {
-    struct us_wire *wire;
-    struct rawhost rh;
-    struct us_stack *s;
-    struct us_mac mac; /* the stack's */
-    us_time_ns now;
-};
-
 static const struct us_mac mac_bcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 
 static int setup(void **state)
 {
-    struct host *h = calloc(1, sizeof(*h));
-    assert_non_null(h);
     struct us_wire_config wc = {.latency = 10 * 1000}; /* 10 us one way */
-    h->wire = us_wire_new(&wc);
-    assert_non_null(h->wire);
-    /* The raw port first, so it hears the stack's gratuitous ARP. */
-    rh_init(&h->rh, h->wire, RAW_IP);
-    struct us_stack_config sc = {.name = "host", .seed = 0x5eed1};
-    h->s = us_stack_new(&sc);
-    assert_non_null(h->s);
-    struct us_dev *port = us_wire_port_new(h->wire, "host0");
-    assert_non_null(port);
-    assert_int_equal(us_iface_add(h->s, port, STACK_IP, 24, h->now), 0);
-    h->mac = us_iface_dev(h->s, 0)->mac;
-    h->rh.peer_mac = h->mac;
+    struct rh_net *h = rh_net_new(&wc, RAW_IP);
+    h->s = sim_stack_new("host", 0x5eed1);
+    rh_net_iface(h, us_wire_port_new(h->wire, "host0"), STACK_IP);
     *state = h;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct host *h = *state;
-    us_stack_free(h->s);
-    rh_fini(&h->rh);
-    us_wire_free(h->wire);
-    free(h);
+    rh_net_free(*state);
     return 0;
 }
 
-static void run_for(struct host *h, us_time_ns dt)
-{
-    rh_run(&h->rh, &h->s, 1, &h->now, h->now + dt);
-}
-
-static void run_until(struct host *h, us_time_ns until)
+static void run_until(struct rh_net *h, us_time_ns until)
 {
     rh_run(&h->rh, &h->s, 1, &h->now, until);
 }
 
-static long knob(struct host *h, const char *key)
+static long knob(struct rh_net *h, const char *key)
 {
     char buf[32];
     assert_int_equal(us_sysctl_get(h->s, key, buf, sizeof(buf)), 0);
     return strtol(buf, NULL, 10);
-}
-
-/* The stack learns the raw host from its ARP request; the log starts empty. */
-static void prime(struct host *h)
-{
-    run_for(h, MS);
-    rh_arp_request(&h->rh, STACK_IP, h->now);
-    run_for(h, 10 * MS);
-    rh_clear(&h->rh);
 }
 
 static void fill(uint8_t *p, size_t n, unsigned salt)
@@ -96,7 +59,7 @@ static void fill(uint8_t *p, size_t n, unsigned salt)
 
 /* The ICMP error at index i quotes the start (header + 8 bytes) of what the
  * raw host sent, in `sent`. */
-static void assert_quotes(struct host *h, int i, const uint8_t *sent, size_t sent_len)
+static void assert_quotes(struct rh_net *h, int i, const uint8_t *sent, size_t sent_len)
 {
     assert_true(i >= 0);
     struct us_ipv4_view ip;
@@ -114,14 +77,14 @@ static void assert_quotes(struct host *h, int i, const uint8_t *sent, size_t sen
 
 static void test_arp_gratuitous_at_iface_add(void **state)
 {
-    struct host *h = *state;
-    run_for(h, MS);
+    struct rh_net *h = *state;
+    rh_net_run(h, MS);
     assert_int_equal(h->rh.narps, 1);
     const struct rh_arp *g = &h->rh.arps[0];
     assert_int_equal(g->arp.op, US_ARP_OP_REQUEST);
     assert_true(rh_mac_eq(&g->eth_dst, &mac_bcast));
-    assert_true(rh_mac_eq(&g->eth_src, &h->mac));
-    assert_true(rh_mac_eq(&g->arp.sha, &h->mac));
+    assert_true(rh_mac_eq(&g->eth_src, &h->rh.peer_mac));
+    assert_true(rh_mac_eq(&g->arp.sha, &h->rh.peer_mac));
     assert_int_equal(g->arp.spa, STACK_IP);
     assert_int_equal(g->arp.tpa, STACK_IP);
     assert_int_equal(ctr(h->s, "ArpOutGratuitous"), 1);
@@ -129,18 +92,18 @@ static void test_arp_gratuitous_at_iface_add(void **state)
 
 static void test_arp_reply_only_for_own_address(void **state)
 {
-    struct host *h = *state;
-    run_for(h, MS);
+    struct rh_net *h = *state;
+    rh_net_run(h, MS);
     rh_clear(&h->rh);
 
     rh_arp_request(&h->rh, STACK_IP, h->now);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
     assert_int_equal(h->rh.narps, 1);
     const struct rh_arp *r = &h->rh.arps[0];
     assert_int_equal(r->arp.op, US_ARP_OP_REPLY);
     assert_true(rh_mac_eq(&r->eth_dst, &h->rh.mac)); /* unicast back to the asker */
-    assert_true(rh_mac_eq(&r->eth_src, &h->mac));
-    assert_true(rh_mac_eq(&r->arp.sha, &h->mac));
+    assert_true(rh_mac_eq(&r->eth_src, &h->rh.peer_mac));
+    assert_true(rh_mac_eq(&r->arp.sha, &h->rh.peer_mac));
     assert_int_equal(r->arp.spa, STACK_IP);
     assert_true(rh_mac_eq(&r->arp.tha, &h->rh.mac));
     assert_int_equal(r->arp.tpa, RAW_IP);
@@ -150,7 +113,7 @@ static void test_arp_reply_only_for_own_address(void **state)
     /* Someone else's address: heard, counted, not answered. */
     rh_clear(&h->rh);
     rh_arp_request(&h->rh, US_IP4(192, 0, 2, 3), h->now);
-    run_for(h, 2 * SEC);
+    rh_net_run(h, 2 * SEC);
     assert_int_equal(h->rh.narps, 0);
     assert_int_equal(ctr(h->s, "ArpInRequests"), 2);
     assert_int_equal(ctr(h->s, "ArpOutReplies"), 1);
@@ -158,13 +121,13 @@ static void test_arp_reply_only_for_own_address(void **state)
 
 static void test_arp_unanswered_gives_up_after_mcast_solicit(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     const us_ip4 ghost = US_IP4(192, 0, 2, 77);
     long solicit = knob(h, "net.ipv4.neigh.default.mcast_solicit");
     long retrans_ms = knob(h, "net.ipv4.neigh.default.retrans_time_ms");
     assert_int_equal(solicit, 3);
     assert_int_equal(retrans_ms, 1000);
-    run_for(h, MS);
+    rh_net_run(h, MS);
     rh_clear(&h->rh);
 
     us_time_ns t0 = h->now;
@@ -183,7 +146,7 @@ static void test_arp_unanswered_gives_up_after_mcast_solicit(void **state)
         const struct rh_arp *a = &h->rh.arps[i];
         assert_int_equal(a->arp.op, US_ARP_OP_REQUEST);
         assert_true(rh_mac_eq(&a->eth_dst, &mac_bcast));
-        assert_true(rh_mac_eq(&a->arp.sha, &h->mac));
+        assert_true(rh_mac_eq(&a->arp.sha, &h->rh.peer_mac));
         assert_int_equal(a->arp.spa, STACK_IP);
         assert_int_equal(a->arp.tpa, ghost);
         if (i > 0)
@@ -197,10 +160,10 @@ static void test_arp_unanswered_gives_up_after_mcast_solicit(void **state)
 
 static void test_arp_pending_queue_bounded_by_unres_qlen(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     long qlen = knob(h, "net.ipv4.neigh.default.unres_qlen");
     assert_int_equal(qlen, 101);
-    run_for(h, MS);
+    rh_net_run(h, MS);
     rh_clear(&h->rh);
 
     /* The raw host stays silent at first: every echo waits for its address. */
@@ -212,13 +175,13 @@ static void test_arp_pending_queue_bounded_by_unres_qlen(void **state)
         assert_int_equal(
             us_icmp_echo_send(h->s, RAW_IP, 9, (uint16_t)seq, data, sizeof(data), NULL, h->now), 0);
     assert_int_equal(ctr(h->s, "ArpUnresolvedDiscards"), extra);
-    run_for(h, 500 * MS);
+    rh_net_run(h, 500 * MS);
     assert_int_equal(rh_count_arp(&h->rh, US_ARP_OP_REQUEST), 1);
     assert_int_equal(h->rh.ndgrams, 0);
 
     /* It answers the retry: the queue drains, oldest dropped first. */
     h->rh.answer_arp = true;
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(h->rh.arp_answered, 1);
     assert_int_equal(rh_count_icmp(&h->rh, US_ICMP_ECHO, 0), (unsigned)qlen);
     for (unsigned i = 0; i < h->rh.ndgrams; i++) {
@@ -232,11 +195,11 @@ static void test_arp_pending_queue_bounded_by_unres_qlen(void **state)
 
 static void test_arp_stale_entry_sends_unicast_probe(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     /* Reachable for a random time in [base/2, 3*base/2), as in Linux. */
     set_knob(h->s, "net.ipv4.neigh.default.base_reachable_time_ms", "10000");
     h->rh.step = 10 * MS;
-    prime(h);
+    rh_net_prime(h, STACK_IP);
     us_time_ns t0 = h->now;
     uint8_t msg[64];
     size_t len = rh_build_echo(msg, US_ICMP_ECHO, 1, 1, "probe?", 6);
@@ -244,7 +207,7 @@ static void test_arp_stale_entry_sends_unicast_probe(void **state)
     /* Well within base/2: the entry is used as is, no ARP. */
     run_until(h, t0 + 4 * SEC);
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_ICMP, msg, len, NULL, h->now);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
     assert_int_equal(rh_count_icmp(&h->rh, US_ICMP_ECHOREPLY, 0), 1);
     assert_int_equal(h->rh.narps, 0);
 
@@ -255,7 +218,7 @@ static void test_arp_stale_entry_sends_unicast_probe(void **state)
     uint64_t out_req = ctr(h->s, "ArpOutRequests");
     rh_clear(&h->rh);
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_ICMP, msg, len, NULL, h->now);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
     assert_int_equal(rh_count_icmp(&h->rh, US_ICMP_ECHOREPLY, 0), 1);
     assert_true(rh_mac_eq(&h->rh.dgrams[0].eth_dst, &h->rh.mac));
     assert_int_equal(h->rh.narps, 1);
@@ -270,7 +233,7 @@ static void test_arp_stale_entry_sends_unicast_probe(void **state)
     /* Confirmed again: the next use sends no probe. */
     rh_clear(&h->rh);
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_ICMP, msg, len, NULL, h->now);
-    run_for(h, 2 * SEC);
+    rh_net_run(h, 2 * SEC);
     assert_int_equal(rh_count_icmp(&h->rh, US_ICMP_ECHOREPLY, 0), 1);
     assert_int_equal(h->rh.narps, 0);
 }
@@ -279,13 +242,13 @@ static void test_arp_stale_entry_sends_unicast_probe(void **state)
 
 static void test_echo_reply_mirrors_request(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     uint8_t data[100], msg[200];
     fill(data, sizeof(data), 3);
     size_t len = rh_build_echo(msg, US_ICMP_ECHO, 0x1234, 7, data, sizeof(data));
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_ICMP, msg, len, NULL, h->now);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
 
     assert_int_equal(h->rh.ndgrams, 1);
     struct us_ipv4_view ip;
@@ -315,14 +278,14 @@ static size_t frag_echo(uint8_t *msg, uint16_t seq)
 
 static void test_echo_in_reversed_fragments(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     uint8_t msg[FRAG_MSG];
     size_t len = frag_echo(msg, 1);
     for (int k = FRAG_MSG / FRAG_SIZE - 1; k >= 0; k--)
         rh_send_fragment(&h->rh, STACK_IP, US_IPPROTO_ICMP, msg, len, (size_t)k * FRAG_SIZE,
                          FRAG_SIZE, 0x7777, h->now);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
 
     int i = rh_find_icmp(&h->rh, 0, US_ICMP_ECHOREPLY, 0);
     assert_true(i >= 0);
@@ -339,9 +302,9 @@ static void test_echo_in_reversed_fragments(void **state)
 
 static void test_first_fragment_alone_times_out_with_icmp(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     set_knob(h->s, "net.ipv4.ipfrag_time", "5");
-    prime(h);
+    rh_net_prime(h, STACK_IP);
     uint8_t msg[FRAG_MSG];
     size_t len = frag_echo(msg, 2);
     us_time_ns t0 = h->now;
@@ -366,10 +329,10 @@ static void test_first_fragment_alone_times_out_with_icmp(void **state)
 
 static void test_later_fragment_alone_times_out_silently(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     assert_int_equal(knob(h, "net.ipv4.ipfrag_time"), 30);
     h->rh.step = 10 * MS;
-    prime(h);
+    rh_net_prime(h, STACK_IP);
     uint8_t msg[FRAG_MSG];
     size_t len = frag_echo(msg, 3);
     us_time_ns t0 = h->now;
@@ -386,8 +349,8 @@ static void test_later_fragment_alone_times_out_silently(void **state)
 
 static void test_overlapping_fragments_get_no_reply(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     uint8_t msg[FRAG_MSG];
     size_t len = frag_echo(msg, 4);
     rh_send_fragment(&h->rh, STACK_IP, US_IPPROTO_ICMP, msg, len, 0, FRAG_SIZE, 0x777a, h->now);
@@ -396,7 +359,7 @@ static void test_overlapping_fragments_get_no_reply(void **state)
                      h->now);
     rh_send_fragment(&h->rh, STACK_IP, US_IPPROTO_ICMP, msg, len, 2 * FRAG_SIZE - 8,
                      len - (2 * FRAG_SIZE - 8), 0x777a, h->now);
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(ctr(h->s, "IpReasmFails"), 1);
     assert_int_equal(ctr(h->s, "IpExtReasmOverlaps"), 1);
@@ -406,13 +369,13 @@ static void test_overlapping_fragments_get_no_reply(void **state)
 
 static void test_echo_ignore_all(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     set_knob(h->s, "net.ipv4.icmp_echo_ignore_all", "1");
-    prime(h);
+    rh_net_prime(h, STACK_IP);
     uint8_t msg[64];
     size_t len = rh_build_echo(msg, US_ICMP_ECHO, 5, 5, "hello", 5);
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_ICMP, msg, len, NULL, h->now);
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(ctr(h->s, "IcmpInEchos"), 1);
     assert_int_equal(ctr(h->s, "IcmpOutEchoReps"), 0);
@@ -420,7 +383,7 @@ static void test_echo_ignore_all(void **state)
 
 /* ---------------- errors ---------------- */
 
-static size_t udp_to(struct host *h, uint8_t *buf, us_ip4 dst, uint16_t dport, size_t n)
+static size_t udp_to(struct rh_net *h, uint8_t *buf, us_ip4 dst, uint16_t dport, size_t n)
 {
     uint8_t data[512];
     fill(data, n, 5);
@@ -429,12 +392,12 @@ static size_t udp_to(struct host *h, uint8_t *buf, us_ip4 dst, uint16_t dport, s
 
 static void test_udp_closed_port_unreachable(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     uint8_t seg[200];
     size_t len = udp_to(h, seg, STACK_IP, 9, 100);
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_UDP, seg, len, NULL, h->now);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
     assert_int_equal(h->rh.ndgrams, 1);
     int i = rh_find_icmp(&h->rh, 0, US_ICMP_DEST_UNREACH, US_ICMP_PORT_UNREACH);
     assert_quotes(h, i, h->rh.last_sent, h->rh.last_sent_len);
@@ -447,12 +410,12 @@ static void test_udp_closed_port_unreachable(void **state)
 
 static void test_unknown_protocol_unreachable(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     uint8_t body[40];
     fill(body, sizeof(body), 6);
     rh_send_ip(&h->rh, STACK_IP, 253, body, sizeof(body), NULL, h->now);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
     assert_int_equal(h->rh.ndgrams, 1);
     int i = rh_find_icmp(&h->rh, 0, US_ICMP_DEST_UNREACH, US_ICMP_PROT_UNREACH);
     assert_quotes(h, i, h->rh.last_sent, h->rh.last_sent_len);
@@ -461,8 +424,8 @@ static void test_unknown_protocol_unreachable(void **state)
 
 static void test_tcp_syn_to_any_port_is_reset(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     /* SEG.SEQ at the top of the sequence space: the ACK wraps to 0. */
     struct us_tcp_repr syn = {
         .sport = 40001, .dport = 80, .seq = 0xffffffffu, .flags = US_TCP_SYN, .window = 65535};
@@ -471,7 +434,7 @@ static void test_tcp_syn_to_any_port_is_reset(void **state)
     uint8_t seg[64];
     size_t len = rh_build_tcp(seg, &syn, RAW_IP, STACK_IP);
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_TCP, seg, len, NULL, h->now);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
 
     assert_int_equal(h->rh.ndgrams, 1);
     struct us_ipv4_view ip;
@@ -492,14 +455,14 @@ static void test_tcp_syn_to_any_port_is_reset(void **state)
 
 static void test_udp_bad_checksum_dropped_silently(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     uint8_t seg[200];
     size_t len = udp_to(h, seg, STACK_IP, 9, 60);
     seg[7] ^= 0x01; /* the checksum's low byte: still not 0 ("none") */
     assert_false(seg[6] == 0 && seg[7] == 0);
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_UDP, seg, len, NULL, h->now);
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(ctr(h->s, "UdpInCsumErrors"), 1);
     assert_int_equal(ctr(h->s, "UdpInErrors"), 1);
@@ -508,13 +471,13 @@ static void test_udp_bad_checksum_dropped_silently(void **state)
 
 static void test_bad_ip_header_checksum(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     uint8_t seg[200];
     size_t len = udp_to(h, seg, STACK_IP, 9, 60);
     struct rh_ip_opts o = {.bad_csum = true};
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_UDP, seg, len, &o, h->now);
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(ctr(h->s, "IpInReceives"), 1);
     assert_int_equal(ctr(h->s, "IpInHdrErrors"), 1);
@@ -524,13 +487,13 @@ static void test_bad_ip_header_checksum(void **state)
 
 static void test_truncated_by_link(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     uint8_t seg[200];
     size_t len = udp_to(h, seg, STACK_IP, 9, 100);
     struct rh_ip_opts o = {.truncate = 20}; /* total length says 128, the frame holds 108 */
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_UDP, seg, len, &o, h->now);
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(ctr(h->s, "IpExtInTruncatedPkts"), 1);
     assert_int_equal(ctr(h->s, "IpInDelivers"), 0);
@@ -539,14 +502,14 @@ static void test_truncated_by_link(void **state)
 
 static void test_datagram_for_another_ip(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     assert_int_equal(knob(h, "net.ipv4.ip_forward"), 0);
     uint8_t seg[200];
     const us_ip4 other = US_IP4(192, 0, 2, 50);
     size_t len = udp_to(h, seg, other, 9, 20);
     rh_send_ip(&h->rh, other, US_IPPROTO_UDP, seg, len, NULL, h->now);
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(ctr(h->s, "IpInAddrErrors"), 1);
     assert_int_equal(ctr(h->s, "IpForwDatagrams"), 0);
@@ -555,15 +518,15 @@ static void test_datagram_for_another_ip(void **state)
 
 static void test_frame_for_another_mac(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     uint64_t in_receives = ctr(h->s, "IpInReceives");
     uint8_t seg[200];
     size_t len = udp_to(h, seg, STACK_IP, 9, 20);
     const struct us_mac someone = {{0x02, 0, 0, 0, 0x99, 0x99}};
     struct rh_ip_opts o = {.eth_dst = &someone};
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_UDP, seg, len, &o, h->now);
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(ctr(h->s, "LinkInOtherHost"), 1);
     assert_int_equal(ctr(h->s, "IpInReceives"), in_receives);
@@ -571,8 +534,8 @@ static void test_frame_for_another_mac(void **state)
 
 static void test_no_icmp_error_about_broadcasts(void **state)
 {
-    struct host *h = *state;
-    prime(h);
+    struct rh_net *h = *state;
+    rh_net_prime(h, STACK_IP);
     uint8_t seg[200], body[40];
     fill(body, sizeof(body), 7);
     struct rh_ip_opts bc = {.eth_dst = &mac_bcast};
@@ -583,7 +546,7 @@ static void test_no_icmp_error_about_broadcasts(void **state)
     len = udp_to(h, seg, US_IP4_BROADCAST, 9, 20);
     rh_send_ip(&h->rh, US_IP4_BROADCAST, US_IPPROTO_UDP, seg, len, &bc, h->now);
     rh_send_ip(&h->rh, subnet_bcast, 253, body, sizeof(body), &bc, h->now);
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(ctr(h->s, "IpExtInBcastPkts"), 3);
     assert_int_equal(ctr(h->s, "IcmpOutMsgs"), 0);
@@ -592,16 +555,16 @@ static void test_no_icmp_error_about_broadcasts(void **state)
      * broadcast, whatever its IP destination (Linux: pkt_type != PACKET_HOST). */
     len = udp_to(h, seg, STACK_IP, 9, 20);
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_UDP, seg, len, &bc, h->now);
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(ctr(h->s, "IcmpOutMsgs"), 0);
 }
 
 static void test_no_icmp_error_about_icmp_error(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     set_knob(h->s, "net.ipv4.ipfrag_time", "5");
-    prime(h);
+    rh_net_prime(h, STACK_IP);
     /* Fragment 0 of an ICMP destination unreachable whose other fragments
      * never come: reassembly times out, but the datagram is an ICMP error,
      * so no time exceeded is sent about it (RFC 1122 §3.2.2). */
@@ -611,7 +574,7 @@ static void test_no_icmp_error_about_icmp_error(void **state)
     us_icmp_emit(msg, FRAG_MSG, US_ICMP_DEST_UNREACH, US_ICMP_PORT_UNREACH, 0);
     rh_send_fragment(&h->rh, STACK_IP, US_IPPROTO_ICMP, msg, FRAG_MSG, 0, FRAG_SIZE, 0x5151,
                      h->now);
-    run_for(h, 6 * SEC);
+    rh_net_run(h, 6 * SEC);
     assert_int_equal(ctr(h->s, "IpReasmTimeout"), 1);
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(ctr(h->s, "IcmpOutMsgs"), 0);
@@ -619,7 +582,7 @@ static void test_no_icmp_error_about_icmp_error(void **state)
     /* A whole ICMP error for us is delivered, and answered with nothing. */
     us_icmp_emit(msg, 64, US_ICMP_DEST_UNREACH, US_ICMP_PORT_UNREACH, 0);
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_ICMP, msg, 64, NULL, h->now);
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(ctr(h->s, "IcmpInDestUnreachs"), 1);
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(ctr(h->s, "IcmpOutMsgs"), 0);
@@ -627,16 +590,16 @@ static void test_no_icmp_error_about_icmp_error(void **state)
 
 static void test_icmp_errors_rate_limited(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     long burst = knob(h, "net.ipv4.icmp_msgs_burst");
     assert_int_equal(burst, 50);
-    prime(h);
+    rh_net_prime(h, STACK_IP);
     uint8_t seg[64];
     size_t len = udp_to(h, seg, STACK_IP, 9, 8);
     const unsigned n = 200;
     for (unsigned i = 0; i < n; i++)
         rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_UDP, seg, len, NULL, h->now);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
     assert_int_equal(ctr(h->s, "UdpNoPorts"), n);
     assert_int_equal(rh_count_icmp(&h->rh, US_ICMP_DEST_UNREACH, US_ICMP_PORT_UNREACH),
                      (unsigned)burst);

@@ -30,61 +30,27 @@
 #define MS       US_NS_PER_MS
 #define SEC      US_NS_PER_SEC
 
-struct host {
-    struct us_wire *wire;
-    struct rawhost rh;
-    struct us_stack *s;
-    us_time_ns now;
-};
-
-static struct host *host_new(void)
+static struct rh_net *host_new(void)
 {
-    struct host *h = calloc(1, sizeof(*h));
-    assert_non_null(h);
     struct us_wire_config wc = {.latency = 10 * 1000, .queue_limit = 4096};
-    h->wire = us_wire_new(&wc);
-    assert_non_null(h->wire);
-    rh_init(&h->rh, h->wire, RAW_IP);
+    struct rh_net *h = rh_net_new(&wc, RAW_IP);
     h->s = sim_stack_new("host", 0x5eed3);
-    assert_int_equal(us_iface_add(h->s, us_wire_port_new(h->wire, "host0"), STACK_IP, 24, 0), 0);
-    h->rh.peer_mac = us_iface_dev(h->s, 0)->mac;
+    rh_net_iface(h, us_wire_port_new(h->wire, "host0"), STACK_IP);
     return h;
-}
-
-static void host_free(struct host *h)
-{
-    us_stack_free(h->s);
-    rh_fini(&h->rh);
-    us_wire_free(h->wire);
-    free(h);
-}
-
-static void run_for(struct host *h, us_time_ns dt)
-{
-    rh_run(&h->rh, &h->s, 1, &h->now, h->now + dt);
-}
-
-/* The stack learns the raw host from its ARP request; the log starts empty. */
-static void prime(struct host *h)
-{
-    run_for(h, MS);
-    rh_arp_request(&h->rh, STACK_IP, h->now);
-    run_for(h, 10 * MS);
-    rh_clear(&h->rh);
 }
 
 /* ---------------- icmp_msgs_per_sec ---------------- */
 
 /* n datagrams to a closed port at one instant; returns how many port
  * unreachables came back. */
-static unsigned closed_port_burst(struct host *h, unsigned n)
+static unsigned closed_port_burst(struct rh_net *h, unsigned n)
 {
     uint8_t seg[64];
     size_t len = rh_build_udp(seg, 40000, 9, RAW_IP, STACK_IP, "x", 1);
     rh_clear(&h->rh);
     for (unsigned i = 0; i < n; i++)
         rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_UDP, seg, len, NULL, h->now);
-    run_for(h, MS);
+    rh_net_run(h, MS);
     return rh_count_icmp(&h->rh, US_ICMP_DEST_UNREACH, US_ICMP_PORT_UNREACH);
 }
 
@@ -93,18 +59,18 @@ static unsigned closed_port_burst(struct host *h, unsigned n)
  * the bucket's depth, and the rest are counted in IcmpOutRateLimited. */
 static void refill_run(int per_sec, unsigned expect_after_20ms)
 {
-    struct host *h = host_new();
+    struct rh_net *h = host_new();
     char v[16];
     snprintf(v, sizeof(v), "%d", per_sec);
     set_knob(h->s, "net.ipv4.icmp_msgs_per_sec", v);
-    prime(h);
+    rh_net_prime(h, STACK_IP);
     const unsigned n = 100;
     /* The bucket starts full: the first burst gets icmp_msgs_burst (50). */
     assert_int_equal(closed_port_burst(h, n), 50);
     /* 1 ms of the first burst's run plus 19 ms here: 20 ms since the
      * bucket emptied. */
     us_time_ns emptied = h->now - MS;
-    run_for(h, emptied + 20 * MS - h->now);
+    rh_net_run(h, emptied + 20 * MS - h->now);
     uint64_t limited = ctr(h->s, "IcmpOutRateLimited");
     unsigned got = closed_port_burst(h, n);
     if (got != expect_after_20ms)
@@ -112,9 +78,9 @@ static void refill_run(int per_sec, unsigned expect_after_20ms)
                  per_sec, got, expect_after_20ms);
     assert_int_equal(ctr(h->s, "IcmpOutRateLimited") - limited, n - expect_after_20ms);
     /* A full second refills the bucket to its depth whatever the rate. */
-    run_for(h, SEC);
+    rh_net_run(h, SEC);
     assert_int_equal(closed_port_burst(h, n), 50);
-    host_free(h);
+    rh_net_free(h);
 }
 
 static void test_icmp_msgs_per_sec_refill(void **state)
@@ -131,12 +97,12 @@ static void test_icmp_msgs_per_sec_refill(void **state)
  * icmp_msgs_burst errors, the rest are rate limited. */
 static void burst_run(int depth)
 {
-    struct host *h = host_new();
+    struct rh_net *h = host_new();
     char v[16];
     snprintf(v, sizeof(v), "%d", depth);
     set_knob(h->s, "net.ipv4.icmp_msgs_burst", v);
-    prime(h);
-    run_for(h, SEC);
+    rh_net_prime(h, STACK_IP);
+    rh_net_run(h, SEC);
     const unsigned n = 100;
     uint64_t limited = ctr(h->s, "IcmpOutRateLimited");
     unsigned got = closed_port_burst(h, n);
@@ -144,7 +110,7 @@ static void burst_run(int depth)
         fail_msg("icmp_msgs_burst %d: %u errors for a burst of %u, expected %d", depth, got, n,
                  depth);
     assert_int_equal(ctr(h->s, "IcmpOutRateLimited") - limited, n - (unsigned)depth);
-    host_free(h);
+    rh_net_free(h);
 }
 
 static void test_icmp_msgs_burst_sets_bucket_depth(void **state)
@@ -158,7 +124,7 @@ static void test_icmp_msgs_burst_sets_bucket_depth(void **state)
 
 /* Sends an echo request to dst in an Ethernet broadcast; returns how many
  * echo replies came back. */
-static unsigned ping_broadcast(struct host *h, us_ip4 dst, uint16_t seq)
+static unsigned ping_broadcast(struct rh_net *h, us_ip4 dst, uint16_t seq)
 {
     static const struct us_mac bcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
     uint8_t msg[64];
@@ -166,15 +132,15 @@ static unsigned ping_broadcast(struct host *h, us_ip4 dst, uint16_t seq)
     struct rh_ip_opts o = {.eth_dst = &bcast};
     rh_clear(&h->rh);
     rh_send_ip(&h->rh, dst, US_IPPROTO_ICMP, msg, len, &o, h->now);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
     return rh_count_icmp(&h->rh, US_ICMP_ECHOREPLY, 0);
 }
 
 static void test_icmp_echo_ignore_broadcasts(void **state)
 {
     (void)state;
-    struct host *h = host_new();
-    prime(h);
+    struct rh_net *h = host_new();
+    rh_net_prime(h, STACK_IP);
     /* Linux's default 1: echo requests to the subnet's broadcast or to
      * 255.255.255.255 are counted and not answered (a smurf amplifier
      * otherwise). */
@@ -197,7 +163,7 @@ static void test_icmp_echo_ignore_broadcasts(void **state)
     /* And 1 again: ignored again. */
     set_knob(h->s, "net.ipv4.icmp_echo_ignore_broadcasts", "1");
     assert_int_equal(ping_broadcast(h, BCAST_IP, 5), 0);
-    host_free(h);
+    rh_net_free(h);
 }
 
 /* ---------------- gc_stale_time ---------------- */
@@ -210,19 +176,19 @@ static void test_icmp_echo_ignore_broadcasts(void **state)
  * request before it can answer. */
 static void stale_run(const char *gc_stale_time, us_time_ns idle, bool expect_kept)
 {
-    struct host *h = host_new();
+    struct rh_net *h = host_new();
     /* Reachable for at most 1.5 s (base 1 s, randomised as Linux does). */
     set_knob(h->s, "net.ipv4.neigh.default.base_reachable_time_ms", "1000");
     set_knob(h->s, "net.ipv4.neigh.default.gc_stale_time", gc_stale_time);
     h->rh.step = 10 * MS;
-    prime(h);
-    run_for(h, idle);
+    rh_net_prime(h, STACK_IP);
+    rh_net_run(h, idle);
     assert_int_equal(h->rh.narps, 0); /* going stale or being collected sends nothing */
     uint8_t msg[64];
     size_t len = rh_build_echo(msg, US_ICMP_ECHO, 0x55, 1, "stale?", 6);
     h->rh.step = MS; /* answer the stack's ARP request within a millisecond */
     rh_send_ip(&h->rh, STACK_IP, US_IPPROTO_ICMP, msg, len, NULL, h->now);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
     assert_int_equal(rh_count_icmp(&h->rh, US_ICMP_ECHOREPLY, 0), 1);
     if (h->rh.narps != 1)
         fail_msg("gc_stale_time %s after %.1f s idle: %u ARP packets, expected 1", gc_stale_time,
@@ -242,7 +208,7 @@ static void stale_run(const char *gc_stale_time, us_time_ns idle, bool expect_ke
         /* Sent only after the raw host's reply resolved the address. */
         assert_true(h->rh.dgrams[0].at > a->at);
     }
-    host_free(h);
+    rh_net_free(h);
 }
 
 static void test_gc_stale_time_collects_unused_entries(void **state)
@@ -262,26 +228,26 @@ static void solicit_run(int solicit, int retrans_ms)
 {
     static const struct us_mac bcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
     const us_ip4 ghost = US_IP4(192, 0, 2, 77);
-    struct host *h = host_new();
+    struct rh_net *h = host_new();
     char v[16];
     snprintf(v, sizeof(v), "%d", solicit);
     set_knob(h->s, "net.ipv4.neigh.default.mcast_solicit", v);
     snprintf(v, sizeof(v), "%d", retrans_ms);
     set_knob(h->s, "net.ipv4.neigh.default.retrans_time_ms", v);
-    run_for(h, MS);
+    rh_net_run(h, MS);
     rh_clear(&h->rh);
     us_time_ns t0 = h->now;
     us_time_ns retrans = (us_time_ns)retrans_ms * MS;
     uint8_t data[16] = {0};
     assert_int_equal(us_icmp_echo_send(h->s, ghost, 7, 1, data, sizeof(data), NULL, h->now), 0);
     /* Not given up 1 ms before the last request's retrans_time runs out. */
-    run_for(h, t0 + (us_time_ns)solicit * retrans - MS - h->now);
+    rh_net_run(h, t0 + (us_time_ns)solicit * retrans - MS - h->now);
     assert_int_equal(ctr(h->s, "ArpResolveFailures"), 0);
-    run_for(h, 2 * MS);
+    rh_net_run(h, 2 * MS);
     assert_int_equal(ctr(h->s, "ArpResolveFailures"), 1);
     assert_int_equal(ctr(h->s, "ArpUnresolvedDiscards"), 1);
     /* And nothing more afterwards. */
-    run_for(h, 10 * SEC);
+    rh_net_run(h, 10 * SEC);
     if (h->rh.narps != (unsigned)solicit)
         fail_msg("mcast_solicit %d: %u ARP requests before giving up", solicit, h->rh.narps);
     for (unsigned i = 0; i < h->rh.narps; i++) {
@@ -296,7 +262,7 @@ static void solicit_run(int solicit, int retrans_ms)
                      retrans_ms, i, (long long)gap, i ? "one before" : "ping", (long long)want);
     }
     assert_int_equal(h->rh.ndgrams, 0);
-    host_free(h);
+    rh_net_free(h);
 }
 
 static void test_arp_mcast_solicit_and_retrans_time(void **state)

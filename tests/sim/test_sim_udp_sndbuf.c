@@ -35,23 +35,12 @@
  * plus headroom) and its descriptor, as us_pkt_truesize counts it. */
 #define TRUESIZE ((uint32_t)(2048 + US_PKT_HEADROOM + sizeof(struct us_pkt)))
 
-struct host {
-    struct us_wire *wire;
-    struct rawhost rh;
-    struct us_stack *s;
-    us_time_ns now;
-};
-
 /* delay > 0: the stack's device holds every frame it is given that long
  * before the wire gets it (a fault injector's delay: a slow device). */
-static struct host *host_new(us_time_ns delay)
+static struct rh_net *host_new(us_time_ns delay)
 {
-    struct host *h = calloc(1, sizeof(*h));
-    assert_non_null(h);
     struct us_wire_config wc = {.latency = 10 * 1000, .queue_limit = 4096};
-    h->wire = us_wire_new(&wc);
-    assert_non_null(h->wire);
-    rh_init(&h->rh, h->wire, RAW_IP);
+    struct rh_net *h = rh_net_new(&wc, RAW_IP);
     h->rh.answer_arp = false; /* until the test says so */
     h->s = sim_stack_new("host", 0x5eed4);
     struct us_dev *dev = us_wire_port_new(h->wire, "host0");
@@ -59,8 +48,7 @@ static struct host *host_new(us_time_ns delay)
         struct us_fault_config fc = {.delay = delay, .tx = true, .seed = 1};
         dev = us_fault_dev_new(dev, &fc);
     }
-    assert_int_equal(us_iface_add(h->s, dev, STACK_IP, 24, 0), 0);
-    h->rh.peer_mac = us_iface_dev(h->s, 0)->mac;
+    rh_net_iface(h, dev, STACK_IP);
     /* Time for ARP to wait: no retries give up within the tests. */
     set_knob(h->s, "net.ipv4.neigh.default.retrans_time_ms", "60000");
     rh_run(&h->rh, &h->s, 1, &h->now, delay + MS);
@@ -82,20 +70,11 @@ static int setup_slow(void **state)
 
 static int teardown(void **state)
 {
-    struct host *h = *state;
-    us_stack_free(h->s);
-    rh_fini(&h->rh);
-    us_wire_free(h->wire);
-    free(h);
+    rh_net_free(*state);
     return 0;
 }
 
-static void run_for(struct host *h, us_time_ns dt)
-{
-    rh_run(&h->rh, &h->s, 1, &h->now, h->now + dt);
-}
-
-static int sndbuf_of(struct host *h, int fd)
+static int sndbuf_of(struct rh_net *h, int fd)
 {
     int v = -1;
     size_t len = sizeof(v);
@@ -103,7 +82,7 @@ static int sndbuf_of(struct host *h, int fd)
     return v;
 }
 
-static uint32_t tx_queue_of(struct host *h, int fd)
+static uint32_t tx_queue_of(struct rh_net *h, int fd)
 {
     struct us_sock_info info;
     assert_int_equal(us_sock_info(h->s, fd, &info), 0);
@@ -119,7 +98,7 @@ static unsigned expected_fit(int sndbuf)
 
 /* Sends 100-byte datagrams numbered from *seq to the raw host until one
  * fails (or limit were sent); returns how many were sent and the error. */
-static unsigned send_until_full(struct host *h, int fd, unsigned *seq, unsigned limit, int *err)
+static unsigned send_until_full(struct rh_net *h, int fd, unsigned *seq, unsigned limit, int *err)
 {
     struct us_sockaddr_in to = {RAW_IP, PORT};
     uint8_t buf[100];
@@ -143,12 +122,12 @@ static unsigned send_until_full(struct host *h, int fd, unsigned *seq, unsigned 
 /* The raw host answers the stack's request; returns the UDP datagrams
  * (from the stack to PORT) it then received, checking they are numbered
  * from first on, in order. */
-static unsigned resolve_and_collect(struct host *h, unsigned first)
+static unsigned resolve_and_collect(struct rh_net *h, unsigned first)
 {
     h->rh.answer_arp = true;
     rh_clear(&h->rh);
     rh_arp_request(&h->rh, STACK_IP, h->now); /* the stack learns the raw host's MAC */
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
     unsigned n = 0;
     for (unsigned i = 0; i < h->rh.ndgrams; i++) {
         struct us_ipv4_view ip;
@@ -170,7 +149,7 @@ static unsigned resolve_and_collect(struct host *h, unsigned first)
 /* The whole cycle on one socket: fill to EAGAIN (exactly `fit` datagrams),
  * see the charge and the counters, let ARP resolve, see every datagram on
  * the wire and the charge gone, and send again. */
-static void fill_drain_refill(struct host *h, int fd, unsigned fit)
+static void fill_drain_refill(struct rh_net *h, int fd, unsigned fit)
 {
     unsigned seq = 0;
     int err;
@@ -185,7 +164,7 @@ static void fill_drain_refill(struct host *h, int fd, unsigned fit)
     /* Not writable (datagram_poll: POLLOUT while under half the buffer). */
     assert_false(us_sock_poll_events(h->s, fd) & US_POLLOUT);
     /* Still full a while later: nothing has left. */
-    run_for(h, 100 * MS);
+    rh_net_run(h, 100 * MS);
     assert_int_equal(us_sendto(h->s, fd, "x", 1, 0, &(struct us_sockaddr_in){RAW_IP, PORT}, h->now),
                      -EAGAIN);
     assert_int_equal(h->rh.ndgrams, 0);
@@ -201,18 +180,18 @@ static void fill_drain_refill(struct host *h, int fd, unsigned fit)
     assert_int_equal(more, 3 * fit);
     assert_int_equal(err, 0);
     assert_int_equal(tx_queue_of(h, fd), 0);
-    run_for(h, 10 * MS);
+    rh_net_run(h, 10 * MS);
     assert_int_equal(h->rh.ndgrams, 3 * fit);
 }
 
-static int udp_socket(struct host *h)
+static int udp_socket(struct rh_net *h)
 {
     int fd = us_socket(h->s, US_SOCK_DGRAM);
     assert_true(fd >= 0);
     return fd;
 }
 
-static void set_sndbuf(struct host *h, int fd, int v)
+static void set_sndbuf(struct rh_net *h, int fd, int v)
 {
     assert_int_equal(us_setsockopt(h->s, fd, US_SOL_SOCKET, US_SO_SNDBUF, &v, sizeof(v)), 0);
 }
@@ -221,7 +200,7 @@ static void set_sndbuf(struct host *h, int fd, int v)
  * ceil(20,000 / truesize) datagrams. */
 static void test_small_sndbuf_fills_and_drains(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     int fd = udp_socket(h);
     set_sndbuf(h, fd, 10000);
     assert_int_equal(sndbuf_of(h, fd), 20000);
@@ -232,7 +211,7 @@ static void test_small_sndbuf_fills_and_drains(void **state)
  * datagrams (92 of 2,320 bytes on x86-64). */
 static void test_default_wmem_default(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     int fd = udp_socket(h);
     assert_int_equal(sndbuf_of(h, fd), 212992);
     fill_drain_refill(h, fd, expected_fit(212992));
@@ -242,7 +221,7 @@ static void test_default_wmem_default(void **state)
  * made before keep theirs. */
 static void test_wmem_default_sets_new_sockets(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     int before = udp_socket(h);
     set_knob(h->s, "net.core.wmem_default", "30000");
     int fd = udp_socket(h);
@@ -255,7 +234,7 @@ static void test_wmem_default_sets_new_sockets(void **state)
  * SOCK_MIN_SNDBUF (4,608). */
 static void test_sndbuf_capped_by_wmem_max(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     set_knob(h->s, "net.core.wmem_max", "50000");
     int fd = udp_socket(h);
     set_sndbuf(h, fd, 1000000);
@@ -265,7 +244,7 @@ static void test_sndbuf_capped_by_wmem_max(void **state)
 
 static void test_sndbuf_floor(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     int fd = udp_socket(h);
     set_sndbuf(h, fd, 1);
     assert_int_equal(sndbuf_of(h, fd), 4608);
@@ -277,7 +256,7 @@ static void test_sndbuf_floor(void **state)
  * out, and the socket never fills. */
 static void test_dropped_datagrams_are_uncharged(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     set_knob(h->s, "net.ipv4.neigh.default.unres_qlen", "3");
     int fd = udp_socket(h);
     set_sndbuf(h, fd, 10000); /* room for 9 */
@@ -296,7 +275,7 @@ static void test_dropped_datagrams_are_uncharged(void **state)
  * (AddressSanitizer checks that nothing touches it after). */
 static void test_close_with_datagrams_held(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     int fd = udp_socket(h);
     set_sndbuf(h, fd, 10000);
     unsigned seq = 0;
@@ -317,10 +296,10 @@ static void test_close_with_datagrams_held(void **state)
  * stay charged until the device lets them go; then there is room again. */
 static void test_slow_device_holds_the_charge(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     h->rh.answer_arp = true;
     rh_arp_request(&h->rh, STACK_IP, h->now); /* the stack learns the raw host */
-    run_for(h, MS);
+    rh_net_run(h, MS);
     rh_clear(&h->rh);
     int fd = udp_socket(h);
     set_sndbuf(h, fd, 10000);
@@ -329,11 +308,11 @@ static void test_slow_device_holds_the_charge(void **state)
     assert_int_equal(send_until_full(h, fd, &seq, 100, &err), fit);
     assert_int_equal(err, -EAGAIN);
     assert_int_equal(tx_queue_of(h, fd), fit * TRUESIZE);
-    run_for(h, 40 * MS); /* still held */
+    rh_net_run(h, 40 * MS); /* still held */
     assert_int_equal(h->rh.ndgrams, 0);
     assert_int_equal(us_sendto(h->s, fd, "x", 1, 0, &(struct us_sockaddr_in){RAW_IP, PORT}, h->now),
                      -EAGAIN);
-    run_for(h, 20 * MS); /* 60 ms: gone, and on the wire */
+    rh_net_run(h, 20 * MS); /* 60 ms: gone, and on the wire */
     assert_int_equal(tx_queue_of(h, fd), 0);
     assert_int_equal(h->rh.ndgrams, fit);
     assert_int_equal(send_until_full(h, fd, &seq, fit, &err), fit);
@@ -348,10 +327,10 @@ static void test_slow_device_holds_the_charge(void **state)
  * every count of datagrams held, 0 to fit, is seen on the way down. */
 static void test_pollout_while_under_half(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     h->rh.answer_arp = true;
     rh_arp_request(&h->rh, STACK_IP, h->now);
-    run_for(h, MS);
+    rh_net_run(h, MS);
     rh_clear(&h->rh);
     int fd = udp_socket(h);
     set_sndbuf(h, fd, 10000);
@@ -369,13 +348,13 @@ static void test_pollout_while_under_half(void **state)
         if (writable != (k <= 4))
             fail_msg("%u datagrams held (%u of %d bytes): POLLOUT %s", k, k * TRUESIZE,
                      sndbuf_of(h, fd), writable ? "set" : "clear");
-        run_for(h, 5 * MS);
+        rh_net_run(h, 5 * MS);
     }
     assert_int_equal(us_sendto(h->s, fd, buf, sizeof(buf), 0, &to, h->now), -EAGAIN);
     assert_false(us_sock_poll_events(h->s, fd) & US_POLLOUT);
     unsigned seen = 0; /* bit k: k datagrams held at some step */
     for (int step = 0; step < 200 && tx_queue_of(h, fd) > 0; step++) {
-        run_for(h, MS);
+        rh_net_run(h, MS);
         uint32_t held = tx_queue_of(h, fd);
         assert_int_equal(held % TRUESIZE, 0);
         seen |= 1u << (held / TRUESIZE);
@@ -386,7 +365,7 @@ static void test_pollout_while_under_half(void **state)
     }
     assert_int_equal(tx_queue_of(h, fd), 0);
     assert_int_equal(seen, (1u << (fit + 1)) - 1); /* 0 .. fit */
-    run_for(h, MS);                                /* the last one crosses the wire */
+    rh_net_run(h, MS);                             /* the last one crosses the wire */
     assert_int_equal(h->rh.ndgrams, fit);
 }
 
@@ -394,7 +373,7 @@ static void test_pollout_while_under_half(void **state)
  * of a closed one (AddressSanitizer checks the order of the frees). */
 static void test_stack_freed_with_datagrams_held(void **state)
 {
-    struct host *h = *state;
+    struct rh_net *h = *state;
     int closed = udp_socket(h), open = udp_socket(h);
     set_sndbuf(h, closed, 10000);
     unsigned seq = 0;

@@ -10,7 +10,8 @@
  * in small steps and drains the port after each, so a stack that must
  * resolve the raw host's address gets its reply within one step.
  *
- * Header-only (each test program is built alone); everything is static. */
+ * Header-only (each test program is built alone); everything is static.
+ * Include after <cmocka.h>. */
 #ifndef USTACK_TESTS_SIM_RAWHOST_H
 #define USTACK_TESTS_SIM_RAWHOST_H
 
@@ -247,6 +248,22 @@ static inline size_t rh_build_tcp(uint8_t *buf, const struct us_tcp_repr *r, us_
     return us_tcp_emit(buf, hlen, r, src, dst);
 }
 
+/* Sends a TCP segment from the raw host to dst with DF set: header r (its
+ * options too) and len bytes of data, to eth_dst (NULL: peer_mac). */
+static inline void rh_send_tcp(struct rawhost *rh, us_ip4 dst, const struct us_tcp_repr *r,
+                               const void *data, size_t len, const struct us_mac *eth_dst,
+                               us_time_ns now)
+{
+    uint8_t seg[RH_DGRAM_MAX];
+    size_t hlen = US_TCP_HLEN + us_tcp_opts_len(&r->opts);
+    assert_true(hlen + len + US_IPV4_HLEN <= sizeof(seg));
+    if (len)
+        memcpy(seg + hlen, data, len);
+    us_tcp_emit(seg, hlen + len, r, rh->ip, dst);
+    struct rh_ip_opts io = {.df = true, .eth_dst = eth_dst};
+    rh_send_ip(rh, dst, US_IPPROTO_TCP, seg, hlen + len, &io, now);
+}
+
 /* ---------------- receiving ---------------- */
 
 static inline void rh_take_arp(struct rawhost *rh, const struct us_eth_view *eth, us_time_ns at,
@@ -347,6 +364,26 @@ static inline int rh_find_icmp(const struct rawhost *rh, unsigned from, uint8_t 
     return -1;
 }
 
+/* The next TCP segment among the collected datagrams from index *scan on
+ * (*scan moves past it), from address `from` (0: any): its IPv4 header in
+ * ip, its TCP header in t; false when there is none yet. A segment that
+ * does not parse fails the test. */
+static inline bool rh_next_tcp(const struct rawhost *rh, unsigned *scan, us_ip4 from,
+                               struct us_ipv4_view *ip, struct us_tcp_view *t, us_time_ns *at)
+{
+    while (*scan < rh->ndgrams) {
+        const struct rh_dgram *d = &rh->dgrams[(*scan)++];
+        rh_ip(d, ip);
+        if (ip->proto != US_IPPROTO_TCP || (from && ip->src != from))
+            continue;
+        if (us_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, 0, t) != 0)
+            fail_msg("the stack sent a TCP segment that does not parse");
+        *at = d->at;
+        return true;
+    }
+    return false;
+}
+
 /* How many ICMP messages of this type were collected (any code if code < 0). */
 static inline unsigned rh_count_icmp(const struct rawhost *rh, uint8_t type, int code)
 {
@@ -394,8 +431,9 @@ struct rh_net {
 static inline struct rh_net *rh_net_new(const struct us_wire_config *wc, us_ip4 raw_ip)
 {
     struct rh_net *n = calloc(1, sizeof(*n));
-    if (!n || !(n->wire = us_wire_new(wc)))
-        rh_die("out of memory");
+    assert_non_null(n);
+    n->wire = us_wire_new(wc);
+    assert_non_null(n->wire);
     rh_init(&n->rh, n->wire, raw_ip);
     return n;
 }
@@ -404,8 +442,7 @@ static inline struct rh_net *rh_net_new(const struct us_wire_config *wc, us_ip4 
  * interface, ip/24 at time n->now; the raw host sends to its MAC. */
 static inline void rh_net_iface(struct rh_net *n, struct us_dev *dev, us_ip4 ip)
 {
-    if (!dev || us_iface_add(n->s, dev, ip, 24, n->now) != 0)
-        rh_die("could not add the stack's interface");
+    assert_int_equal(us_iface_add(n->s, dev, ip, 24, n->now), 0);
     n->rh.peer_mac = us_iface_dev(n->s, 0)->mac;
 }
 

@@ -78,14 +78,7 @@ static inline void rp_send(struct rpeer *p, us_ip4 dst, uint16_t sport, uint16_t
         .sport = sport, .dport = dport, .seq = seq, .ack = ack, .flags = flags, .window = 65535};
     if (o)
         r.opts = *o;
-    uint8_t seg[RH_DGRAM_MAX];
-    size_t hlen = US_TCP_HLEN + us_tcp_opts_len(&r.opts);
-    assert_true(hlen + len + US_IPV4_HLEN <= sizeof(seg));
-    if (len)
-        memcpy(seg + hlen, data, len);
-    us_tcp_emit(seg, hlen + len, &r, RP_RAW, dst);
-    struct rh_ip_opts io = {.df = true, .eth_dst = &us_iface_dev(p->s, dst == RP_IP1)->mac};
-    rh_send_ip(&p->rh, dst, US_IPPROTO_TCP, seg, hlen + len, &io, p->now);
+    rh_send_tcp(&p->rh, dst, &r, data, len, &us_iface_dev(p->s, dst == RP_IP1)->mac, p->now);
 }
 
 /* A SYN offering MSS mss (0: no MSS option) and nothing else. */
@@ -107,19 +100,11 @@ struct rp_seg {
  * datagrams), or false when there is none yet. */
 static inline bool rp_next(struct rpeer *p, struct rp_seg *g)
 {
-    while (p->scan < p->rh.ndgrams) {
-        struct rh_dgram *d = &p->rh.dgrams[p->scan++];
-        struct us_ipv4_view ip;
-        rh_ip(d, &ip);
-        if (ip.proto != US_IPPROTO_TCP)
-            continue;
-        if (us_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, 0, &g->t) != 0)
-            fail_msg("the stack sent a TCP segment that does not parse");
-        g->at = d->at;
-        g->src = ip.src;
-        return true;
-    }
-    return false;
+    struct us_ipv4_view ip;
+    if (!rh_next_tcp(&p->rh, &p->scan, 0, &ip, &g->t, &g->at))
+        return false;
+    g->src = ip.src;
+    return true;
 }
 
 /* Forgets everything collected (the datagram store holds RH_MAX_DGRAMS). */

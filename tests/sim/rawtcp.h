@@ -85,21 +85,15 @@ static inline void rt_free(struct rtcp *t)
  * false when there is none yet. Remembers the stack's timestamp. */
 static inline bool rt_next(struct rtcp *t, struct us_tcp_view *v, us_time_ns *at)
 {
-    while (t->scan < t->rh.ndgrams) {
-        struct rh_dgram *d = &t->rh.dgrams[t->scan++];
-        struct us_ipv4_view ip;
-        rh_ip(d, &ip);
-        if (ip.proto != US_IPPROTO_TCP || ip.src != RT_STACK_IP)
-            continue;
-        if (us_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, 0, v) != 0)
-            fail_msg("the stack sent a TCP segment that does not parse");
-        if (v->opts.ts_present)
-            t->ts_recent = v->opts.tsval;
-        if (at)
-            *at = d->at;
-        return true;
-    }
-    return false;
+    struct us_ipv4_view ip;
+    us_time_ns when;
+    if (!rh_next_tcp(&t->rh, &t->scan, RT_STACK_IP, &ip, v, &when))
+        return false;
+    if (v->opts.ts_present)
+        t->ts_recent = v->opts.tsval;
+    if (at)
+        *at = when;
+    return true;
 }
 
 /* Forgets everything collected (the datagram store holds RH_MAX_DGRAMS). */
@@ -114,7 +108,6 @@ static inline void rt_clear(struct rtcp *t)
 static inline void rt_send_at(struct rtcp *t, uint32_t seq, uint8_t flags, uint16_t window,
                               const void *data, size_t len, const struct us_tcp_opts *opts)
 {
-    uint8_t seg[RH_DGRAM_MAX];
     struct us_tcp_repr r = {.sport = RT_PORT,
                             .dport = t->sport,
                             .seq = seq,
@@ -128,13 +121,7 @@ static inline void rt_send_at(struct rtcp *t, uint32_t seq, uint8_t flags, uint1
         r.opts.tsval = t->tsval;
         r.opts.tsecr = t->ts_recent;
     }
-    size_t hlen = US_TCP_HLEN + us_tcp_opts_len(&r.opts);
-    assert_true(hlen + len + US_IPV4_HLEN <= sizeof(seg));
-    if (len)
-        memcpy(seg + hlen, data, len);
-    us_tcp_emit(seg, hlen + len, &r, RT_RAW_IP, RT_STACK_IP);
-    struct rh_ip_opts io = {.df = true};
-    rh_send_ip(&t->rh, RT_STACK_IP, US_IPPROTO_TCP, seg, hlen + len, &io, t->now);
+    rh_send_tcp(&t->rh, RT_STACK_IP, &r, data, len, NULL, t->now);
 }
 
 /* An ACK of everything the stack sent so far (rcv_nxt) with this window. */

@@ -105,7 +105,6 @@ static void net_free(struct net *n)
 static void peer_send(struct net *n, int i, uint8_t flags, const struct us_tcp_opts *opts)
 {
     struct peer *p = &n->p[i];
-    uint8_t seg[64];
     struct us_tcp_repr r = {.sport = p->my_port,
                             .dport = p->port,
                             .seq = p->snd_nxt,
@@ -114,10 +113,7 @@ static void peer_send(struct net *n, int i, uint8_t flags, const struct us_tcp_o
                             .window = 65535};
     if (opts)
         r.opts = *opts;
-    size_t hlen = US_TCP_HLEN + us_tcp_opts_len(&r.opts);
-    us_tcp_emit(seg, hlen, &r, raw_ip[i], stack_ip[i]);
-    struct rh_ip_opts io = {.df = true};
-    rh_send_ip(&p->rh, stack_ip[i], US_IPPROTO_TCP, seg, hlen, &io, n->now);
+    rh_send_tcp(&p->rh, stack_ip[i], &r, NULL, 0, NULL, n->now);
 }
 
 /* Reads what the stack sent to peer i: notes the MSS of a SYN, takes

@@ -18,6 +18,7 @@
 
 #include "sim/devwrap.h"
 #include "sim/tcp_util.h"
+#include "sim/thread_util.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,21 +38,11 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static struct us_sock_info info_locked(struct blk *b, struct us_stack *s, int fd)
-{
-    struct us_sock_info info;
-    us_thread_lock(b->t);
-    int err = us_sock_info(s, fd, &info);
-    us_thread_unlock(b->t);
-    assert_int_equal(err, 0);
-    return info;
-}
-
 /* Waits (real time, up to 10 s) until one thread sleeps on the socket. */
 static void wait_asleep(struct blk *b, struct us_stack *s, int fd, const char *what)
 {
     for (int i = 0; i < 10000; i++) {
-        if (info_locked(b, s, fd).sleepers == 1)
+        if (sock_info_locked(b->t, s, fd).sleepers == 1)
             return;
         sleep_ms(1);
     }
@@ -113,7 +104,7 @@ static void test_accept_blocks(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, accept_main, &ac), 0);
     wait_asleep(&b, n->b, lfd, "us_thread_accept on an idle listener");
-    uint64_t wakeups = info_locked(&b, n->b, lfd).wakeups;
+    uint64_t wakeups = sock_info_locked(b.t, n->b, lfd).wakeups;
     if (atomic_load(&ac.done))
         fail_msg("accept returned %d with nobody connecting", ac.fd);
     /* The event: a connects. */
@@ -127,7 +118,7 @@ static void test_accept_blocks(void **state)
     assert_true(ac.fd >= 0);
     assert_int_equal(ac.peer.addr, A_IP);
     assert_int_equal(ac.peer.port, me.port);
-    struct us_sock_info li = info_locked(&b, n->b, lfd);
+    struct us_sock_info li = sock_info_locked(b.t, n->b, lfd);
     assert_int_equal(li.sleepers, 0);
     if (li.wakeups <= wakeups)
         fail_msg("the listener's sleeper was never woken (wakeups %llu)",
@@ -202,7 +193,7 @@ static void test_connect_blocks(void **state)
     w.s = n->a;
     atomic_store(&w.fd, cfd);
     blk_start(&b, n);
-    uint64_t wakeups = info_locked(&b, n->a, cfd).wakeups;
+    uint64_t wakeups = sock_info_locked(b.t, n->a, cfd).wakeups;
     struct connector cn = {.b = &b, .fd = cfd};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, connect_main, &cn), 0);
@@ -214,7 +205,7 @@ static void test_connect_blocks(void **state)
     if (atomic_load(&w.sleepers_at) != 1)
         fail_msg("the connecting thread was not asleep when the SYN-ACK arrived (%d sleepers)",
                  atomic_load(&w.sleepers_at));
-    struct us_sock_info ci = info_locked(&b, n->a, cfd);
+    struct us_sock_info ci = sock_info_locked(b.t, n->a, cfd);
     assert_int_equal(ci.sleepers, 0);
     if (ci.wakeups <= wakeups)
         fail_msg("the connecting thread was never woken (wakeups %llu)",
@@ -250,7 +241,7 @@ static void test_recv_blocks(void **state)
     int sfd = tcp_pair(n, 80, &cfd, NULL);
     run(n, 100 * MS); /* the handshake's delayed ACKs done: nothing is due */
     blk_start(&b, n);
-    uint64_t wakeups = info_locked(&b, n->a, cfd).wakeups;
+    uint64_t wakeups = sock_info_locked(b.t, n->a, cfd).wakeups;
     struct reader rd = {.b = &b, .fd = cfd};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, read_main, &rd), 0);
@@ -266,7 +257,7 @@ static void test_recv_blocks(void **state)
     pthread_join(th, NULL);
     assert_int_equal(rd.got, sizeof(msg));
     assert_memory_equal(rd.buf, msg, sizeof(msg));
-    struct us_sock_info ci = info_locked(&b, n->a, cfd);
+    struct us_sock_info ci = sock_info_locked(b.t, n->a, cfd);
     if (ci.wakeups <= wakeups)
         fail_msg("the reader was never woken (wakeups %llu)", (unsigned long long)ci.wakeups);
     blk_stop(&b);
@@ -322,7 +313,7 @@ static void test_send_blocks(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, send_main, &sd), 0);
     wait_asleep(&b, n->a, cfd, "us_thread_send on a full send buffer");
-    uint64_t wakeups = info_locked(&b, n->a, cfd).wakeups;
+    uint64_t wakeups = sock_info_locked(b.t, n->a, cfd).wakeups;
     if (atomic_load(&sd.done))
         fail_msg("send returned %d with nothing read at the other end", sd.sent);
     /* The event: the test reads at b, opening the window (each read
@@ -351,7 +342,7 @@ static void test_send_blocks(void **state)
     assert_int_equal(sd.sent, SEND_TOTAL);
     if (sd.read_at_return == 0)
         fail_msg("send returned before anything was read at the other end");
-    struct us_sock_info ci = info_locked(&b, n->a, cfd);
+    struct us_sock_info ci = sock_info_locked(b.t, n->a, cfd);
     if (ci.wakeups <= wakeups)
         fail_msg("the sender was never woken (wakeups %llu)", (unsigned long long)ci.wakeups);
     blk_stop(&b);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "sim/sim_util.h"
+#include "sim/thread_util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -111,24 +112,6 @@ static int udp_bound(struct us_stack *s, uint16_t port)
     return fd;
 }
 
-static struct us_sock_info sock_info(struct net *n, struct us_stack *s, int fd)
-{
-    struct us_sock_info info;
-    us_thread_lock(n->t);
-    int err = us_sock_info(s, fd, &info);
-    us_thread_unlock(n->t);
-    assert_int_equal(err, 0);
-    return info;
-}
-
-static uint64_t ctr_locked(struct net *n, struct us_stack *s, const char *name)
-{
-    us_thread_lock(n->t);
-    uint64_t v = ctr(s, name);
-    us_thread_unlock(n->t);
-    return v;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -139,7 +122,7 @@ static void sleep_ms(long ms)
 static void wait_sleepers(struct net *n, struct us_stack *s, int fd, uint32_t count)
 {
     for (int i = 0; i < 10000; i++) {
-        if (sock_info(n, s, fd).sleepers == count)
+        if (sock_info_locked(n->t, s, fd).sleepers == count)
             return;
         sleep_ms(1);
     }
@@ -309,36 +292,36 @@ static void test_sixteen_readers_each_woken_by_its_own_datagrams(void **state)
         for (int seq = 0; seq < PER_SOCK; seq++)
             assert_int_equal(r->seen[seq], 1);
         /* Woken at most once per datagram of its own, and at least once. */
-        struct us_sock_info info = sock_info(n, n->b, fds[i]);
+        struct us_sock_info info = sock_info_locked(n->t, n->b, fds[i]);
         assert_true(info.wakeups >= 1 && info.wakeups <= PER_SOCK);
         assert_int_equal(info.rx_datagrams, 0);
         wakeups_by_sock += info.wakeups;
     }
 
     /* Every datagram read exactly once, none lost anywhere on the way. */
-    assert_int_equal(ctr_locked(n, n->b, "UdpInDatagrams"), TOTAL);
-    assert_int_equal(ctr_locked(n, n->a, "UdpOutDatagrams"), TOTAL);
-    assert_int_equal(ctr_locked(n, n->b, "UdpRcvbufErrors"), 0);
-    assert_int_equal(ctr_locked(n, n->b, "UdpNoPorts"), 0);
-    assert_int_equal(ctr_locked(n, n->a, "ArpUnresolvedDiscards"), 0);
-    assert_int_equal(ctr_locked(n, n->a, "LinkPoolExhausted"), 0);
-    assert_int_equal(ctr_locked(n, n->b, "LinkPoolExhausted"), 0);
+    assert_int_equal(ctr_locked(n->t, n->b, "UdpInDatagrams"), TOTAL);
+    assert_int_equal(ctr_locked(n->t, n->a, "UdpOutDatagrams"), TOTAL);
+    assert_int_equal(ctr_locked(n->t, n->b, "UdpRcvbufErrors"), 0);
+    assert_int_equal(ctr_locked(n->t, n->b, "UdpNoPorts"), 0);
+    assert_int_equal(ctr_locked(n->t, n->a, "ArpUnresolvedDiscards"), 0);
+    assert_int_equal(ctr_locked(n->t, n->a, "LinkPoolExhausted"), 0);
+    assert_int_equal(ctr_locked(n->t, n->b, "LinkPoolExhausted"), 0);
     /* The bottom half woke only sockets that got data: the per-socket
      * counts add up to the stack's, which is at most one per datagram. */
-    uint64_t wakeups = ctr_locked(n, n->b, "LinkWakeups");
+    uint64_t wakeups = ctr_locked(n->t, n->b, "LinkWakeups");
     print_message("%u datagrams, %llu wakeups\n", TOTAL, (unsigned long long)wakeups);
     assert_true(wakeups > 0 && wakeups <= TOTAL);
     assert_int_equal(wakeups, wakeups_by_sock);
     /* One reader per socket: nobody woke to find nothing. */
-    assert_int_equal(ctr_locked(n, n->b, "LinkWakeupsSpurious"), 0);
+    assert_int_equal(ctr_locked(n->t, n->b, "LinkWakeupsSpurious"), 0);
 
     /* The quiet sockets' readers slept through 16,000 datagrams to others. */
     assert_false(atomic_load(&quiet.done));
     assert_false(atomic_load(&quiet2.done));
-    struct us_sock_info qi = sock_info(n, n->b, quiet_fd);
+    struct us_sock_info qi = sock_info_locked(n->t, n->b, quiet_fd);
     assert_int_equal(qi.sleepers, 1);
     assert_int_equal(qi.wakeups, 0);
-    assert_int_equal(sock_info(n, n->b, quiet2_fd).wakeups, 0);
+    assert_int_equal(sock_info_locked(n->t, n->b, quiet2_fd).wakeups, 0);
 
     /* Closing a socket releases its sleeper with -EBADF ... */
     us_thread_lock(n->t);
@@ -375,9 +358,9 @@ static void test_error_wakes_the_sleeper(void **state)
     struct timespec deadline = deadline_in(JOIN_SECONDS);
     reader_join(&r, &deadline);
     assert_int_equal(r.last, -ECONNREFUSED);
-    assert_int_equal(sock_info(n, n->a, fd).wakeups, 1);
-    assert_int_equal(ctr_locked(n, n->a, "LinkWakeups"), 1);
-    assert_int_equal(ctr_locked(n, n->b, "UdpNoPorts"), 1);
+    assert_int_equal(sock_info_locked(n->t, n->a, fd).wakeups, 1);
+    assert_int_equal(ctr_locked(n->t, n->a, "LinkWakeups"), 1);
+    assert_int_equal(ctr_locked(n->t, n->b, "UdpNoPorts"), 1);
 }
 
 /* shutdown(SHUT_RD) releases a thread blocked in recv with end of file (0),
@@ -398,7 +381,7 @@ static void test_shutdown_releases_the_sleeper(void **state)
     struct timespec deadline = deadline_in(JOIN_SECONDS);
     reader_join(&r, &deadline);
     assert_int_equal(r.last, 0); /* end of file, not a datagram from A */
-    assert_int_equal(ctr_locked(n, n->b, "UdpInDatagrams"), 0);
+    assert_int_equal(ctr_locked(n->t, n->b, "UdpInDatagrams"), 0);
 }
 
 /* SO_RCVTIMEO bounds the wait in real time, whatever the stack's clock;
@@ -427,14 +410,14 @@ static void test_rcvtimeo_and_dontwait(void **state)
     us_time_ns t0 = us_clock_now();
     assert_int_equal(us_thread_recvfrom(n->t, n->b, fd, buf, sizeof(buf), 0, NULL), -EAGAIN);
     assert_true(us_clock_now() - t0 >= 50 * MS);
-    assert_int_equal(sock_info(n, n->b, fd).sleepers, 0);
+    assert_int_equal(sock_info_locked(n->t, n->b, fd).sleepers, 0);
 
     struct timeval neg = {-1, 0};
     us_thread_lock(n->t);
     assert_int_equal(us_setsockopt(n->b, fd, US_SOL_SOCKET, US_SO_RCVTIMEO, &neg, sizeof(neg)), 0);
     us_thread_unlock(n->t);
     assert_int_equal(us_thread_recvfrom(n->t, n->b, fd, buf, sizeof(buf), 0, NULL), -EAGAIN);
-    assert_int_equal(ctr_locked(n, n->b, "LinkWakeups"), 0);
+    assert_int_equal(ctr_locked(n->t, n->b, "LinkWakeups"), 0);
 }
 
 /* The real clock: the stack thread sleeps in ppoll until the wire's next
@@ -498,9 +481,9 @@ static void test_real_clock_echo(void **state)
     struct timespec deadline = deadline_in(JOIN_SECONDS);
     join_by(th, &deadline, "the echo thread on B");
     assert_int_equal(e.last, sizeof(uint32_t));
-    assert_int_equal(ctr_locked(n, n->b, "UdpInDatagrams"), COUNT);
-    assert_int_equal(ctr_locked(n, n->a, "UdpInDatagrams"), COUNT);
-    assert_true(ctr_locked(n, n->a, "LinkWakeups") > 0);
+    assert_int_equal(ctr_locked(n->t, n->b, "UdpInDatagrams"), COUNT);
+    assert_int_equal(ctr_locked(n->t, n->a, "UdpInDatagrams"), COUNT);
+    assert_true(ctr_locked(n->t, n->a, "LinkWakeups") > 0);
 }
 
 int main(void)

@@ -24,6 +24,7 @@
 
 #include "sim/devwrap.h"
 #include "sim/sim_util.h"
+#include "sim/thread_util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -149,24 +150,6 @@ static void set_rcvtimeo_ms(struct us_stack *s, int fd, long ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     assert_int_equal(us_setsockopt(s, fd, US_SOL_SOCKET, US_SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-}
-
-static struct us_sock_info sock_info(struct net *n, struct us_stack *s, int fd)
-{
-    struct us_sock_info info;
-    us_thread_lock(n->t);
-    int err = us_sock_info(s, fd, &info);
-    us_thread_unlock(n->t);
-    assert_int_equal(err, 0);
-    return info;
-}
-
-static uint64_t ctr_locked(struct net *n, struct us_stack *s, const char *name)
-{
-    us_thread_lock(n->t);
-    uint64_t v = ctr(s, name);
-    us_thread_unlock(n->t);
-    return v;
 }
 
 /* ---------------- calls watched from the main thread ---------------- */
@@ -315,8 +298,8 @@ static void test_sendto_eagain_when_send_buffer_full(void **state)
                  TRUESIZE);
     assert_int_equal(sd.err, -EAGAIN);
     assert_int_equal(sd.again, -EAGAIN);
-    assert_int_equal(ctr_locked(n, n->a, "UdpSndbufErrors"), 2);
-    struct us_sock_info info = sock_info(n, n->a, fd);
+    assert_int_equal(ctr_locked(n->t, n->a, "UdpSndbufErrors"), 2);
+    struct us_sock_info info = sock_info_locked(n->t, n->a, fd);
     assert_int_equal(info.tx_queue, fit * TRUESIZE);
     assert_int_equal(info.sleepers, 0);
     us_thread_lock(n->t);
@@ -345,7 +328,7 @@ static void test_sendto_eagain_when_send_buffer_full(void **state)
     assert_int_equal(sd.sent, 3);
     assert_int_equal(sd.err, 0);
     expect_datagrams(n, rx, fit, 3);
-    assert_int_equal(ctr_locked(n, n->a, "UdpSndbufErrors"), 2);
+    assert_int_equal(ctr_locked(n->t, n->a, "UdpSndbufErrors"), 2);
 }
 
 /* ---------------- receives that must not wait ---------------- */
@@ -392,17 +375,17 @@ static void test_dontwait_never_sleeps(void **state)
 
     struct receiver *rc = recv_watched(n, rx, US_MSG_DONTWAIT, "MSG_DONTWAIT, nothing queued");
     assert_int_equal(rc->r, -EAGAIN);
-    struct us_sock_info info = sock_info(n, n->b, rx);
+    struct us_sock_info info = sock_info_locked(n->t, n->b, rx);
     assert_int_equal(info.wakeups, 0);
 
     struct us_sockaddr_in to = {BCAST_IP, PORT};
     assert_int_equal(us_thread_sendto(n->t, n->a, fd, "hello", 5, 0, &to), 5);
     /* Wait (bounded) until it is queued on B, without receiving it. */
-    for (int i = 0; i < WAIT_MS && sock_info(n, n->b, rx).rx_datagrams == 0; i++) {
+    for (int i = 0; i < WAIT_MS && sock_info_locked(n->t, n->b, rx).rx_datagrams == 0; i++) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
     }
-    assert_int_equal(sock_info(n, n->b, rx).rx_datagrams, 1);
+    assert_int_equal(sock_info_locked(n->t, n->b, rx).rx_datagrams, 1);
     rc = recv_watched(n, rx, US_MSG_DONTWAIT, "MSG_DONTWAIT, one queued");
     assert_int_equal(rc->r, 5);
     assert_memory_equal(rc->buf, "hello", 5);
@@ -424,7 +407,7 @@ static void test_rcvtimeo_ends_the_wait(void **state)
     assert_int_equal(rc->r, -EAGAIN);
     if (rc->took < 200 * MS)
         fail_msg("SO_RCVTIMEO 200 ms: returned after %llu us", (unsigned long long)rc->took / 1000);
-    struct us_sock_info info = sock_info(n, n->b, rx);
+    struct us_sock_info info = sock_info_locked(n->t, n->b, rx);
     assert_int_equal(info.sleepers, 0);
     assert_int_equal(info.wakeups, 0);
 }

@@ -101,12 +101,17 @@ static inline void upair_free(struct upair *p)
     us_wire_free(p->wire);
 }
 
+/* One round of both stacks at the time now (a reading of the real clock). */
+static inline void upair_poll_at(struct upair *p, us_time_ns now)
+{
+    us_stack_poll(p->a, now);
+    us_stack_poll(p->b, now);
+}
+
 /* One round of both stacks at the real time now. */
 static inline void upair_poll(struct upair *p)
 {
-    us_time_ns now = us_clock_now();
-    us_stack_poll(p->a, now);
-    us_stack_poll(p->b, now);
+    upair_poll_at(p, us_clock_now());
 }
 
 static inline void us_set_int(struct us_stack *s, int fd, int level, int opt, int v)

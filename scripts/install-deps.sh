@@ -8,6 +8,7 @@ packages=(
   libcmocka-dev libpcap-dev
   iproute2 iputils-ping tshark socat netcat-openbsd python3-scapy
   curl wrk hping3 util-linux
+  python3 procps
 )
 
 missing=()

@@ -52,6 +52,9 @@ echo "== fuzz targets, ${fuzz_seconds}s each, under ASan + UBSan"
   -DCMAKE_BUILD_TYPE=Debug
 "$root/scripts/fuzz.sh" "$root/build-fuzz" "$fuzz_seconds"
 
+echo "== benchmark suite, quick form (fails only if a benchmark program fails, never for slowness)"
+"$root/scripts/bench.sh" --quick
+
 if [ "$skipped" -gt 0 ]; then
   echo "== skipped: ${skipped_names[*]}"
   if [ "${USTACK_ALLOW_SKIP:-0}" = 1 ]; then

@@ -36,6 +36,28 @@ echo "== build and test (RelWithDebInfo)"
 "$root/scripts/build.sh" "$root/build"
 run_ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
 
+echo "== Release build (a user's first cmake), installed into a temporary prefix; examples/ against it"
+"$root/scripts/build.sh" "$root/build-release" -DCMAKE_BUILD_TYPE=Release
+prefix=$(mktemp -d)
+trap 'rm -f "$ctest_log"; rm -rf "$prefix"' EXIT
+cmake --install "$root/build-release" --prefix "$prefix" >/dev/null
+# Each installed header compiles alone in a C11 program (no private src/ header).
+for h in "$prefix"/include/ustack/*.h; do
+  printf '#include "ustack/%s"\nint main(void) { return 0; }\n' "${h##*/}" |
+    cc -std=c11 -pedantic -Wall -Wextra -Werror -I"$prefix/include" -x c -c - -o /dev/null ||
+    { echo "test.sh: installed header ${h##*/} does not compile alone"; exit 1; }
+done
+# As a user's CMake project: find_package(ustack) -> ustack::ustack.
+cmake -S "$root/examples" -B "$prefix/examples-cmake" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_C_FLAGS="-Werror" >/dev/null
+cmake --build "$prefix/examples-cmake" >/dev/null
+# As a user's Makefile: pkg-config --cflags --libs ustack.
+mkdir "$prefix/examples-pc"
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -s -C "$prefix/examples-pc" -f "$root/examples/Makefile" \
+  VPATH="$root/examples" CFLAGS="-O2 -Wall -Wextra -Werror"
+"$prefix/examples-cmake/inproc_echo"
+"$prefix/examples-pc/inproc_echo"
+
 echo "== every test again under AddressSanitizer + UBSan (interop runs the ASan ustack)"
 "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DUSTACK_SANITIZE=ON
 # Smaller bulk transfers here: the sanitizers make the long lossy ones slow.

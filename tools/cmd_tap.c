@@ -45,15 +45,21 @@ static void tap_usage(FILE *out)
             "\n"
             "Runs the stack on the TAP device NAME (opened if it exists, created if not)\n"
             "until SIGINT or SIGTERM, then prints its counters as `netstat -s` does.\n"
-            "\n" TAP_ENV_HELP
-            "  --serve LIST       run services: udp-echo[:PORT],udp-discard[:PORT]\n"
-            "                     (default ports 7 and 9)\n"
-            "  --join GROUP       the services' sockets join multicast GROUP (repeatable)\n"
+            "\n" TAP_ENV_HELP "  --serve LIST       run services, a comma-separated list of:\n"
+            "                       echo[:PORT]         TCP echo, RFC 862 (port 7)\n"
+            "                       discard[:PORT]      TCP discard, RFC 863 (port 9)\n"
+            "                       chargen[:PORT]      TCP chargen, RFC 864 (port 19)\n"
+            "                       http=DIR[:PORT]     HTTP/1.1, the files under DIR (port 80)\n"
+            "                       udp-echo[:PORT]     UDP echo (port 7)\n"
+            "                       udp-discard[:PORT]  UDP discard (port 9)\n"
+            "                     e.g. --serve echo,discard,http=/tmp/www:8080\n"
+            "  --join GROUP       the UDP services' sockets join multicast GROUP (repeatable)\n"
             "  --send-udp A.B.C.D:PORT:COUNT[:INTERVAL_MS]\n"
             "                     send COUNT datagrams \"ustack SEQ\", every 10 ms by default\n"
             "  --help             this text\n"
             "\n"
-            "SIGUSR1 prints the counters and the socket table (as ss -uanm) and goes on.\n");
+            "SIGUSR1 prints the counters and the socket table, TCP and UDP (as ss -tuanm),\n"
+            "and goes on.\n");
 }
 
 int cli_tap(int argc, char **argv)

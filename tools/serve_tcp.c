@@ -42,12 +42,11 @@ static void conn_free(struct tcp_conn *c)
     free(c);
 }
 
+/* Pumps run only inside on_conn_ready, which frees the connection once the
+ * pump has returned: a pump never frees the connection it is working on. */
 void tcp_conn_close(struct tcp_conn *c)
 {
-    if (c->in_pump)
-        c->closed = true;
-    else
-        conn_free(c);
+    c->closed = true;
 }
 
 /* Reads whatever waits; discard keeps none of it. Returns the bytes read

@@ -25,8 +25,8 @@ struct tcp_conn {
     int fd;
     bool peer_eof; /* the peer's FIN has been read */
     /* A socket call inside a pump may call the readiness callback again;
-     * the pump then runs once more instead of recursing, and a close asked
-     * for meanwhile happens when the outer call returns. */
+     * the pump then runs once more instead of recursing. A close asked for
+     * by a pump (tcp_conn_close) happens when the outer call returns. */
     bool in_pump, again, closed;
     uint8_t out[TCP_CONN_BUF];
     size_t out_len, out_off; /* bytes of out still to send */
@@ -45,6 +45,7 @@ struct tcp_service {
 /* Sends what out holds: 1 when it is all sent, 0 when the send buffer is
  * full (the next POLLOUT continues), -1 when the connection failed. */
 int tcp_conn_flush(struct tcp_conn *c);
+/* Asks for the connection to be closed and freed once its pump returns. */
 void tcp_conn_close(struct tcp_conn *c);
 
 /* HTTP/1.1: reads requests, answers them, streams files. */

@@ -21,6 +21,22 @@ grep -q -- "--sysctl KEY=VAL" <<<"$("$USTACK" tap --help)" || fail "tap --help"
 grep -q -- "--send-udp A.B.C.D:PORT:COUNT" <<<"$("$USTACK" tap --help)" || fail "tap --help: --send-udp"
 grep -q -- "--loss P" <<<"$("$USTACK" sim --help)" || fail "sim --help"
 
+# tap --help lists every service --serve knows (the names its "unknown
+# service" error gives), each with its port, and says the SIGUSR1 table has
+# TCP sockets too.
+tap_help=$("$USTACK" tap --help)
+"$USTACK" tap --dev "$TAP" --addr 192.0.2.2/24 --serve nosuch >/dev/null 2>"$WORK/err" </dev/null || true
+known=$(sed -n 's/.*(known: \(.*\)).*/\1/p' "$WORK/err")
+[ -n "$known" ] || fail "no list of known services in: $(cat "$WORK/err")"
+IFS=', ' read -r -a services <<<"$known"
+[ "${#services[@]}" -ge 6 ] || fail "known services: '$known'"
+for svc in "${services[@]}"; do
+  grep -qE -- "^ +$svc\[:PORT\] +(TCP|UDP|HTTP).*\(port [0-9]+\)$" <<<"$tap_help" ||
+    fail "tap --help does not list --serve $svc with its port"
+done
+grep -q "socket table, TCP and UDP" <<<"$tap_help" || fail "tap --help: SIGUSR1 table not TCP and UDP"
+echo "ok: tap --help lists ${services[*]}"
+
 expect_error 2 "unknown command 'bogus'" bogus
 expect_error 2 "needs --dev and --addr" tap --dev "$TAP"
 expect_error 2 "--addr expects A.B.C.D/N, got '192.0.2.300/24'" tap --dev "$TAP" --addr 192.0.2.300/24

@@ -76,7 +76,7 @@ static void ack_to(struct rtcp *t, uint32_t ack)
 static us_time_ns expect_rexmit(struct rtcp *t, uint32_t seq, us_time_ns limit, const char *what)
 {
     struct us_tcp_view v;
-    us_time_ns at;
+    us_time_ns at = 0; /* set by next_data when it returns true */
     if (!next_data(t, limit, &v, &at))
         fail_msg("%s: no retransmission of %u within %.0f ms (at %.3f s)", what, seq - t->stack_isn,
                  (double)limit / 1e6, (double)t->now / 1e9);

@@ -268,7 +268,8 @@ int main(int argc, char **argv)
     printf("{\"peer\":\"lwip\",\"version\":\"%s\",\"TCP_MSS\":%d,\"TCP_WND\":%d,"
            "\"LWIP_WND_SCALE\":%d,\"TCP_RCV_SCALE\":%d,\"TCP_SND_BUF\":%d,"
            "\"TCP_SND_QUEUELEN\":%d,\"MEM_LIBC_MALLOC\":%d,\"MEMP_MEM_MALLOC\":%d,"
-           "\"MEM_SIZE\":%d,\"PBUF_POOL_SIZE\":%d,\"api\":\"raw, one thread\"}\n",
+           "\"MEM_SIZE\":%d,\"PBUF_POOL_SIZE\":%d,\"heap_and_pools\":\"malloc\","
+           "\"api\":\"raw, one thread\"}\n",
            LWIP_VERSION_STRING, TCP_MSS, TCP_WND, LWIP_WND_SCALE, TCP_RCV_SCALE, TCP_SND_BUF,
            TCP_SND_QUEUELEN, MEM_LIBC_MALLOC, MEMP_MEM_MALLOC, MEM_SIZE, PBUF_POOL_SIZE);
     fprintf(stderr, "lwip_tap: up, %s on %s\n", argv[2], argv[1]);

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# TCP over a plain TAP with the Linux kernel as the peer: ustack against
+# lwIP (bench/lwip/lwip_tap.c, Debian's liblwip) and against the TAP's own
+# read/write ceiling (bench/tap/tap_ceiling.c).
+#
+#   bench/tap_bench.sh [--quick] [--runs N] [--seconds S]
+#
+# In a private network namespace it creates itself (unshare -n), on a TAP
+# whose kernel side is 192.0.2.1/24 and whose stack is 192.0.2.2/24, each run
+# measures, for ustack (`ustack tap --serve echo,discard,chargen`) and then
+# lwIP (alternating, so a noisy machine hits both alike):
+#   - kernel -> stack TCP bulk to discard (port 9),
+#   - stack -> kernel TCP bulk from chargen (port 19),
+#   - 1-byte echo (port 7) round trips, blocking and busy-polling client,
+# all with C clients timed by clock_gettime (bench/tap/), and the TAP write
+# and read ceilings. Prints one JSON object per figure on stdout:
+#   {"name","unit","better","ustack":{median,min,max,runs},
+#    "peer":{"name",median,min,max,runs[,"config"]},"ratio"}
+# where ratio = ustack median / peer median, and a table on stderr.
+# --quick: 3 runs of 1.5 s per figure (about a minute); default 5 runs of
+# 10 s (about 9 minutes). USTACK=path overrides build/ustack.
+# Exits 77 (skipped) when not root or without unshare or /dev/net/tun.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=5
+SECS=10
+while [ $# -gt 0 ]; do
+  case $1 in
+  --quick) RUNS=3 SECS=1.5 ;;
+  --runs) RUNS=$2 && shift ;;
+  --seconds) SECS=$2 && shift ;;
+  *) echo "usage: $0 [--quick] [--runs N] [--seconds S]" >&2 && exit 2 ;;
+  esac
+  shift
+done
+
+USTACK=${USTACK:-$ROOT/build/ustack}
+OUT=${TAP_BENCH_BUILD:-$ROOT/build/bench-tap}
+TAP=bt0
+KERNEL_IP=192.0.2.1
+STACK_IP=192.0.2.2
+
+if [ -z "${TAP_BENCH_IN_NETNS:-}" ]; then
+  if [ "$(id -u)" -ne 0 ] || ! unshare -n true 2>/dev/null || [ ! -c /dev/net/tun ]; then
+    echo "tap_bench: skipped: needs root, unshare -n and /dev/net/tun" >&2
+    exit 77
+  fi
+  [ -x "$USTACK" ] || {
+    echo "tap_bench: $USTACK not built (bash scripts/build.sh build)" >&2
+    exit 1
+  }
+  pkg-config --exists lwip || {
+    echo "tap_bench: liblwip-dev missing (bash scripts/install-deps.sh)" >&2
+    exit 1
+  }
+  make -s -C "$ROOT/bench/lwip" O="$OUT" >&2
+  TAP_BENCH_IN_NETNS=1 exec unshare -n -- bash "$0" --runs "$RUNS" --seconds "$SECS"
+fi
+
+WORK=$(mktemp -d)
+PEER_PID=
+cleanup() {
+  stop_peer
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ip link set lo up
+ip tuntap add dev "$TAP" mode tap
+ip addr add "$KERNEL_IP/24" dev "$TAP"
+ip link set "$TAP" up
+
+RESULTS=$WORK/results # lines: METRIC PEER VALUE
+LIMIT=$(awk -v s="$SECS" 'BEGIN { printf "%d", s + 20 }') # seconds any one client may take
+
+# start_peer ustack|lwip: starts the stack on the tap and waits (at most
+# 20 s) until it says it is up.
+start_peer() {
+  local log=$WORK/$1.log
+  ip neigh flush dev "$TAP" 2>/dev/null || true
+  if [ "$1" = ustack ]; then
+    "$USTACK" tap --dev "$TAP" --addr "$STACK_IP/24" --serve echo,discard,chargen >"$log" 2>&1 &
+  else
+    "$OUT/lwip_tap" "$TAP" "$STACK_IP" >"$WORK/lwip.json" 2>"$log" &
+  fi
+  PEER_PID=$!
+  local i
+  for i in $(seq 200); do
+    grep -q " up, " "$log" 2>/dev/null && return 0
+    kill -0 "$PEER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "tap_bench: $1 did not come up: $(cat "$log")" >&2
+  stop_peer
+  return 1
+}
+
+# stop_peer: SIGTERM to the stack we started, SIGKILL after 10 s.
+stop_peer() {
+  local pid=${PEER_PID:-} i
+  [ -n "$pid" ] || return 0
+  PEER_PID=
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# record METRIC PEER JSON_FIELD SCALE: the client's JSON on stdin; the field
+# times SCALE goes into the results. A failed client records nothing.
+record() {
+  local line v
+  line=$(cat)
+  v=$(printf '%s' "$line" | sed -n "s/.*\"$3\":\([0-9.]*\).*/\1/p")
+  if [ -z "$v" ]; then
+    echo "tap_bench: $1 on $2: no result" >&2
+    return 0
+  fi
+  awk -v v="$v" -v k="$4" -v m="$1" -v p="$2" 'BEGIN { printf "%s %s %.4f\n", m, p, v * k }' >>"$RESULTS"
+}
+
+measure_peer() {
+  local peer=$1
+  start_peer "$peer" || return 0
+  timeout "$LIMIT" "$OUT/bulk_client" send "$STACK_IP" 9 "$SECS" | record rx_bulk "$peer" bytes_per_s 1e-6 || true
+  timeout "$LIMIT" "$OUT/bulk_client" recv "$STACK_IP" 19 "$SECS" | record tx_bulk "$peer" bytes_per_s 1e-6 || true
+  timeout "$LIMIT" "$OUT/rr_client" "$STACK_IP" 7 "$SECS" block | record rr_block "$peer" p50_us 1 || true
+  timeout "$LIMIT" "$OUT/rr_client" "$STACK_IP" 7 "$SECS" busy | record rr_busy "$peer" p50_us 1 || true
+  stop_peer
+}
+
+measure_ceiling() {
+  timeout "$LIMIT" "$OUT/tap_ceiling" write "$TAP" "$SECS" >"$WORK/cw.json" || true
+  record tap_write ceiling tcp_payload_bytes_per_s 1e-6 <"$WORK/cw.json"
+  record tap_write_fps ceiling frames_per_s 1 <"$WORK/cw.json"
+  # The kernel's UDP to the stack's address needs a neighbour: a fixed one.
+  ip neigh replace "$STACK_IP" lladdr 02:00:00:00:1e:02 dev "$TAP" nud permanent
+  timeout "$LIMIT" "$OUT/tap_ceiling" read "$TAP" "$SECS" >"$WORK/cr.json" || true
+  ip neigh del "$STACK_IP" dev "$TAP" 2>/dev/null || true
+  record tap_read ceiling tcp_payload_bytes_per_s 1e-6 <"$WORK/cr.json"
+  record tap_read_fps ceiling frames_per_s 1 <"$WORK/cr.json"
+}
+
+echo "tap_bench: $RUNS runs of ${SECS} s per figure, ustack and lwIP alternating" >&2
+for r in $(seq "$RUNS"); do
+  echo "tap_bench: run $r/$RUNS" >&2
+  measure_peer ustack
+  measure_peer lwip
+  measure_ceiling
+done
+
+LWIP_CONFIG=$(head -1 "$WORK/lwip.json" 2>/dev/null || echo '{}')
+/usr/bin/python3 - "$RESULTS" "$LWIP_CONFIG" <<'EOF'
+import json, statistics, sys
+
+vals = {}
+for line in open(sys.argv[1]):
+    m, p, v = line.split()
+    vals.setdefault((m, p), []).append(float(v))
+lwip_config = json.loads(sys.argv[2])
+
+def stats(m, p):
+    xs = vals.get((m, p), [])
+    if not xs:
+        return None
+    return {"median": round(statistics.median(xs), 2), "min": round(min(xs), 2),
+            "max": round(max(xs), 2), "runs": len(xs)}
+
+# name, unit, better, ustack metric, peer name, peer metric
+rows = [
+    ("tap_tcp_bulk_kernel_to_stack", "MB/s", "higher", "rx_bulk", "lwip", "rx_bulk"),
+    ("tap_tcp_bulk_stack_to_kernel", "MB/s", "higher", "tx_bulk", "lwip", "tx_bulk"),
+    ("tap_tcp_rr_1byte_blocking_p50", "us", "lower", "rr_block", "lwip", "rr_block"),
+    ("tap_tcp_rr_1byte_busypoll_p50", "us", "lower", "rr_busy", "lwip", "rr_busy"),
+    ("tap_tcp_bulk_stack_to_kernel_vs_write_ceiling", "MB/s", "higher", "tx_bulk",
+     "tap-write-ceiling", "tap_write"),
+    ("tap_tcp_bulk_kernel_to_stack_vs_read_ceiling", "MB/s", "higher", "rx_bulk",
+     "tap-read-ceiling", "tap_read"),
+]
+table = []
+for name, unit, better, um, peer, pm in rows:
+    u = stats(um, "ustack")
+    p = stats(pm, "lwip" if peer == "lwip" else "ceiling")
+    ratio = round(u["median"] / p["median"], 2) if u and p and p["median"] else None
+    pj = dict(name=peer, **(p or {}))
+    if peer == "lwip":
+        pj["config"] = lwip_config
+    print(json.dumps({"name": name, "unit": unit, "better": better, "ustack": u,
+                      "peer": pj, "ratio": ratio}), flush=True)
+    table.append((name, unit, u, peer, p, ratio))
+
+def fmt(s):
+    return "-" if not s else "%.1f [%.1f-%.1f]" % (s["median"], s["min"], s["max"])
+
+err = sys.stderr
+err.write("\n%-46s %-5s %-24s %-18s %-24s %s\n" % ("figure", "unit", "ustack median [min-max]",
+                                                   "peer", "peer median [min-max]", "ustack/peer"))
+for name, unit, u, peer, p, ratio in table:
+    err.write("%-46s %-5s %-24s %-18s %-24s %s\n" % (name, unit, fmt(u), peer, fmt(p),
+                                                     "-" if ratio is None else "%.2f" % ratio))
+for m, label in (("tap_write_fps", "TAP write ceiling"), ("tap_read_fps", "TAP read ceiling")):
+    s = stats(m, "ceiling")
+    if s:
+        err.write("%s: %.0f frames/s median [%.0f-%.0f] of 1514 bytes\n" % (label, s["median"], s["min"], s["max"]))
+err.write("lwIP %s\n" % json.dumps(lwip_config))
+EOF

@@ -14,9 +14,10 @@
 #   - 1-byte echo (port 7) round trips, blocking and busy-polling client,
 # all with C clients timed by clock_gettime (bench/tap/), and the TAP write
 # and read ceilings. Prints one JSON object per figure on stdout:
-#   {"name","unit","better","ustack":{median,min,max,runs},
-#    "peer":{"name",median,min,max,runs[,"config"]},"ratio"}
-# where ratio = ustack median / peer median, and a table on stderr.
+#   {"figure","name","unit","better","ustack":{median,min,max,runs},
+#    "peer_name","peer":{median,min,max,runs},"peer_config","ratio"}
+# (the row format of scripts/bench.sh) where ratio > 1 means ustack is ahead
+# (ustack/peer for throughput, peer/ustack for latency), and a table on stderr.
 # --quick: 3 runs of 1.5 s per figure (about a minute); default 5 runs of
 # 10 s (about 9 minutes). USTACK=path overrides build/ustack.
 # Exits 77 (skipped) when not root or without unshare or /dev/net/tun.
@@ -170,27 +171,34 @@ def stats(m, p):
     return {"median": round(statistics.median(xs), 2), "min": round(min(xs), 2),
             "max": round(max(xs), 2), "runs": len(xs)}
 
-# name, unit, better, ustack metric, peer name, peer metric
+# name, label, unit, better, ustack metric, peer name, peer metric
 rows = [
-    ("tap_tcp_bulk_kernel_to_stack", "MB/s", "higher", "rx_bulk", "lwip", "rx_bulk"),
-    ("tap_tcp_bulk_stack_to_kernel", "MB/s", "higher", "tx_bulk", "lwip", "tx_bulk"),
-    ("tap_tcp_rr_1byte_blocking_p50", "us", "lower", "rr_block", "lwip", "rr_block"),
-    ("tap_tcp_rr_1byte_busypoll_p50", "us", "lower", "rr_busy", "lwip", "rr_busy"),
-    ("tap_tcp_bulk_stack_to_kernel_vs_write_ceiling", "MB/s", "higher", "tx_bulk",
-     "tap-write-ceiling", "tap_write"),
-    ("tap_tcp_bulk_kernel_to_stack_vs_read_ceiling", "MB/s", "higher", "rx_bulk",
-     "tap-read-ceiling", "tap_read"),
+    ("tap_tcp_bulk_kernel_to_stack", "TAP: kernel -> stack TCP bulk", "MB/s", "higher",
+     "rx_bulk", "lwip", "rx_bulk"),
+    ("tap_tcp_bulk_stack_to_kernel", "TAP: stack -> kernel TCP bulk", "MB/s", "higher",
+     "tx_bulk", "lwip", "tx_bulk"),
+    ("tap_tcp_rr_1byte_blocking_p50", "TAP: 1-byte echo, blocking p50", "us", "lower",
+     "rr_block", "lwip", "rr_block"),
+    ("tap_tcp_rr_1byte_busypoll_p50", "TAP: 1-byte echo, busy-poll p50", "us", "lower",
+     "rr_busy", "lwip", "rr_busy"),
+    ("tap_tcp_bulk_stack_to_kernel_vs_write_ceiling", "TAP: stack -> kernel TCP bulk",
+     "MB/s", "higher", "tx_bulk", "tap-write-ceiling", "tap_write"),
+    ("tap_tcp_bulk_kernel_to_stack_vs_read_ceiling", "TAP: kernel -> stack TCP bulk",
+     "MB/s", "higher", "rx_bulk", "tap-read-ceiling", "tap_read"),
 ]
 table = []
-for name, unit, better, um, peer, pm in rows:
+for name, label, unit, better, um, peer, pm in rows:
     u = stats(um, "ustack")
     p = stats(pm, "lwip" if peer == "lwip" else "ceiling")
-    ratio = round(u["median"] / p["median"], 2) if u and p and p["median"] else None
-    pj = dict(name=peer, **(p or {}))
+    ratio = None
+    if u and p and u["median"] and p["median"]:
+        ratio = round(u["median"] / p["median"] if better == "higher"
+                      else p["median"] / u["median"], 2)
+    row = {"figure": label, "name": name, "unit": unit, "better": better, "ustack": u,
+           "peer_name": peer, "peer": p, "ratio": ratio}
     if peer == "lwip":
-        pj["config"] = lwip_config
-    print(json.dumps({"name": name, "unit": unit, "better": better, "ustack": u,
-                      "peer": pj, "ratio": ratio}), flush=True)
+        row["peer_config"] = lwip_config
+    print(json.dumps(row), flush=True)
     table.append((name, unit, u, peer, p, ratio))
 
 def fmt(s):
@@ -198,7 +206,7 @@ def fmt(s):
 
 err = sys.stderr
 err.write("\n%-46s %-5s %-24s %-18s %-24s %s\n" % ("figure", "unit", "ustack median [min-max]",
-                                                   "peer", "peer median [min-max]", "ustack/peer"))
+                                                   "peer", "peer median [min-max]", "ratio"))
 for name, unit, u, peer, p, ratio in table:
     err.write("%-46s %-5s %-24s %-18s %-24s %s\n" % (name, unit, fmt(u), peer, fmt(p),
                                                      "-" if ratio is None else "%.2f" % ratio))

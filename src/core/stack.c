@@ -37,6 +37,7 @@ struct us_stack *us_stack_new(const struct us_stack_config *cfg)
     s->large_pool = us_pkt_pool_new(large, US_LARGE_BUF_SIZE);
     s->frag = us_frag_table_new(us_rng_next(&s->rng), US_FRAG_MAX_QUEUES);
     us_arp_init(&s->arp, us_rng_next(&s->rng));
+    s->igmp_next_timer = US_TIME_NEVER;
     s->icmp_tokens = (uint32_t)s->sysctl.icmp_msgs_burst;
     if (!s->pool || !s->large_pool || !s->frag || us_sock_table_init(s) != 0 ||
         us_tcp_table_init(s) != 0) {

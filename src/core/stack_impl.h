@@ -56,6 +56,9 @@ struct us_stack {
     struct us_pkt_queue backlog;
 
     struct us_arp_table arp;
+    /* The earliest IGMP report timer of any interface's groups (or later
+     * than it, never earlier), so a poll with nothing due skips the walk. */
+    us_time_ns igmp_next_timer;
     struct us_frag_table *frag;
     uint16_t ip_id_next;
 

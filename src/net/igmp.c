@@ -60,6 +60,7 @@ static void start_timer(struct us_stack *s, struct us_mc_group *g, us_time_ns ma
 {
     us_time_ns delay = max_delay ? (us_time_ns)us_rng_below(&s->rng, max_delay) : 0;
     g->report_at = s->now + delay;
+    s->igmp_next_timer = us_time_min(s->igmp_next_timer, g->report_at);
 }
 
 /* igmp_stop_timer: another member answered, or the group is going away. */
@@ -157,6 +158,11 @@ void us_igmp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_
 
 us_time_ns us_igmp_timers(struct us_stack *s, us_time_ns now)
 {
+    /* Every timer is at or after igmp_next_timer (start_timer lowers it;
+     * a stopped timer leaves it early, which costs one walk). */
+    if (now < s->igmp_next_timer)
+        return s->igmp_next_timer;
+    s->igmp_next_timer = US_TIME_NEVER;
     us_time_ns next = US_TIME_NEVER;
     for (int i = 0; i < s->n_ifaces; i++) {
         struct us_iface *ifc = &s->ifaces[i];
@@ -179,5 +185,7 @@ us_time_ns us_igmp_timers(struct us_stack *s, us_time_ns now)
             }
         }
     }
-    return next;
+    /* What the walk sent may have started timers (start_timer) too. */
+    s->igmp_next_timer = us_time_min(s->igmp_next_timer, next);
+    return s->igmp_next_timer;
 }

@@ -11,6 +11,7 @@
  *           and received on a UDP socket: one system call per fragment is in
  *           its figure, where ustack's injector costs a memcpy. */
 #include "bench_util.h"
+#include "ustack/wire.h"
 
 #include <fcntl.h>
 
@@ -32,34 +33,6 @@ static uint8_t payload[NDGRAM][UDP_DATA];
 static const uint8_t perms[6][3] = {{0, 1, 2}, {2, 1, 0}, {1, 0, 2},
                                     {0, 2, 1}, {2, 0, 1}, {1, 2, 0}};
 
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc)
-{
-    for (size_t i = 0; i + 1 < n; i += 2)
-        acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (n & 1)
-        acc += (uint32_t)(p[n - 1] << 8);
-    return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-    while (acc >> 16)
-        acc = (acc & 0xffff) + (acc >> 16);
-    return (uint16_t)~acc;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
 /* The NDGRAM datagrams from src to dst, cut into fragments (RFC 791). */
 static void build(uint32_t src, uint32_t dst)
 {
@@ -67,34 +40,22 @@ static void build(uint32_t src, uint32_t dst)
         uint8_t dgram[IP_DATA];
         for (int i = 0; i < UDP_DATA; i++)
             payload[d][i] = (uint8_t)(d * 31 + i * 7 + i / 251);
-        put16(dgram, 40000);
-        put16(dgram + 2, PORT);
-        put16(dgram + 4, IP_DATA);
-        put16(dgram + 6, 0);
-        memcpy(dgram + 8, payload[d], UDP_DATA);
-        uint8_t pseudo[12];
-        put32(pseudo, src);
-        put32(pseudo + 4, dst);
-        pseudo[8] = 0;
-        pseudo[9] = 17;
-        put16(pseudo + 10, IP_DATA);
-        uint16_t csum = fold(sum16(dgram, IP_DATA, sum16(pseudo, 12, 0)));
-        put16(dgram + 6, csum ? csum : 0xffff);
+        memcpy(dgram + US_UDP_HLEN, payload[d], UDP_DATA);
+        us_udp_emit(dgram, IP_DATA, 40000, PORT, src, dst);
         for (int f = 0; f < 3; f++) {
             struct frame *fr = &frames[d][f];
             int off = f * FRAG_DATA;
             int len = IP_DATA - off < FRAG_DATA ? IP_DATA - off : FRAG_DATA;
             uint8_t *ip = fr->ip;
-            memset(ip, 0, 20);
-            ip[0] = 0x45;
-            put16(ip + 2, (uint16_t)(20 + len));
-            put16(ip + 4, (uint16_t)(d + 1));
-            put16(ip + 6, (uint16_t)((f < 2 ? 0x2000 : 0) | off / 8)); /* MF, offset */
-            ip[8] = 64;
-            ip[9] = 17;
-            put32(ip + 12, src);
-            put32(ip + 16, dst);
-            put16(ip + 10, fold(sum16(ip, 20, 0)));
+            struct us_ipv4_repr r = {.total_len = (uint16_t)(20 + len),
+                                     .id = (uint16_t)(d + 1),
+                                     .mf = f < 2,
+                                     .frag_off = (uint16_t)off,
+                                     .ttl = 64,
+                                     .proto = 17,
+                                     .src = src,
+                                     .dst = dst};
+            us_ipv4_emit(ip, &r);
             memcpy(ip + 20, dgram + off, (size_t)len);
             fr->len = (uint16_t)(20 + len);
         }
@@ -136,7 +97,8 @@ static int inj_rx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time_n
             die("frame buffers too small for a %u-byte frame", ETH_HLEN + fr->len);
         memcpy(eth, d->mac.b, 6);
         memset(eth + 6, 0x02, 6);
-        put16(eth + 12, 0x0800);
+        eth[12] = 0x08; /* EtherType IPv4 */
+        eth[13] = 0x00;
         memcpy(eth + ETH_HLEN, fr->ip, fr->len);
         pkts[got++] = p;
         inj->head++;

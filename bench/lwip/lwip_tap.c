@@ -28,6 +28,8 @@
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
+#include "../tap/tap_open.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -89,22 +91,6 @@ static err_t tap_netif_init(struct netif *nif)
     memcpy(nif->hwaddr, mac, 6);
     nif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
     return ERR_OK;
-}
-
-static int tap_open(const char *name)
-{
-    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 /* ---- services ---- */
@@ -243,7 +229,7 @@ int main(int argc, char **argv)
     }
     IP4_ADDR(&mask, 255, 255, 255, 0);
     ip4_addr_set_zero(&gw);
-    tap_fd = tap_open(argv[1]);
+    tap_fd = tap_open(argv[1], O_NONBLOCK);
     if (tap_fd < 0) {
         perror("lwip_tap: open tap");
         return 1;

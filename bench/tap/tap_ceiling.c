@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tap_open.h"
+
 #define FRAME_LEN   1514
 #define TCP_PAYLOAD 1460
 
@@ -44,22 +46,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int tap_open(const char *name, int flags)
-{
-    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | flags);
-    if (fd < 0)
-        return -1;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 /* The kernel side's MAC address: the destination of the frames we write. */

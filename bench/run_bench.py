@@ -147,10 +147,16 @@ def ratio(better, u, p):
     return p["median"] / u["median"]
 
 
+def prog_dir(opts):
+    """Where the bench_* programs are: scripts/bench.sh builds them against
+    the installed library (BENCH_PROG_DIR); else the tree's build."""
+    return os.environ.get("BENCH_PROG_DIR") or os.path.join(opts["build"], "bench")
+
+
 def run_benches(opts, netns):
     rows, failures = [], []
     for b in BENCHES:
-        prog = os.path.join(opts["build"], "bench", b["prog"])
+        prog = os.path.join(prog_dir(opts), b["prog"])
         count = str(b["quick"] if opts["quick"] else b["full"])
         ucmd = [prog, "ustack", count] + b["args"]
         kcmd = [prog, "kernel", count] + b["args"]

@@ -100,13 +100,17 @@ uint32_t us_tcp_rack_detect_loss(struct us_stack *s, struct us_tcpcb *tp)
         return 0;
     us_time_ns wnd = reo_wnd(tp), wait = 0;
     uint32_t newly = 0;
-    for (uint32_t i = 0; i < tp->rtx.n; i++) {
-        struct us_tcp_seg *g = us_tcp_rtx_at(&tp->rtx, i);
-        if (g->flags & US_TCP_SEG_SACKED)
-            continue;
-        /* Already waiting for its retransmission. */
-        if ((g->flags & (US_TCP_SEG_LOST | US_TCP_SEG_RETRANS)) == US_TCP_SEG_LOST)
-            continue;
+    /* Only the records still unaccounted for, oldest transmission first
+     * (Linux's tsorted_sent_queue): SACKed ones and those waiting for a
+     * retransmission are not on the list, and the walk ends at the first
+     * sent after the most recently delivered one. */
+    struct us_tcp_rtx *q = &tp->rtx;
+    for (uint32_t link = q->thead; link;) {
+        struct us_tcp_seg *g = &q->seg[link - 1];
+        link = g->tnext;
+        if (g->xmit_time > tp->rack.xmit_time)
+            break;
+        s->mib.tcpext.TCPRackSegsExamined++;
         if (!sent_after(tp->rack.xmit_time, tp->rack.end_seq, g->xmit_time, g->end))
             continue;
         us_time_ns deadline = g->xmit_time + tp->rack.rtt + wnd;
@@ -114,7 +118,7 @@ uint32_t us_tcp_rack_detect_loss(struct us_stack *s, struct us_tcpcb *tp)
             if (g->flags & US_TCP_SEG_RETRANS)
                 s->mib.tcpext.TCPLostRetransmit++;
             newly += us_tcp_seg_len(g);
-            us_tcp_rtx_mark_lost(&tp->rtx, g);
+            us_tcp_rtx_mark_lost(q, g); /* off the list */
         } else if (deadline - s->now > wait) {
             wait = deadline - s->now;
         }

@@ -216,7 +216,7 @@ void us_tcp_send_syn(struct us_stack *s, struct us_tcpcb *tp)
     if (us_seq_gt(tp->snd_nxt, tp->snd_max))
         tp->snd_max = tp->snd_nxt;
     if (tp->rto_at == US_TIME_NEVER)
-        us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
+        us_tcp_timer_arm(s, tp, &tp->rto_at, s->now + tp->rto);
 }
 
 /* A bare ACK or RST carries snd_max, the highest sequence number sent (a
@@ -408,7 +408,7 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
         if (us_seq_gt(tp->snd_nxt, tp->snd_max))
             tp->snd_max = tp->snd_nxt;
         if (tp->rto_at == US_TIME_NEVER)
-            us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
+            us_tcp_timer_arm(s, tp, &tp->rto_at, s->now + tp->rto);
         tp->persist_at = US_TIME_NEVER;
         if (fin)
             break;
@@ -427,6 +427,6 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
         us_time_ns t = tp->rto << (tp->persist_backoff < 10 ? tp->persist_backoff : 10);
         if (t > US_TCP_RTO_MAX)
             t = US_TCP_RTO_MAX;
-        us_tcp_arm(s, &tp->persist_at, s->now + t);
+        us_tcp_timer_arm(s, tp, &tp->persist_at, s->now + t);
     }
 }

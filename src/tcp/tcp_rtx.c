@@ -62,9 +62,23 @@ static void tl_insert_after(struct us_tcp_rtx *q, uint32_t after, uint32_t slot)
     g->tlisted = true;
 }
 
+/* (xmit_time, end) of a before b: the time order, ties by sequence. */
+static bool sent_before(const struct us_tcp_seg *a, const struct us_tcp_seg *b)
+{
+    return a->xmit_time < b->xmit_time ||
+           (a->xmit_time == b->xmit_time && us_seq_lt(a->end, b->end));
+}
+
+/* Links the record at slot in its place by (xmit_time, end): at the tail,
+ * unless records sent in the same instant end beyond it (a retransmission
+ * after new data in one round of the virtual clock). */
 static void tl_append(struct us_tcp_rtx *q, uint32_t slot)
 {
-    tl_insert_after(q, q->ttail, slot);
+    const struct us_tcp_seg *g = &q->seg[slot];
+    uint32_t after = q->ttail;
+    while (after && sent_before(g, link_seg(q, after)))
+        after = link_seg(q, after)->tprev;
+    tl_insert_after(q, after, slot);
 }
 
 /* Moves the record at slot from to the free slot to, keeping the list's
@@ -299,27 +313,16 @@ void us_tcp_rtx_clear_sacks(struct us_tcp_rtx *q)
     us_tcp_rtx_rebuild_tlist(q);
 }
 
-/* (xmit_time, end) of a before b: the time order, ties by sequence. */
-static bool sent_before(const struct us_tcp_seg *a, const struct us_tcp_seg *b)
-{
-    return a->xmit_time < b->xmit_time ||
-           (a->xmit_time == b->xmit_time && us_seq_lt(a->end, b->end));
-}
-
 void us_tcp_rtx_rebuild_tlist(struct us_tcp_rtx *q)
 {
-    /* Insertion from the newest end, in sequence order: records sent once
-     * are already in time order that way, so each walk back passes only
-     * the retransmitted ones. Rare (a reneging peer, an undone timeout). */
+    /* In sequence order: records sent once are in time order that way
+     * already, so each insertion walks back only past retransmitted ones.
+     * Rare (a reneging peer, an undone timeout). */
     for (uint32_t i = 0; i < q->n; i++) {
         uint32_t slot = us_tcp_rtx_slot(q, i);
         struct us_tcp_seg *g = &q->seg[slot];
-        if (g->tlisted || !belongs(g))
-            continue;
-        uint32_t after = q->ttail;
-        while (after && sent_before(g, link_seg(q, after)))
-            after = link_seg(q, after)->tprev;
-        tl_insert_after(q, after, slot);
+        if (!g->tlisted && belongs(g))
+            tl_append(q, slot);
     }
 }
 

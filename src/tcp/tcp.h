@@ -140,8 +140,8 @@ struct us_tcpcb {
      * leaves the entry alone until it comes due (lazy re-arming). */
     us_time_ns timer_key;
     struct us_tcpcb *th_child, *th_next, *th_prev; /* pairing-heap links */
-    struct us_tcpcb *th_due;                       /* the poll's list of due ones */
-    bool th_filed;
+    bool th_filed;                                 /* in the heap */
+    bool th_in_due; /* on the poll's list of due ones, linked by th_next */
 
     /* Timestamps (RFC 7323 §3-4). */
     uint32_t ts_recent, ts_offset;

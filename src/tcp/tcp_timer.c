@@ -122,7 +122,8 @@ static void heap_remove(struct us_tcp_table *t, struct us_tcpcb *tp)
 /* Files tp so that it comes due no later than when. */
 static void heap_need(struct us_tcp_table *t, struct us_tcpcb *tp, us_time_ns when)
 {
-    if (when == US_TIME_NEVER || tp->dead)
+    /* One on the poll's due list is filed when the poll comes to it. */
+    if (when == US_TIME_NEVER || tp->dead || tp->th_in_due)
         return;
     if (!tp->th_filed || when < tp->timer_key)
         heap_file(t, tp, when);
@@ -399,16 +400,17 @@ us_time_ns us_tcp_timers(struct us_stack *s, us_time_ns now)
          * their keys. */
         struct us_tcpcb *due = NULL, **tail = &due;
         while (t->timer_heap && t->timer_heap->timer_key <= now) {
-            struct us_tcpcb *tp = heap_pop(t);
-            tp->th_due = NULL;
+            struct us_tcpcb *tp = heap_pop(t); /* its th_next is free now */
+            tp->th_in_due = true;
             *tail = tp;
-            tail = &tp->th_due;
+            tail = &tp->th_next;
         }
         /* A freed tcpcb stays readable until the reap below, so the list
          * survives callbacks that close sockets. */
         for (struct us_tcpcb *tp = due, *next; tp; tp = next) {
-            next = tp->th_due;
-            tp->th_due = NULL;
+            next = tp->th_next;
+            tp->th_next = NULL;
+            tp->th_in_due = false;
             s->mib.tcpext.TCPTimerConnsExamined++;
             if (tp->dead)
                 continue;

@@ -118,6 +118,33 @@ BENCHES = [
     },
 ]
 
+# Bulk through loss on the simulated wire (bench_tcp_loss): 1 Gbit/s, 10 ms
+# RTT, a's frames dropped (or held back) at random, on the virtual clock, so
+# the goodput is the protocol's and the CPU time per MB is what ustack spent
+# on it. No peer: the kernel cannot run on that clock (the over-TAP rows
+# compare ustack and the kernel as senders through the same loss).
+for _pct, _full, _quick in (("1", 128, 32), ("5", 64, 16), ("10", 64, 16)):
+    BENCHES.append({
+        "name": "tcp_loss_%s" % _pct,
+        "prog": "bench_tcp_loss", "full": _full, "quick": _quick, "args": [_pct],
+        "peer": None, "note": "ustack only (virtual clock)",
+        "figures": [
+            ("cpu_ms_per_mb", "TCP bulk, %s%% loss, 1 Gbit/s 10 ms: CPU" % _pct, "ms/MB", "lower"),
+            ("goodput_mbit_s", "TCP bulk, %s%% loss, 1 Gbit/s 10 ms: goodput" % _pct,
+             "Mbit/s (virtual)", "higher"),
+        ],
+    })
+BENCHES.append({
+    "name": "tcp_reorder_1",
+    "prog": "bench_tcp_loss", "full": 256, "quick": 64, "args": ["0", "1"],
+    "peer": None, "note": "ustack only (virtual clock)",
+    "figures": [
+        ("cpu_ms_per_mb", "TCP bulk, 1% reordered, 3 MiB window: CPU", "ms/MB", "lower"),
+        ("goodput_mbit_s", "TCP bulk, 1% reordered, 3 MiB window: goodput",
+         "Mbit/s (virtual)", "higher"),
+    ],
+})
+
 
 class ProgramFailed(Exception):
     pass
@@ -169,7 +196,9 @@ def run_benches(opts, netns):
                           " && sysctl -qw net.ipv4.tcp_min_tso_segs=1").format(b["lo_mtu"])
             kcmd = ["unshare", "-n", "sh", "-c", setup + ' && exec "$0" "$@"'] + kcmd
         skip_peer = None
-        if b.get("peer_needs_root") and not netns:
+        if b["peer"] is None:
+            skip_peer = b.get("note", "no peer")
+        elif b.get("peer_needs_root") and not netns:
             skip_peer = "needs root (raw socket)"
         if b.get("lo_mtu") and not netns:
             skip_peer = "needs root (lo MTU in a private netns)"
@@ -255,7 +284,7 @@ def print_table(rows, runs):
     for r in rows:
         rt = "%.2fx" % r["ratio"] if r.get("ratio") else (r.get("note") or "-")
         table.append((r["figure"], r.get("unit", ""), fmt_cell(r["ustack"]),
-                      r.get("peer_name", "-"), fmt_cell(r.get("peer")), rt))
+                      r.get("peer_name") or "-", fmt_cell(r.get("peer")), rt))
     widths = [max(len(t[i]) for t in table) for i in range(len(head))]
     print("median [min-max] of %d runs each, ustack and peer alternated; "
           "ratio > 1: ustack ahead" % runs)

@@ -79,6 +79,8 @@
     X(TCPLossProbeRecovery)                                                                        \
     X(TCPLostRetransmit)                                                                           \
     X(TCPSACKReorder)                                                                              \
+    X(TCPRackSegsExamined)  /* ustack's: records RACK looked at (work, not window) */              \
+    X(TCPTimerConnsExamined) /* ustack's: connections the timer poll looked at */                  \
     X(TCPDSACKOldSent)                                                                             \
     X(TCPDSACKOfoSent)                                                                             \
     X(OutOfWindowIcmps)                                                                            \

@@ -135,6 +135,13 @@ struct us_tcpcb {
     uint32_t syn_retries;
     us_time_ns rto_at, delack_at, persist_at, keep_at, tw_at, fin2_at;
     uint32_t persist_backoff;
+    /* The stack's timer heap (tcp_timer.c): filed under timer_key, never
+     * later than the earliest deadline above; a deadline that moves later
+     * leaves the entry alone until it comes due (lazy re-arming). */
+    us_time_ns timer_key;
+    struct us_tcpcb *th_child, *th_next, *th_prev; /* pairing-heap links */
+    bool th_filed;                                 /* in the heap */
+    bool th_in_due; /* on the poll's list of due ones, linked by th_next */
 
     /* Timestamps (RFC 7323 §3-4). */
     uint32_t ts_recent, ts_offset;
@@ -215,7 +222,10 @@ struct us_tcp_table {
     struct us_tcpcb *graveyard;               /* freed this round, released later */
     uint32_t n_tw;                            /* connections in TIME_WAIT */
     uint32_t n_orphans;
+    /* Earliest deadline armed through us_tcp_arm without its tcpcb (not in
+     * the heap): the poll then files every connection once. */
     us_time_ns next_timer;
+    struct us_tcpcb *timer_heap; /* root: the connection due first */
     uint64_t isn_secret[2];
     uint32_t cookie_secret;
     uint64_t challenge_sec;  /* the second tcp_challenge_ack_limit counts in */
@@ -387,6 +397,11 @@ void us_tcp_tlp_ack(struct us_stack *s, struct us_tcpcb *tp, uint32_t ack, bool 
 
 /* ---- tcp_timer.c ---- */
 us_time_ns us_tcp_timers(struct us_stack *s, us_time_ns now);
+/* Sets tp's deadline *slot (one of its *_at fields) to when. O(1) unless
+ * the deadline is earlier than any tp already had (O(log n) amortised). */
+void us_tcp_timer_arm(struct us_stack *s, struct us_tcpcb *tp, us_time_ns *slot, us_time_ns when);
+/* The same without the tcpcb: the next poll past when walks every
+ * connection once to file it. For callers that cannot name the tcpcb. */
 void us_tcp_arm(struct us_stack *s, us_time_ns *slot, us_time_ns when);
 void us_tcp_rearm_rto(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_rtt_sample(struct us_tcpcb *tp, us_time_ns rtt);

@@ -19,6 +19,8 @@
 
 #include "sock/sock.h"
 
+#include <string.h>
+
 uint32_t us_tcp_pipe(const struct us_tcpcb *tp)
 {
     /* RFC 6675 §4's pipe as Linux's tcp_packets_in_flight, in bytes: sent,
@@ -46,12 +48,78 @@ static void note_first(us_time_ns *first, us_time_ns t)
         *first = t;
 }
 
-/* RFC 2018 §4: the blocks mark records SACKed; a record the block covers
- * only in part is split so that exactly the covered part is marked. */
+/* Marks the records in [l, r) SACKed, splitting one the range covers only
+ * in part so that exactly the covered part is marked. false if a split
+ * failed (out of memory): the range is then not wholly marked. */
+static bool tag_range(struct us_stack *s, struct us_tcpcb *tp, uint32_t l, uint32_t r,
+                      struct ack_sample *a)
+{
+    for (uint32_t i = us_tcp_rtx_find(&tp->rtx, l); i < tp->rtx.n; i++) {
+        struct us_tcp_seg *g = us_tcp_rtx_at(&tp->rtx, i);
+        if (!us_seq_lt(g->seq, r))
+            break;
+        if (g->flags & US_TCP_SEG_SACKED)
+            continue;
+        if (us_seq_lt(g->seq, l)) {
+            if (us_tcp_rtx_split(&tp->rtx, i, l) < 0)
+                return false;
+            continue; /* the covered half is record i + 1 */
+        }
+        if (us_seq_gt(g->end, r)) {
+            if (us_tcp_rtx_split(&tp->rtx, i, r) < 0)
+                return false;
+            g = us_tcp_rtx_at(&tp->rtx, i);
+        }
+        a->delivered += us_tcp_seg_len(g);
+        if (!(g->flags & US_TCP_SEG_EVER_RETRANS))
+            note_first(&a->first_sackt, g->xmit_time);
+        us_tcp_rack_delivered(s, tp, g);
+        us_tcp_rtx_mark_sacked(&tp->rtx, g);
+        if (us_seq_gt(g->end, a->fack))
+            a->fack = g->end;
+    }
+    return true;
+}
+
+/* Tags [l, r) less what the previous ACK's blocks covered: those records
+ * are SACKed already, and a block that grows by a segment per ACK would
+ * otherwise be walked whole on every ACK. */
+static bool tag_new_part(struct us_stack *s, struct us_tcpcb *tp, uint32_t l, uint32_t r,
+                         struct ack_sample *a)
+{
+    const struct us_tcp_rtx *q = &tp->rtx;
+    bool done[US_TCP_MAX_SACK] = {false};
+    uint32_t cur = l;
+    /* The cached blocks are disjoint: take them lowest first. */
+    for (;;) {
+        int low = -1;
+        for (int k = 0; k < q->sack_cache_n; k++) {
+            const struct us_tcp_sack_block *c = &q->sack_cache[k];
+            if (done[k] || !us_seq_gt(c->right, cur) || !us_seq_lt(c->left, r))
+                continue;
+            if (low < 0 || us_seq_lt(c->left, q->sack_cache[low].left))
+                low = k;
+        }
+        if (low < 0)
+            break;
+        done[low] = true;
+        const struct us_tcp_sack_block *c = &q->sack_cache[low];
+        if (us_seq_lt(cur, c->left) && !tag_range(s, tp, cur, c->left, a))
+            return false;
+        if (us_seq_gt(c->right, cur))
+            cur = c->right;
+    }
+    return !us_seq_lt(cur, r) || tag_range(s, tp, cur, r, a);
+}
+
+/* RFC 2018 §4: the blocks mark records SACKed. */
 static void sack_tag(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th,
                      struct ack_sample *a)
 {
     const struct us_tcp_opts *o = &th->opts;
+    struct us_tcp_sack_block cache[US_TCP_MAX_SACK];
+    uint8_t ncache = 0;
+    bool ok = true;
     for (unsigned k = 0; k < o->sack_count; k++) {
         uint32_t l = o->sack[k].left, r = o->sack[k].right;
         /* RFC 2883 §4: a first block below the cumulative ACK, or inside
@@ -71,31 +139,21 @@ static void sack_tag(struct us_stack *s, struct us_tcpcb *tp, const struct us_tc
             continue;
         if (us_seq_lt(l, tp->snd_una))
             l = tp->snd_una;
-        for (uint32_t i = us_tcp_rtx_find(&tp->rtx, l); i < tp->rtx.n; i++) {
-            struct us_tcp_seg *g = us_tcp_rtx_at(&tp->rtx, i);
-            if (!us_seq_lt(g->seq, r))
-                break;
-            if (g->flags & US_TCP_SEG_SACKED)
-                continue;
-            if (us_seq_lt(g->seq, l)) {
-                if (us_tcp_rtx_split(&tp->rtx, i, l) < 0)
-                    break;
-                continue; /* the covered half is record i + 1 */
-            }
-            if (us_seq_gt(g->end, r)) {
-                if (us_tcp_rtx_split(&tp->rtx, i, r) < 0)
-                    break;
-                g = us_tcp_rtx_at(&tp->rtx, i);
-            }
-            a->delivered += us_tcp_seg_len(g);
-            if (!(g->flags & US_TCP_SEG_EVER_RETRANS))
-                note_first(&a->first_sackt, g->xmit_time);
-            us_tcp_rack_delivered(s, tp, g);
-            us_tcp_rtx_mark_sacked(&tp->rtx, g);
-            if (us_seq_gt(g->end, a->fack))
-                a->fack = g->end;
-        }
+        if (ok && !tag_new_part(s, tp, l, r, a))
+            ok = false;
+        if (!ok)
+            tag_range(s, tp, l, r, a); /* no cache to trust: the whole block */
+        /* Kept if disjoint from those kept so far (a misbehaving peer's
+         * overlapping blocks are simply not cached). */
+        bool disjoint = true;
+        for (unsigned j = 0; j < ncache; j++)
+            if (us_seq_lt(cache[j].left, r) && us_seq_gt(cache[j].right, l))
+                disjoint = false;
+        if (disjoint)
+            cache[ncache++] = (struct us_tcp_sack_block){l, r};
     }
+    tp->rtx.sack_cache_n = ok ? ncache : 0;
+    memcpy(tp->rtx.sack_cache, cache, ncache * sizeof(cache[0]));
 }
 
 /* The cumulative ACK: records up to ack leave the queue (Linux's

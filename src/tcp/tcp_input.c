@@ -404,7 +404,7 @@ static bool time_wait_input(struct us_stack *s, struct us_tcpcb *tp, const struc
     }
     /* A retransmitted FIN: ACK it again and restart the 2MSL wait. */
     if (th->flags & US_TCP_FIN)
-        us_tcp_arm(s, &tp->tw_at, s->now + US_TCP_TIMEWAIT_LEN);
+        us_tcp_timer_arm(s, tp, &tp->tw_at, s->now + US_TCP_TIMEWAIT_LEN);
     us_tcp_send_ack(s, tp);
     return false;
 }
@@ -592,8 +592,8 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
         if (fin_acked) {
             us_tcp_set_state(s, tp, US_TCP_FIN_WAIT2);
             if (!tp->sk) /* tcp_fin_timeout for an orphan */
-                us_tcp_arm(s, &tp->fin2_at,
-                           s->now + (us_time_ns)s->sysctl.tcp_fin_timeout * US_NS_PER_SEC);
+                us_tcp_timer_arm(s, tp, &tp->fin2_at,
+                                 s->now + (us_time_ns)s->sysctl.tcp_fin_timeout * US_NS_PER_SEC);
             tp->wake = true;
         }
         break;

@@ -2,9 +2,13 @@
  * no overlapping bytes, and the RFC 2018 SACK blocks kept in step with it.
  *
  * Inserts at or after the tail (the common case: a hole, then segments
- * arriving in order behind it) take constant time; an insert into the middle
- * walks the list from the head, bounded by the caller's memory limit (Linux
- * uses an rbtree here; a list keeps the hot path simple). */
+ * arriving in order behind it) take constant time. An insert into the middle
+ * (a retransmission filling a hole other than the first) walks from the
+ * segment queued last when it lies before the new one — retransmissions come
+ * lowest hole first, so that walk passes only the data between two holes —
+ * and from the head otherwise; the run it joins takes its right edge from
+ * the SACK block that reports it instead of a walk. (Linux uses an rbtree
+ * here; a list with these two shortcuts keeps the hot path simple.) */
 #include "tcp/tcp_ofo.h"
 
 #include <string.h>
@@ -117,6 +121,8 @@ static void sack_new_run(struct us_tcp_ofo *ofo, uint32_t left, uint32_t right)
 
 static void unlink_head(struct us_tcp_ofo *ofo, struct us_pkt *p)
 {
+    if (ofo->hint == p)
+        ofo->hint = NULL;
     ofo->head = p->next;
     if (!ofo->head)
         ofo->tail = NULL;
@@ -142,6 +148,8 @@ static void ofo_advance(struct us_tcp_ofo *ofo, uint32_t rcv_nxt)
     }
     if (p && us_seq_lt(ofo->tail_run_left, seg_seq(p)))
         ofo->tail_run_left = seg_seq(p);
+    if (p && ofo->hint && us_seq_lt(ofo->hint_run_left, seg_seq(p)))
+        ofo->hint_run_left = seg_seq(p); /* the hint is in the first run */
     sack_advance(ofo, rcv_nxt);
 }
 
@@ -169,7 +177,13 @@ enum us_tcp_ofo_result us_tcp_ofo_insert(struct us_tcp_ofo *ofo, struct us_pkt *
         prev = ofo->tail;
         prev_left = ofo->tail_run_left;
     } else {
-        for (struct us_pkt *p = ofo->head; p && us_seq_lt(seg_seq(p), s); p = p->next) {
+        struct us_pkt *p = ofo->head;
+        if (ofo->hint && us_seq_lt(seg_seq(ofo->hint), s)) {
+            prev = ofo->hint;
+            prev_left = ofo->hint_run_left;
+            p = prev->next;
+        }
+        for (; p && us_seq_lt(seg_seq(p), s); p = p->next) {
             if (!prev || seg_end(prev) != seg_seq(p))
                 prev_left = seg_seq(p);
             prev = p;
@@ -204,6 +218,8 @@ enum us_tcp_ofo_result us_tcp_ofo_insert(struct us_tcp_ofo *ofo, struct us_pkt *
     while (next && us_seq_leq(seg_end(next), e)) {
         struct us_pkt *covered = next;
         next = next->next;
+        if (ofo->hint == covered)
+            ofo->hint = NULL;
         ofo->bytes -= covered->len;
         ofo->truesize -= us_pkt_truesize(covered);
         ofo->count--;
@@ -228,14 +244,29 @@ enum us_tcp_ofo_result us_tcp_ofo_insert(struct us_tcp_ofo *ofo, struct us_pkt *
     ofo->truesize += us_pkt_truesize(pkt);
     ofo->count++;
 
-    /* The run now containing the segment, for the SACK blocks. */
+    /* The run now containing the segment, for the SACK blocks: a run it
+     * joins on the right is a reported block (every run is, while there
+     * are at most US_TCP_MAX_SACK of them), else it is walked. */
     uint32_t left = prev && seg_end(prev) == s ? prev_left : s;
-    struct us_pkt *last = pkt;
-    while (last->next && seg_seq(last->next) == seg_end(last))
-        last = last->next;
-    if (last == ofo->tail)
+    uint32_t right = seg_end(pkt);
+    if (next && seg_seq(next) == right) {
+        unsigned k = 0;
+        while (k < ofo->sack_count && ofo->sack[k].left != right)
+            k++;
+        if (k < ofo->sack_count) {
+            right = ofo->sack[k].right;
+        } else {
+            struct us_pkt *last = next;
+            while (last->next && seg_seq(last->next) == seg_end(last))
+                last = last->next;
+            right = seg_end(last);
+        }
+    }
+    if (right == seg_end(ofo->tail))
         ofo->tail_run_left = left;
-    sack_new_run(ofo, left, seg_end(last));
+    ofo->hint = pkt;
+    ofo->hint_run_left = left;
+    sack_new_run(ofo, left, right);
     return US_TCP_OFO_QUEUED;
 
 duplicate:

@@ -35,6 +35,12 @@ struct us_tcp_ofo {
     uint32_t truesize;          /* sum of us_pkt_truesize() of held segments */
     uint32_t count;             /* segments held */
     uint32_t tail_run_left;     /* left edge of the contiguous run that ends at tail */
+    /* The segment queued last and its run's left edge: retransmissions
+     * fill holes lowest first, so the next insert's place is usually after
+     * it, and the walk starts there instead of at the head. NULL when it
+     * has left the queue. */
+    struct us_pkt *hint;
+    uint32_t hint_run_left;
     /* The blocks most recently reported, most recent first (RFC 2018 §4):
      * each is exactly one contiguous run of held data, all disjoint, all
      * above rcv_nxt. Like Linux's tp->selective_acks[]. */

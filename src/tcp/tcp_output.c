@@ -216,7 +216,7 @@ void us_tcp_send_syn(struct us_stack *s, struct us_tcpcb *tp)
     if (us_seq_gt(tp->snd_nxt, tp->snd_max))
         tp->snd_max = tp->snd_nxt;
     if (tp->rto_at == US_TIME_NEVER)
-        us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
+        us_tcp_timer_arm(s, tp, &tp->rto_at, s->now + tp->rto);
 }
 
 /* A bare ACK or RST carries snd_max, the highest sequence number sent (a
@@ -307,11 +307,13 @@ int us_tcp_retransmit_seg(struct us_stack *s, struct us_tcpcb *tp, uint32_t i)
 }
 
 /* RFC 6675 §5 NextSeg() rule 1, as Linux's tcp_xmit_retransmit_queue: the
- * lowest records deemed lost and not yet resent, while the pipe allows. */
+ * lowest records deemed lost and not yet resent, while the pipe allows;
+ * from where the last walk stopped (retransmit_skb_hint), not the head. */
 static void retransmit_lost(struct us_stack *s, struct us_tcpcb *tp)
 {
     uint32_t wnd_end = tp->snd_una + tp->snd_wnd;
-    for (uint32_t i = 0; i < tp->rtx.n && tp->rtx.lost > tp->rtx.retrans; i++) {
+    uint32_t i = us_tcp_rtx_retrans_start(&tp->rtx);
+    for (; i < tp->rtx.n && tp->rtx.lost > tp->rtx.retrans; i++) {
         struct us_tcp_seg *g = us_tcp_rtx_at(&tp->rtx, i);
         if ((g->flags & (US_TCP_SEG_SACKED | US_TCP_SEG_LOST | US_TCP_SEG_RETRANS)) !=
             US_TCP_SEG_LOST)
@@ -327,6 +329,7 @@ static void retransmit_lost(struct us_stack *s, struct us_tcpcb *tp)
         if (us_tcp_retransmit_seg(s, tp, i) < 0)
             break;
     }
+    us_tcp_rtx_retrans_stop(&tp->rtx, i);
 }
 
 void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
@@ -405,7 +408,7 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
         if (us_seq_gt(tp->snd_nxt, tp->snd_max))
             tp->snd_max = tp->snd_nxt;
         if (tp->rto_at == US_TIME_NEVER)
-            us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
+            us_tcp_timer_arm(s, tp, &tp->rto_at, s->now + tp->rto);
         tp->persist_at = US_TIME_NEVER;
         if (fin)
             break;
@@ -424,6 +427,6 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
         us_time_ns t = tp->rto << (tp->persist_backoff < 10 ? tp->persist_backoff : 10);
         if (t > US_TCP_RTO_MAX)
             t = US_TCP_RTO_MAX;
-        us_tcp_arm(s, &tp->persist_at, s->now + t);
+        us_tcp_timer_arm(s, tp, &tp->persist_at, s->now + t);
     }
 }

@@ -100,21 +100,23 @@ uint32_t us_tcp_rack_detect_loss(struct us_stack *s, struct us_tcpcb *tp)
         return 0;
     us_time_ns wnd = reo_wnd(tp), wait = 0;
     uint32_t newly = 0;
-    for (uint32_t i = 0; i < tp->rtx.n; i++) {
-        struct us_tcp_seg *g = us_tcp_rtx_at(&tp->rtx, i);
-        if (g->flags & US_TCP_SEG_SACKED)
-            continue;
-        /* Already waiting for its retransmission. */
-        if ((g->flags & (US_TCP_SEG_LOST | US_TCP_SEG_RETRANS)) == US_TCP_SEG_LOST)
-            continue;
+    /* Only the records still unaccounted for, in the order they were sent
+     * (Linux's tsorted_sent_queue, ordered as RACK_sent_after): SACKed
+     * ones and those waiting for a retransmission are not on the list, and
+     * the walk ends at the first sent after the most recently delivered. */
+    struct us_tcp_rtx *q = &tp->rtx;
+    for (uint32_t link = q->thead; link;) {
+        struct us_tcp_seg *g = &q->seg[link - 1];
+        link = g->tnext;
+        s->mib.tcpext.TCPRackSegsExamined++;
         if (!sent_after(tp->rack.xmit_time, tp->rack.end_seq, g->xmit_time, g->end))
-            continue;
+            break;
         us_time_ns deadline = g->xmit_time + tp->rack.rtt + wnd;
         if (deadline <= s->now) {
             if (g->flags & US_TCP_SEG_RETRANS)
                 s->mib.tcpext.TCPLostRetransmit++;
             newly += us_tcp_seg_len(g);
-            us_tcp_rtx_mark_lost(&tp->rtx, g);
+            us_tcp_rtx_mark_lost(q, g); /* off the list */
         } else if (deadline - s->now > wait) {
             wait = deadline - s->now;
         }
@@ -122,7 +124,7 @@ uint32_t us_tcp_rack_detect_loss(struct us_stack *s, struct us_tcpcb *tp)
     /* Segments that may yet be reordered, not lost: look again when
      * their reordering window has passed (RFC 8985 §6.3). */
     if (wait)
-        us_tcp_arm(s, &tp->reo_at, s->now + wait);
+        us_tcp_timer_arm(s, tp, &tp->reo_at, s->now + wait);
     return newly;
 }
 
@@ -168,7 +170,7 @@ void us_tcp_tlp_schedule(struct us_stack *s, struct us_tcpcb *tp)
     us_time_ns at = s->now + pto;
     if (tp->rto_at != US_TIME_NEVER && at > tp->rto_at)
         at = tp->rto_at;
-    us_tcp_arm(s, &tp->tlp_at, at);
+    us_tcp_timer_arm(s, tp, &tp->tlp_at, at);
 }
 
 void us_tcp_tlp_fire(struct us_stack *s, struct us_tcpcb *tp)

@@ -92,7 +92,7 @@ static void ack_policy(struct us_stack *s, struct us_tcpcb *tp, uint32_t len)
     }
     if (!(tp->flags & TF_DELACK)) {
         tp->flags |= TF_DELACK;
-        us_tcp_arm(s, &tp->delack_at, s->now + US_TCP_DELACK_MIN);
+        us_tcp_timer_arm(s, tp, &tp->delack_at, s->now + US_TCP_DELACK_MIN);
     }
 }
 

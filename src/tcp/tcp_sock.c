@@ -380,7 +380,8 @@ void us_tcp_sock_close(struct us_stack *s, struct us_sock *sk, bool quiet)
         tp->flags |= TF_FIN_QUEUED;
         break;
     case US_TCP_FIN_WAIT2:
-        us_tcp_arm(s, &tp->fin2_at, s->now + (us_time_ns)s->sysctl.tcp_fin_timeout * US_NS_PER_SEC);
+        us_tcp_timer_arm(s, tp, &tp->fin2_at,
+                         s->now + (us_time_ns)s->sysctl.tcp_fin_timeout * US_NS_PER_SEC);
         break;
     default:
         break;

@@ -4,14 +4,136 @@
  * §3.8.4, Linux's knobs), orphaned FIN_WAIT2 (tcp_fin_timeout) and
  * TIME_WAIT (2MSL = 60 s, Linux's TCP_TIMEWAIT_LEN).
  *
- * Each connection keeps absolute deadlines; the stack remembers the
- * earliest of all, so a round with nothing due costs one comparison, and
- * us_stack_poll returns it as the stack's next deadline. */
+ * Each connection keeps absolute deadlines, and the stack a pairing heap
+ * of connections keyed on a time no later than each one's earliest
+ * deadline (a min-heap like Linux's timer wheel is a hash: per expiry the
+ * cost is that of the connections with something due, not of all of them).
+ * Re-arming is lazy, as Linux's mod_timer of a pending timer: a deadline
+ * that moves later (the RTO and the loss probe, on every ACK) only writes
+ * the field; the heap entry fires at the old time, finds nothing due and is
+ * filed again under the new earliest. Only a deadline that moves earlier
+ * touches the heap. us_stack_poll returns the heap's first key as the
+ * stack's next deadline. */
 #include "tcp/tcp.h"
 
 #include "sock/sock.h"
 
 #include <errno.h>
+
+/* ---- the pairing heap (Fredman, Sedgewick, Sleator, Tarjan 1986) ---- */
+
+/* Two detached roots, either NULL: the later becomes the earlier's first
+ * child. */
+static struct us_tcpcb *meld(struct us_tcpcb *a, struct us_tcpcb *b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    if (b->timer_key < a->timer_key) {
+        struct us_tcpcb *t = a;
+        a = b;
+        b = t;
+    }
+    b->th_prev = a;
+    b->th_next = a->th_child;
+    if (a->th_child)
+        a->th_child->th_prev = b;
+    a->th_child = b;
+    a->th_prev = a->th_next = NULL;
+    return a;
+}
+
+/* The two-pass pairing of a list of siblings into one heap. */
+static struct us_tcpcb *merge_pairs(struct us_tcpcb *first)
+{
+    struct us_tcpcb *pairs = NULL; /* melded pairs, last first, via th_next */
+    while (first) {
+        struct us_tcpcb *a = first, *b = a->th_next;
+        first = b ? b->th_next : NULL;
+        a->th_prev = a->th_next = NULL;
+        if (b)
+            b->th_prev = b->th_next = NULL;
+        struct us_tcpcb *m = meld(a, b);
+        m->th_next = pairs;
+        pairs = m;
+    }
+    struct us_tcpcb *root = NULL;
+    while (pairs) {
+        struct us_tcpcb *m = pairs;
+        pairs = m->th_next;
+        m->th_next = NULL;
+        root = meld(root, m);
+    }
+    return root;
+}
+
+/* Detaches tp (not the root) and its subtree from the heap. */
+static void cut(struct us_tcpcb *tp)
+{
+    struct us_tcpcb *p = tp->th_prev;
+    if (p->th_child == tp)
+        p->th_child = tp->th_next; /* p is the parent */
+    else
+        p->th_next = tp->th_next; /* p is the sibling before */
+    if (tp->th_next)
+        tp->th_next->th_prev = p;
+    tp->th_prev = tp->th_next = NULL;
+}
+
+static void heap_file(struct us_tcp_table *t, struct us_tcpcb *tp, us_time_ns key)
+{
+    tp->timer_key = key;
+    if (tp->th_filed) {
+        /* Only ever earlier: a decrease-key. */
+        if (tp != t->timer_heap) {
+            cut(tp);
+            t->timer_heap = meld(t->timer_heap, tp);
+        }
+        return;
+    }
+    tp->th_child = tp->th_prev = tp->th_next = NULL;
+    tp->th_filed = true;
+    t->timer_heap = meld(t->timer_heap, tp);
+}
+
+static struct us_tcpcb *heap_pop(struct us_tcp_table *t)
+{
+    struct us_tcpcb *tp = t->timer_heap;
+    t->timer_heap = merge_pairs(tp->th_child);
+    tp->th_child = NULL;
+    tp->th_filed = false;
+    return tp;
+}
+
+static void heap_remove(struct us_tcp_table *t, struct us_tcpcb *tp)
+{
+    if (tp == t->timer_heap) {
+        heap_pop(t);
+        return;
+    }
+    cut(tp);
+    struct us_tcpcb *sub = merge_pairs(tp->th_child);
+    tp->th_child = NULL;
+    tp->th_filed = false;
+    t->timer_heap = meld(t->timer_heap, sub);
+}
+
+/* Files tp so that it comes due no later than when. */
+static void heap_need(struct us_tcp_table *t, struct us_tcpcb *tp, us_time_ns when)
+{
+    /* One on the poll's due list is filed when the poll comes to it. */
+    if (when == US_TIME_NEVER || tp->dead || tp->th_in_due)
+        return;
+    if (!tp->th_filed || when < tp->timer_key)
+        heap_file(t, tp, when);
+}
+
+void us_tcp_timer_arm(struct us_stack *s, struct us_tcpcb *tp, us_time_ns *slot, us_time_ns when)
+{
+    *slot = when;
+    heap_need(s->tcp, tp, when);
+}
 
 void us_tcp_arm(struct us_stack *s, us_time_ns *slot, us_time_ns when)
 {
@@ -22,7 +144,7 @@ void us_tcp_arm(struct us_stack *s, us_time_ns *slot, us_time_ns when)
 
 void us_tcp_rearm_rto(struct us_stack *s, struct us_tcpcb *tp)
 {
-    us_tcp_arm(s, &tp->rto_at, s->now + tp->rto);
+    us_tcp_timer_arm(s, tp, &tp->rto_at, s->now + tp->rto);
 }
 
 void us_tcp_rtt_sample(struct us_tcpcb *tp, us_time_ns rtt)
@@ -82,7 +204,7 @@ void us_tcp_reset_keepalive(struct us_stack *s, struct us_tcpcb *tp)
         return;
     }
     int idle = tp->keepidle ? tp->keepidle : s->sysctl.tcp_keepalive_time;
-    us_tcp_arm(s, &tp->keep_at, s->now + (us_time_ns)idle * US_NS_PER_SEC);
+    us_tcp_timer_arm(s, tp, &tp->keep_at, s->now + (us_time_ns)idle * US_NS_PER_SEC);
 }
 
 static us_time_ns backed_off(us_time_ns rto, uint32_t backoff)
@@ -114,7 +236,7 @@ static void rto_fire(struct us_stack *s, struct us_tcpcb *tp)
         /* Linux's initial RTO of 1 s, doubled per retry (RFC 6298 §5.5). */
         us_time_ns t = backed_off(US_TCP_TIMEOUT_INIT, tp->backoff);
         us_tcp_send_syn(s, tp);
-        us_tcp_arm(s, &tp->rto_at, s->now + t);
+        us_tcp_timer_arm(s, tp, &tp->rto_at, s->now + t);
         return;
     }
     if (tp->snd_una == tp->snd_max) {
@@ -159,7 +281,7 @@ static void rto_fire(struct us_stack *s, struct us_tcpcb *tp)
     } else {
         us_tcp_output(s, tp);
     }
-    us_tcp_arm(s, &tp->rto_at, s->now + backed_off(tp->rto, tp->backoff));
+    us_tcp_timer_arm(s, tp, &tp->rto_at, s->now + backed_off(tp->rto, tp->backoff));
 }
 
 static void persist_fire(struct us_stack *s, struct us_tcpcb *tp)
@@ -177,7 +299,7 @@ static void persist_fire(struct us_stack *s, struct us_tcpcb *tp)
     s->mib.tcpext.TCPWinProbe++;
     us_tcp_send_probe(s, tp);
     tp->persist_backoff++;
-    us_tcp_arm(s, &tp->persist_at, s->now + backed_off(tp->rto, tp->persist_backoff));
+    us_tcp_timer_arm(s, tp, &tp->persist_at, s->now + backed_off(tp->rto, tp->persist_backoff));
 }
 
 static void keepalive_fire(struct us_stack *s, struct us_tcpcb *tp)
@@ -200,7 +322,7 @@ static void keepalive_fire(struct us_stack *s, struct us_tcpcb *tp)
         us_tcp_send_probe(s, tp);
         tp->keep_probes++;
     }
-    us_tcp_arm(s, &tp->keep_at, s->now + (us_time_ns)intvl * US_NS_PER_SEC);
+    us_tcp_timer_arm(s, tp, &tp->keep_at, s->now + (us_time_ns)intvl * US_NS_PER_SEC);
 }
 
 static void fire(struct us_stack *s, struct us_tcpcb *tp, us_time_ns now)
@@ -265,23 +387,44 @@ us_time_ns us_tcp_timers(struct us_stack *s, us_time_ns now)
 {
     struct us_tcp_table *t = s->tcp;
     if (now >= t->next_timer) {
+        /* A deadline was armed without its tcpcb: file every connection
+         * under its earliest once. */
         t->next_timer = US_TIME_NEVER;
-        /* A freed tcpcb stays readable until the reap below, and its
-         * all_next still leads on, so the walk survives callbacks that
-         * close sockets. */
         for (struct us_tcpcb *tp = t->all; tp; tp = tp->all_next) {
+            s->mib.tcpext.TCPTimerConnsExamined++;
+            heap_need(t, tp, earliest(tp));
+        }
+    }
+    if (t->timer_heap && t->timer_heap->timer_key <= now) {
+        /* Every connection filed as due, each fired once, in the order of
+         * their keys. */
+        struct us_tcpcb *due = NULL, **tail = &due;
+        while (t->timer_heap && t->timer_heap->timer_key <= now) {
+            struct us_tcpcb *tp = heap_pop(t); /* its th_next is free now */
+            tp->th_in_due = true;
+            *tail = tp;
+            tail = &tp->th_next;
+        }
+        /* A freed tcpcb stays readable until the reap below, so the list
+         * survives callbacks that close sockets. */
+        for (struct us_tcpcb *tp = due, *next; tp; tp = next) {
+            next = tp->th_next;
+            tp->th_next = NULL;
+            tp->th_in_due = false;
+            s->mib.tcpext.TCPTimerConnsExamined++;
             if (tp->dead)
                 continue;
             if (earliest(tp) <= now)
                 fire(s, tp, now);
+            heap_need(t, tp, earliest(tp)); /* a lazy entry, or the next deadline */
         }
         us_tcp_flush_output(s);
-        us_time_ns next = US_TIME_NEVER;
-        for (struct us_tcpcb *tp = t->all; tp; tp = tp->all_next)
-            if (!tp->dead)
-                next = us_time_min(next, earliest(tp));
-        t->next_timer = us_time_min(t->next_timer, next);
     }
+    /* Freed connections leave the heap before their memory goes. */
+    for (struct us_tcpcb *tp = t->graveyard; tp; tp = tp->out_next)
+        if (tp->th_filed)
+            heap_remove(t, tp);
     us_tcp_reap(s);
-    return t->next_timer;
+    us_time_ns next = t->timer_heap ? t->timer_heap->timer_key : US_TIME_NEVER;
+    return us_time_min(next, t->next_timer);
 }

@@ -71,6 +71,7 @@ void us_tcp_undo(struct us_tcpcb *tp, bool unmark_loss)
             if ((g->flags & (US_TCP_SEG_LOST | US_TCP_SEG_RETRANS)) == US_TCP_SEG_LOST)
                 us_tcp_rtx_unmark_lost(&tp->rtx, g);
         }
+        us_tcp_rtx_rebuild_tlist(&tp->rtx);
     }
     tp->undo_active = false;
 }

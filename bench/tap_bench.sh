@@ -14,8 +14,14 @@
 #   - kernel -> stack TCP bulk to discard (port 9),
 #   - stack -> kernel TCP bulk from chargen (port 19),
 #   - 1-byte echo (port 7) round trips, blocking and busy-polling client,
-# all with C clients timed by clock_gettime (bench/tap/), and the TAP write
-# and read ceilings. The veth peer: a second private namespace (a process
+# all with C clients timed by clock_gettime (bench/tap/), and the TAP's
+# ceilings: reading, writing one write() per frame and 64 per io_uring_enter()
+# (bench/tap/tap_ceiling.c, frames the kernel drops at once), and a bare TCP
+# sender writing in-window data into a real kernel socket, 32 frames per
+# io_uring_enter() (bench/tap/tap_tcp_ceiling.c). ustack sends through
+# io_uring (src/dev/uring_tx.c); its stack -> kernel bulk is also measured
+# with one write() per frame (USTACK_TAP_IO_URING=0), the way it sent
+# before. The veth peer: a second private namespace (a process
 # started with unshare -n, killed at the end) holds one end of a veth pair,
 # 192.0.2.130/25, where bench/tap/kernel_serve.c serves the same three
 # services with the kernel's TCP; the clients use the other end,
@@ -33,7 +39,7 @@
 #    "peer_name","peer":{median,min,max,runs},"peer_config","ratio","note"}
 # (the row format of scripts/bench.sh) where ratio > 1 means ustack is ahead
 # (ustack/peer for throughput, peer/ustack for latency), and a table on stderr.
-# --quick: 2 runs of 1 s per figure and 1.5 s per loss point (under a
+# --quick: 2 runs of 1 s per figure and per loss point (under a
 # minute); default 5 runs of 10 s (about 20 minutes). USTACK=path overrides
 # build/ustack.
 # Exits 77 (skipped) when not root or without unshare or /dev/net/tun.
@@ -45,7 +51,7 @@ SECS=10
 LOSS_SECS=
 while [ $# -gt 0 ]; do
   case $1 in
-  --quick) RUNS=2 SECS=1 LOSS_SECS=1.5 ;;
+  --quick) RUNS=2 SECS=1 LOSS_SECS=1 ;;
   --runs) RUNS=$2 && shift ;;
   --seconds) SECS=$2 && shift ;;
   --loss-seconds) LOSS_SECS=$2 && shift ;;
@@ -190,6 +196,14 @@ measure_peer() {
 }
 
 # The kernel over veth: kernel_serve in the peer namespace, the same clients.
+# ustack's stack -> kernel bulk with one write() per frame.
+measure_ustack_write() {
+  USTACK_TAP_IO_URING=0 start_peer ustack || return 0
+  grep -q "sending with write" "$WORK/ustack.log" || echo "tap_bench: ustack did not fall back to write()" >&2
+  timeout "$LIMIT" "$OUT/bulk_client" recv "$STACK_IP" 19 "$SECS" | record tx_bulk ustack-write bytes_per_s 1e-6 || true
+  stop_peer
+}
+
 measure_veth() {
   in_peer "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
   local pid=$! i
@@ -236,9 +250,13 @@ measure_ceiling() {
   timeout "$LIMIT" "$OUT/tap_ceiling" write "$TAP" "$SECS" >"$WORK/cw.json" || true
   record tap_write ceiling tcp_payload_bytes_per_s 1e-6 <"$WORK/cw.json"
   record tap_write_fps ceiling frames_per_s 1 <"$WORK/cw.json"
+  timeout "$LIMIT" "$OUT/tap_ceiling" write-uring "$TAP" "$SECS" >"$WORK/cwu.json" || true
+  record tap_write_uring ceiling tcp_payload_bytes_per_s 1e-6 <"$WORK/cwu.json"
   # The kernel's UDP to the stack's address needs a neighbour: a fixed one.
   ip neigh replace "$STACK_IP" lladdr 02:00:00:00:1e:02 dev "$TAP" nud permanent
   timeout "$LIMIT" "$OUT/tap_ceiling" read "$TAP" "$SECS" >"$WORK/cr.json" || true
+  timeout "$LIMIT" "$OUT/tap_tcp_ceiling" "$TAP" "$SECS" uring >"$WORK/ct.json" || true
+  record tap_tcp_sender ceiling tcp_payload_bytes_per_s 1e-6 <"$WORK/ct.json"
   ip neigh del "$STACK_IP" dev "$TAP" 2>/dev/null || true
   record tap_read ceiling tcp_payload_bytes_per_s 1e-6 <"$WORK/cr.json"
   record tap_read_fps ceiling frames_per_s 1 <"$WORK/cr.json"
@@ -250,6 +268,7 @@ for r in $(seq "$RUNS"); do
   echo "tap_bench: run $r/$RUNS" >&2
   measure_peer ustack
   measure_peer lwip
+  measure_ustack_write
   measure_veth
   measure_ceiling
   for p in 0.01 0.05 0.10; do
@@ -291,6 +310,13 @@ rows = [
      "MB/s", "higher", "tx_bulk", "tap-write-ceiling", "tap_write"),
     ("tap_tcp_bulk_kernel_to_stack_vs_read_ceiling", "TAP: kernel -> stack TCP bulk",
      "MB/s", "higher", "rx_bulk", "tap-read-ceiling", "tap_read"),
+    ("tap_tcp_bulk_stack_to_kernel_vs_write_uring_ceiling", "TAP: stack -> kernel TCP bulk",
+     "MB/s", "higher", "tx_bulk", "tap-write-ceiling-io_uring", "tap_write_uring"),
+    ("tap_tcp_bulk_stack_to_kernel_vs_bare_tcp_sender", "TAP: stack -> kernel TCP bulk",
+     "MB/s", "higher", "tx_bulk", "bare-tcp-sender", "tap_tcp_sender"),
+    ("tap_tcp_bulk_stack_to_kernel_io_uring_vs_write", "TAP: stack -> kernel TCP bulk, ustack "
+     "sending through io_uring vs one write() per frame", "MB/s", "higher", "tx_bulk",
+     "ustack with write()", "tx_bulk"),
     ("tap_vs_veth_tcp_bulk_kernel_to_stack", "kernel -> stack TCP bulk: ustack over TAP vs kernel over veth",
      "MB/s", "higher", "rx_bulk", "kernel over veth", "rx_bulk"),
     ("tap_vs_veth_tcp_bulk_stack_to_kernel", "stack -> kernel TCP bulk: ustack over TAP vs kernel over veth",
@@ -306,8 +332,16 @@ for pct in (1, 5, 10):
     rows.append(("tap_tcp_bulk_loss%d_sender" % pct,
                  "TAP: TCP bulk at %d%% loss, ustack sends vs kernel sends" % pct,
                  "MB/s", "higher", "loss%d" % pct, "kernel sender", "loss%d" % pct))
-peer_key = {"lwip": "lwip", "kernel over veth": "veth", "kernel sender": "kernel"}
+peer_key = {"lwip": "lwip", "kernel over veth": "veth", "kernel sender": "kernel",
+            "ustack with write()": "ustack-write"}
 notes = {
+    "tap-write-ceiling": "the same full-size frame written one write() each, RST|ACK to a "
+                         "closed port: the kernel drops it without TCP receive work or a wake-up",
+    "tap-write-ceiling-io_uring": "as tap-write-ceiling, 64 frames per io_uring_enter()",
+    "bare-tcp-sender": "bench/tap/tap_tcp_ceiling.c: in-window 1460-byte segments into a real "
+                       "kernel socket that a thread reads, 32 per io_uring_enter(), no stack",
+    "ustack with write()": "the same ustack with USTACK_TAP_IO_URING=0: one write() per frame, "
+                           "as before io_uring",
     "kernel over veth": "the kernel's TCP at both ends of a veth pair between two namespaces, "
                         "offloads off, cubic; ustack's figure is over the TAP",
     "kernel sender": "loss injected by ustack's fault injector on the data's direction only "
@@ -338,10 +372,10 @@ def fmt(s):
     return "-" if not s else "%.1f [%.1f-%.1f]" % (s["median"], s["min"], s["max"])
 
 err = sys.stderr
-err.write("\n%-46s %-5s %-24s %-18s %-24s %s\n" % ("figure", "unit", "ustack median [min-max]",
+err.write("\n%-52s %-5s %-24s %-27s %-24s %s\n" % ("figure", "unit", "ustack median [min-max]",
                                                    "peer", "peer median [min-max]", "ratio"))
 for name, unit, u, peer, p, ratio in table:
-    err.write("%-46s %-5s %-24s %-18s %-24s %s\n" % (name, unit, fmt(u), peer, fmt(p),
+    err.write("%-52s %-5s %-24s %-27s %-24s %s\n" % (name, unit, fmt(u), peer, fmt(p),
                                                      "-" if ratio is None else "%.2f" % ratio))
 for m, label in (("tap_write_fps", "TAP write ceiling"), ("tap_read_fps", "TAP read ceiling")):
     s = stats(m, "ceiling")

@@ -206,8 +206,8 @@ measure_ustack_write() {
 
 measure_veth() {
   in_peer "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
-  local pid=$! i
-  for i in $(seq 100); do
+  local pid=$!
+  for _ in $(seq 100); do
     grep -q " up" "$WORK/kserve.log" 2>/dev/null && break
     sleep 0.05
   done

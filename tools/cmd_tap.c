@@ -147,8 +147,12 @@ int cli_tap(int argc, char **argv)
     sigaction(SIGUSR1, &sa, NULL);
 
     char ab[16], mb[18];
-    printf("ustack: %s up, %s/%d mac %s mtu %u\n", o.dev, us_ip4_fmt(run.env.addr, ab),
-           run.env.prefix, us_mac_fmt(&run.env.top->mac, mb), (unsigned)o.mtu);
+    const struct us_dev *tap = run.env.top;
+    while (tap->lower)
+        tap = tap->lower;
+    printf("ustack: %s up, %s/%d mac %s mtu %u, sending with %s\n", o.dev,
+           us_ip4_fmt(run.env.addr, ab), run.env.prefix, us_mac_fmt(&run.env.top->mac, mb),
+           (unsigned)o.mtu, us_tap_dev_tx_method(tap));
     fflush(stdout);
     rc = us_stack_run(s, &stop_requested, tap_tick, &run);
     if (rc)

@@ -51,6 +51,15 @@ int tap_opts_take(struct tap_opts *o, int c, const char *arg)
     case OPT_CORRUPT:
         o->want_fault = true;
         return cli_parse_prob("--corrupt", arg, &o->fault.corrupt);
+    case OPT_FAULT_DIR:
+        /* struct us_fault_config: both flags false means both directions. */
+        o->fault.rx = strcmp(arg, "rx") == 0;
+        o->fault.tx = strcmp(arg, "tx") == 0;
+        if (!o->fault.rx && !o->fault.tx && strcmp(arg, "both") != 0) {
+            fprintf(stderr, "ustack: --fault-dir expects rx, tx or both, got '%s'\n", arg);
+            return -1;
+        }
+        return 0;
     case OPT_SYSCTL:
         if (o->n_sysctls == 64) {
             fprintf(stderr, "ustack: too many --sysctl options\n");

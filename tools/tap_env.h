@@ -24,6 +24,7 @@ enum {
     OPT_SEED,
     OPT_SYSCTL,
     OPT_NSTAT,
+    OPT_FAULT_DIR,
 };
 #define TAP_ENV_LONG_OPTIONS                                                                       \
     {"dev", required_argument, 0, OPT_DEV}, {"addr", required_argument, 0, OPT_ADDR},              \
@@ -32,6 +33,7 @@ enum {
         {"dup", required_argument, 0, OPT_DUP}, {"reorder", required_argument, 0, OPT_REORDER},    \
         {"corrupt", required_argument, 0, OPT_CORRUPT}, {"seed", required_argument, 0, OPT_SEED},  \
         {"sysctl", required_argument, 0, OPT_SYSCTL},                                              \
+        {"fault-dir", required_argument, 0, OPT_FAULT_DIR},                                        \
     {                                                                                              \
         "nstat", no_argument, 0, OPT_NSTAT                                                         \
     }
@@ -42,10 +44,12 @@ enum {
     "  --gw G             default gateway (on-link)\n"                                             \
     "  --mtu N            IP MTU of the device (default 1500, 68..9000)\n"                         \
     "  --pcap FILE        record every frame sent and received to FILE\n"                          \
-    "  --loss P           drop frames with probability P (both directions)\n"                      \
+    "  --loss P           drop frames with probability P (see --fault-dir)\n"                      \
     "  --dup P            duplicate frames with probability P\n"                                   \
     "  --reorder P        delay frames past later ones with probability P\n"                       \
     "  --corrupt P        flip a byte of frames with probability P\n"                              \
+    "  --fault-dir D      apply the faults above to received frames only (rx), sent\n"             \
+    "                     frames only (tx) or both (the default)\n"                                \
     "  --seed N           seed for the fault injector and the stack's random key\n"                \
     "  --sysctl KEY=VAL   set a sysctl, e.g. net.ipv4.ipfrag_time=10 (repeatable)\n"               \
     "  --nstat            print the counters at exit as `nstat -a` does instead\n"

@@ -4,8 +4,9 @@
  *   rr_client IP PORT SECONDS block|busy
  * block: blocking recv(), the thread sleeps until the answer comes.
  * busy:  recv(MSG_DONTWAIT) in a loop, the thread never sleeps.
- * TCP_NODELAY is set. Each round trip is timed with clock_gettime; prints
- * one JSON object with the count and the p50/p99 and mean in µs. */
+ * TCP_NODELAY is set, and congestion control cubic (TCP_CONGESTION). Each
+ * round trip is timed with clock_gettime; prints one JSON object with the
+ * count and the p50/p99 and mean in µs. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
     int s = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(s, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5);
     struct timeval tv = {.tv_sec = 5}; /* a lost answer ends the run, bounded */
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (connect(s, (struct sockaddr *)&to, sizeof(to)) < 0) {

@@ -6,6 +6,9 @@
  *       are RST|ACK segments to a closed port, so the kernel checks them
  *       (IP and TCP checksums, socket lookup) and drops them without an
  *       answer (RFC 9293 3.10.7.1: a RST to a closed port is discarded).
+ *   tap_ceiling write-uring DEV SECONDS   the same frames, 64 per
+ *       io_uring_enter() (src/dev/uring_tx.c, as ustack's TAP sends): the
+ *       ceiling for a sender that batches.
  *   tap_ceiling read DEV SECONDS    a thread in this process makes the
  *       kernel send 1472-byte UDP datagrams (1514-byte frames) to
  *       192.0.2.2 through the TAP as fast as it will (UDP GSO, 44
@@ -36,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dev/uring_tx.h"
 #include "tap_open.h"
 
 #define FRAME_LEN   1514
@@ -123,6 +127,41 @@ static void report(const char *mode, uint64_t frames, uint64_t bytes, double sec
            "\"frame_bytes_per_s\":%.0f,\"tcp_payload_bytes_per_s\":%.0f}\n",
            mode, (unsigned long long)frames, secs, frames / secs, bytes / secs,
            frames * (double)TCP_PAYLOAD / secs);
+}
+
+static int do_write_uring(const char *dev, double secs)
+{
+    uint8_t mac[6], frame[FRAME_LEN];
+    int fd = tap_open(dev, O_NONBLOCK);
+    struct us_uring_tx *r = us_uring_tx_new(64);
+    if (fd < 0 || kernel_mac(dev, mac) < 0 || !r) {
+        perror("tap_ceiling: tap or io_uring");
+        return 1;
+    }
+    build_frame(frame, mac);
+    void *buf[64];
+    uint32_t len[64];
+    int res[64];
+    for (int i = 0; i < 64; i++)
+        buf[i] = frame, len[i] = FRAME_LEN;
+    uint64_t frames = 0, bytes = 0;
+    double t0 = now_s(), t1 = t0;
+    while (t1 - t0 < secs) {
+        if (us_uring_tx_write(r, fd, buf, len, 64, res) < 0) {
+            perror("tap_ceiling: io_uring");
+            return 1;
+        }
+        for (int i = 0; i < 64; i++) {
+            if (res[i] != FRAME_LEN)
+                continue; /* (never seen: the kernel drops nothing here) */
+            frames++;
+            bytes += FRAME_LEN;
+        }
+        t1 = now_s();
+    }
+    report("write-uring", frames, bytes, t1 - t0);
+    us_uring_tx_free(r);
+    return 0;
 }
 
 static int do_write(const char *dev, double secs)
@@ -217,10 +256,13 @@ static int do_read(const char *dev, double secs)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 || (strcmp(argv[1], "write") && strcmp(argv[1], "read"))) {
-        fprintf(stderr, "usage: tap_ceiling write|read DEV SECONDS\n");
+    if (argc != 4 ||
+        (strcmp(argv[1], "write") && strcmp(argv[1], "write-uring") && strcmp(argv[1], "read"))) {
+        fprintf(stderr, "usage: tap_ceiling write|write-uring|read DEV SECONDS\n");
         return 2;
     }
     double secs = atof(argv[3]);
+    if (strcmp(argv[1], "write-uring") == 0)
+        return do_write_uring(argv[2], secs);
     return strcmp(argv[1], "write") == 0 ? do_write(argv[2], secs) : do_read(argv[2], secs);
 }

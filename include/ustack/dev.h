@@ -69,6 +69,10 @@ void us_dev_set_rx_pool(struct us_dev *d, struct us_pkt_pool *pool);
  * is a random locally administered address. On failure returns NULL and
  * writes a human-readable reason (naming the device and errno) into err. */
 struct us_dev *us_tap_dev_open(const char *name, uint32_t mtu, char *err, size_t errlen);
+/* How the TAP sends: "io_uring" (a burst per io_uring_enter) or "write" (one
+ * write() per frame: io_uring missing or refused, or USTACK_TAP_IO_URING=0
+ * in the environment when it was opened). */
+const char *us_tap_dev_tx_method(const struct us_dev *tap);
 
 /* ---- In-memory wire joining stacks on the virtual clock ---- */
 

@@ -1,6 +1,11 @@
 /* Linux TAP device: Ethernet frames to and from the kernel through
- * /dev/net/tun, one read() or write() per frame, non-blocking. */
+ * /dev/net/tun, non-blocking: one read() per frame received; frames sent in
+ * bursts through io_uring (one io_uring_enter() per burst, each frame still
+ * its own write, in order), or one write() each where io_uring is missing
+ * or refused, or when USTACK_TAP_IO_URING=0 is in the environment. */
 #include "ustack/dev.h"
+
+#include "dev/uring_tx.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +20,13 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+/* Frames per io_uring burst: a burst from the stack (US_TX_BATCH, 64) in one. */
+#define TAP_TX_RING 64
+
 struct tap_dev {
     struct us_dev dev; /* first, so a struct us_dev * is a struct tap_dev * */
     int fd;
+    struct us_uring_tx *tx_ring; /* NULL: one write() per frame */
 };
 
 static struct tap_dev *tap_of(struct us_dev *d)
@@ -70,28 +79,74 @@ static int tap_rx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time_n
     return got;
 }
 
+static ssize_t tap_write(int fd, const struct us_pkt *p)
+{
+    ssize_t w;
+    do
+        w = write(fd, p->data, p->len);
+    while (w < 0 && errno == EINTR);
+    return w < 0 ? -errno : w;
+}
+
+/* Counts one frame's fate from write()'s result w (bytes, or -errno). */
+static bool tap_tx_done(struct us_dev *d, const struct us_pkt *p, ssize_t w)
+{
+    if (w == (ssize_t)p->len) {
+        d->stats.tx_packets++;
+        d->stats.tx_bytes += p->len;
+        return true;
+    }
+    if (w == -EAGAIN || w == -EWOULDBLOCK || w == -ENOBUFS)
+        d->stats.tx_dropped++; /* the kernel's queue is full: drop rather than block the stack */
+    else
+        d->stats.tx_errors++; /* EIO: interface down; or a short write */
+    return false;
+}
+
+/* Up to TAP_TX_RING frames from pkts in one io_uring burst; returns how
+ * many were handed to the kernel (their fates counted), 0 if the ring
+ * failed and none was. A write that fails cancels the ones linked after
+ * it; those go out with write(), in order, as they would have. */
+static int tap_tx_ring(struct tap_dev *t, struct us_pkt **pkts, int n, int *sent)
+{
+    void *buf[TAP_TX_RING];
+    uint32_t len[TAP_TX_RING];
+    int res[TAP_TX_RING];
+    if (n <= 0)
+        return 0;
+    if (n > TAP_TX_RING)
+        n = TAP_TX_RING;
+    for (int i = 0; i < n; i++) {
+        buf[i] = pkts[i]->data;
+        len[i] = pkts[i]->len;
+    }
+    if (us_uring_tx_write(t->tx_ring, t->fd, buf, len, n, res) < 0)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        ssize_t w = res[i];
+        if (w == -ECANCELED || w == -EINTR)
+            w = tap_write(t->fd, pkts[i]);
+        *sent += tap_tx_done(&t->dev, pkts[i], w);
+    }
+    return n;
+}
+
 static int tap_tx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time_ns now)
 {
+    (void)now;
     struct tap_dev *t = tap_of(d);
-    int sent = 0;
-    for (int i = 0; i < n; i++) {
-        struct us_pkt *p = pkts[i];
-        ssize_t w;
-        do
-            w = write(t->fd, p->data, p->len);
-        while (w < 0 && errno == EINTR);
-        if (w == (ssize_t)p->len) {
-            d->stats.tx_packets++;
-            d->stats.tx_bytes += p->len;
-            sent++;
-        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
-            /* The kernel's queue is full: drop rather than block the stack. */
-            d->stats.tx_dropped++;
-        } else {
-            d->stats.tx_errors++; /* EIO: interface down; or a short write */
-        }
-        us_pkt_free(p);
+    int sent = 0, i = 0;
+    /* One frame (a round trip's answer) costs one write() either way. */
+    while (t->tx_ring && n - i > 1) {
+        int k = tap_tx_ring(t, pkts + i, n - i, &sent);
+        if (k == 0)
+            break; /* the ring failed: the rest one write() each */
+        i += k;
     }
+    for (; i < n; i++)
+        sent += tap_tx_done(d, pkts[i], tap_write(t->fd, pkts[i]));
+    for (i = 0; i < n; i++)
+        us_pkt_free(pkts[i]);
     return sent;
 }
 
@@ -103,6 +158,7 @@ static int tap_pollfd(struct us_dev *d)
 static void tap_destroy(struct us_dev *d)
 {
     struct tap_dev *t = tap_of(d);
+    us_uring_tx_free(t->tx_ring);
     close(t->fd);
     free(t);
 }
@@ -170,6 +226,9 @@ struct us_dev *us_tap_dev_open(const char *name, uint32_t mtu, char *err, size_t
         return NULL;
     }
     t->fd = fd;
+    const char *use_ring = getenv("USTACK_TAP_IO_URING");
+    if (!use_ring || strcmp(use_ring, "0") != 0)
+        t->tx_ring = us_uring_tx_new(TAP_TX_RING); /* NULL: write() it is */
     t->dev.ops = &tap_ops;
     /* The kernel may have picked the name (empty or "tap%d"). */
     snprintf(t->dev.name, sizeof(t->dev.name), "%.*s", IFNAMSIZ - 1, ifr.ifr_name);
@@ -182,4 +241,9 @@ struct us_dev *us_tap_dev_open(const char *name, uint32_t mtu, char *err, size_t
     /* Locally administered (bit 1), unicast (bit 0 clear). */
     t->dev.mac.b[0] = (uint8_t)((t->dev.mac.b[0] | 0x02) & ~0x01);
     return &t->dev;
+}
+
+const char *us_tap_dev_tx_method(const struct us_dev *tap)
+{
+    return tap->ops == &tap_ops && ((const struct tap_dev *)tap)->tx_ring ? "io_uring" : "write";
 }

@@ -121,4 +121,26 @@ echo "requests: kernel sent $k_req, ustack got $u_req (IcmpInEchos $in_echos); r
 [ "$((k_req - u_req))" -gt 0 ] && [ "$((u_rep - k_rep))" -gt 0 ] ||
   fail "no request or no reply was lost: the injector did nothing to the pings"
 [ "$received" -gt 0 ] || fail "no reply at all came back"
+step "loss in one direction only (--fault-dir): the other direction loses nothing"
+# 50% loss on what ustack receives (rx) or sends (tx), 30 pings each; the
+# kernel knows ustack's MAC, so no ARP exchange is at stake.
+for dir in rx tx; do
+  interop_start_ustack "$WORK/dir-$dir.log" --loss 0.5 --fault-dir "$dir" --seed 3 --nstat
+  mac=$(sed -n 's/.* mac \([0-9a-f:]*\) .*/\1/p' "$WORK/dir-$dir.log")
+  ip neigh replace "$USTACK_IP" lladdr "$mac" dev "$TAP" nud permanent
+  out=$(ping -n -c 30 -i 0.02 -W 1 "$USTACK_IP" 2>&1) || true
+  interop_stop_ustack
+  received=$(echo "$out" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+  in_echos=$(counter "$WORK/dir-$dir.log" IcmpInEchos)
+  out_reps=$(counter "$WORK/dir-$dir.log" IcmpOutEchoReps)
+  echo "$dir: ustack got $in_echos of 30 requests and sent $out_reps replies; the kernel got $received"
+  [ "$out_reps" -eq "$in_echos" ] || fail "$dir: $in_echos requests but $out_reps replies"
+  if [ "$dir" = rx ]; then
+    [ "$in_echos" -lt 30 ] && [ "$in_echos" -gt 0 ] || fail "rx: $in_echos of 30 requests arrived"
+    [ "$received" -eq "$out_reps" ] || fail "rx: a reply was lost on the way out ($received of $out_reps)"
+  else
+    [ "$in_echos" -eq 30 ] || fail "tx: a request was lost on the way in ($in_echos of 30)"
+    [ "$received" -lt 30 ] && [ "$received" -gt 0 ] || fail "tx: the kernel got $received of 30 replies"
+  fi
+done
 echo "PASS"

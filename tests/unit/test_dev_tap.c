@@ -11,6 +11,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -243,11 +245,113 @@ static void test_kernel_answers_arp(void **state)
     us_pkt_pool_free(pool);
 }
 
+/* A frame of an ethertype nobody handles (IEEE 802 local experimental), so
+ * the kernel drops it after a packet socket has seen it: the burst's index
+ * in the first payload bytes, a length that differs from frame to frame. */
+#define EXP_ETHERTYPE 0x88b5
+static struct us_pkt *numbered_frame(struct us_pkt_pool *pool, const struct us_mac *mac, int i)
+{
+    struct us_pkt *p = us_pkt_alloc(pool);
+    assert_non_null(p);
+    uint32_t len = 60 + (uint32_t)(i * 97) % 1455; /* 60..1514 */
+    uint8_t *f = us_pkt_put(p, len);
+    if (!f)
+        abort();
+    memset(f, 0xff, 6);
+    memcpy(f + 6, mac->b, 6);
+    f[12] = EXP_ETHERTYPE >> 8, f[13] = EXP_ETHERTYPE & 0xff;
+    for (uint32_t k = 14; k < len; k++)
+        f[k] = (uint8_t)(i + k);
+    return p;
+}
+
+/* Sends `n` numbered frames in one burst and checks, with a packet socket
+ * on the kernel's side, that every one arrived whole and in order. */
+static void burst_arrives_in_order(struct us_dev *d, struct us_pkt_pool *pool, int n)
+{
+    int ps = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(EXP_ETHERTYPE));
+    assert_true(ps >= 0);
+    struct sockaddr_ll sll = {.sll_family = AF_PACKET,
+                              .sll_protocol = htons(EXP_ETHERTYPE),
+                              .sll_ifindex = (int)if_nametoindex(TAP_NAME)};
+    assert_int_equal(bind(ps, (struct sockaddr *)&sll, sizeof(sll)), 0);
+    int rcvbuf = 8 << 20;
+    setsockopt(ps, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+
+    struct us_pkt *burst[200];
+    uint64_t bytes = 0, packets = d->stats.tx_packets, tx_bytes = d->stats.tx_bytes;
+    assert_true(n <= 200);
+    for (int i = 0; i < n; i++) {
+        burst[i] = numbered_frame(pool, &d->mac, i);
+        bytes += burst[i]->len;
+    }
+    assert_int_equal(us_dev_tx_burst(d, burst, n, 0), n);
+    assert_int_equal(d->stats.tx_packets, packets + (uint64_t)n);
+    assert_int_equal(d->stats.tx_bytes, tx_bytes + bytes);
+
+    static uint8_t buf[2048], want[2048];
+    for (int i = 0; i < n; i++) {
+        struct pollfd pfd = {.fd = ps, .events = POLLIN};
+        if (poll(&pfd, 1, 3000) != 1)
+            fail_msg("frame %d of %d never reached the kernel (3 s)", i, n);
+        ssize_t got = recv(ps, buf, sizeof(buf), 0);
+        struct us_pkt *w = numbered_frame(pool, &d->mac, i);
+        memcpy(want, w->data, w->len);
+        ssize_t wlen = (ssize_t)w->len;
+        us_pkt_free(w);
+        if (got != wlen || memcmp(buf, want, (size_t)wlen) != 0)
+            fail_msg("frame %d of %d: %zd bytes, not frame %d's %zd (index byte %u): lost, "
+                     "reordered or damaged",
+                     i, n, got, i, wlen, got > 14 ? (unsigned)(uint8_t)(buf[14] - 14) : 0u);
+    }
+    close(ps);
+}
+
+/* io_uring_disabled 0: io_uring is there for everyone. */
+static bool io_uring_enabled(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+    int v = -1;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v == 0;
+}
+
+/* A burst goes out whole and in order, through io_uring (more frames than
+ * one ring burst) and through write() (USTACK_TAP_IO_URING=0). */
+static void test_burst_in_order(void **state)
+{
+    enter_netns();
+    struct us_pkt_pool *pool = us_pkt_pool_new(256, 2048);
+    struct us_dev *d = open_or_skip(TAP_NAME);
+    bring_up();
+    if (io_uring_enabled())
+        assert_string_equal(us_tap_dev_tx_method(d), "io_uring");
+    print_message("sending with %s\n", us_tap_dev_tx_method(d));
+    burst_arrives_in_order(d, pool, 150);
+    burst_arrives_in_order(d, pool, 1);
+    us_dev_destroy(d);
+
+    setenv("USTACK_TAP_IO_URING", "0", 1);
+    d = open_or_skip(TAP_NAME);
+    unsetenv("USTACK_TAP_IO_URING");
+    assert_string_equal(us_tap_dev_tx_method(d), "write");
+    bring_up();
+    burst_arrives_in_order(d, pool, 150);
+    us_dev_destroy(d);
+    assert_int_equal(us_pkt_pool_available(pool), 256);
+    us_pkt_pool_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_and_errors),
         cmocka_unit_test(test_kernel_answers_arp),
+        cmocka_unit_test(test_burst_in_order),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (failed == 0 && skipped > 0)

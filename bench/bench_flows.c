@@ -33,7 +33,12 @@
  * 20 + 12 of timestamps), so the capacity is 200 Mbit/s * MSS / (MSS + 66)
  * = 191.3 Mbit/s at MSS 1448. The link's raw busy fraction (frame bytes
  * sent, retransmissions and ACK-less overhead included) is reported next to
- * it. Jain's index is (sum x)^2 / (n * sum x^2) over the flows' goodputs. */
+ * it. Jain's index is (sum x)^2 / (n * sum x^2) over the flows' goodputs.
+ * Drops and retransmissions count the measured stretch; ack_queue_drops
+ * (the receiver's port) shows the ACK path never overflowed;
+ * reordering_flows (TcpExtTCPSACKReorder, whole run) counts the connections
+ * whose RACK decided the path reorders, which on this FIFO path it never
+ * does: such a flow waits min_RTT/4 before deeming a segment lost. */
 #include "bench_util.h"
 
 #include <math.h>
@@ -233,7 +238,7 @@ static uint64_t mib(struct sim *m, const char *name)
 
 /* Counters at the start and the end of the measured stretch. */
 struct snap {
-    uint64_t tx_bytes, tx_packets, tx_dropped;
+    uint64_t tx_bytes, tx_packets, tx_dropped, ack_dropped;
     uint64_t retrans_segs, timeouts, fast_retrans, recoveries, loss_probes, spurious_rtos;
 };
 
@@ -243,6 +248,7 @@ static struct snap take_snap(struct sim *m, bool end)
         .tx_bytes = m->snd_port->stats.tx_bytes,
         .tx_packets = m->snd_port->stats.tx_packets,
         .tx_dropped = m->snd_port->stats.tx_dropped,
+        .ack_dropped = m->rcv_port->stats.tx_dropped,
         .retrans_segs = mib(m, "TcpRetransSegs"),
         .timeouts = mib(m, "TcpExtTCPTimeouts"),
         .fast_retrans = mib(m, "TcpExtTCPFastRetrans"),
@@ -287,7 +293,9 @@ struct result {
     double seconds;
     double goodput_bps, capacity_bps, utilisation, link_busy, jain;
     double min_bps, max_bps;
-    uint64_t drops, retrans_segs, timeouts, fast_retrans, recoveries, loss_probes, spurious_rtos;
+    uint64_t reordering_flows;
+    uint64_t drops, ack_drops, retrans_segs, timeouts, fast_retrans, recoveries, loss_probes,
+        spurious_rtos;
     double per_flow_mbps[MAX_FLOWS];
     uint32_t per_flow_retrans[MAX_FLOWS];
     double wall_s;
@@ -365,6 +373,8 @@ static void run_one(const struct opts *o, const char *cc, struct result *r)
     r->link_busy = (double)(b.tx_bytes - a.tx_bytes) * 8.0 / ((double)LINK_BPS * o->seconds);
     r->jain = sum2 > 0 ? sum * sum / (m.nflows * sum2) : 0;
     r->drops = b.tx_dropped - a.tx_dropped;
+    r->ack_drops = b.ack_dropped - a.ack_dropped;
+    r->reordering_flows = mib(&m, "TcpExtTCPSACKReorder");
     r->retrans_segs = b.retrans_segs - a.retrans_segs;
     r->timeouts = b.timeouts - a.timeouts;
     r->fast_retrans = b.fast_retrans - a.fast_retrans;
@@ -391,15 +401,16 @@ static void print_result(FILE *out, const struct result *r, bool per_flow)
             "{\"cc\":\"%s\",\"flows\":%u,\"mss\":%u,\"seconds\":%g,"
             "\"goodput_mbps\":%.3f,\"capacity_mbps\":%.3f,\"utilisation\":%.4f,"
             "\"link_busy\":%.4f,\"jain\":%.4f,\"min_flow_mbps\":%.3f,\"max_flow_mbps\":%.3f,"
-            "\"queue_drops\":%llu,\"retrans_segs\":%llu,\"timeouts\":%llu,"
+            "\"queue_drops\":%llu,\"ack_queue_drops\":%llu,\"retrans_segs\":%llu,\"timeouts\":%llu,"
             "\"fast_retrans\":%llu,\"recoveries\":%llu,\"loss_probes\":%llu,"
-            "\"spurious_rtos\":%llu",
+            "\"spurious_rtos\":%llu,\"reordering_flows\":%llu",
             r->cc, r->flows, r->mss, r->seconds, r->goodput_bps / 1e6, r->capacity_bps / 1e6,
             r->utilisation, r->link_busy, r->jain, r->min_bps / 1e6, r->max_bps / 1e6,
-            (unsigned long long)r->drops, (unsigned long long)r->retrans_segs,
-            (unsigned long long)r->timeouts, (unsigned long long)r->fast_retrans,
-            (unsigned long long)r->recoveries, (unsigned long long)r->loss_probes,
-            (unsigned long long)r->spurious_rtos);
+            (unsigned long long)r->drops, (unsigned long long)r->ack_drops,
+            (unsigned long long)r->retrans_segs, (unsigned long long)r->timeouts,
+            (unsigned long long)r->fast_retrans, (unsigned long long)r->recoveries,
+            (unsigned long long)r->loss_probes, (unsigned long long)r->spurious_rtos,
+            (unsigned long long)r->reordering_flows);
     if (per_flow) {
         fprintf(out, ",\n   \"per_flow_mbps\":[");
         for (unsigned i = 0; i < r->flows; i++)

@@ -81,6 +81,11 @@ struct us_wire_config {
     uint64_t bandwidth_bps; /* serialisation rate per port; 0 = infinite */
     us_time_ns latency;     /* propagation delay */
     uint32_t queue_limit;   /* frames queued per sending port before tail drop (0 = 1000) */
+    /* Bytes (whole frames, Ethernet header included) queued per sending port
+     * before tail drop, 0 = no byte limit: a frame that would take the queue
+     * past it is dropped (tx_dropped). A frame is queued from when the port
+     * accepts it until its last bit has left, as is the frame limit. */
+    uint32_t queue_limit_bytes;
 };
 struct us_wire;
 struct us_wire *us_wire_new(const struct us_wire_config *cfg);

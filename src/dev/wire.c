@@ -11,8 +11,11 @@
  *
  * Per sending port the link serialises frames at bandwidth_bps: a frame
  * departs (its last bit leaves) at max(now, busy_until) + len*8/bps and
- * arrives latency later. A ring of departure times counts the frames not yet
- * departed, for the queue_limit tail drop. */
+ * arrives latency later. A ring of departure times and lengths counts the
+ * frames not yet departed and their bytes, for the tail drops at
+ * queue_limit frames and at queue_limit_bytes bytes: a frame counts from
+ * when the port accepts it until its last bit leaves (the one being
+ * serialised included), as a router's output queue with its line. */
 #include "ustack/dev.h"
 
 #include <stdio.h>
@@ -23,13 +26,20 @@
 /* A GSO super-frame carries at most one maximal IPv4 datagram. */
 #define WIRE_GSO_MAX_FRAME (65535u + ETH_HLEN_WIRE)
 
+/* A frame on the link: when its last bit leaves, and its length. */
+struct wire_departure {
+    us_time_ns at;
+    uint32_t len;
+};
+
 struct wire_port {
     struct us_dev dev; /* first, so a struct us_dev * is a struct wire_port * */
     struct us_wire *wire;
-    struct us_pkt_queue inbound; /* copies for this port, sorted by arrival */
-    us_time_ns busy_until;       /* when the link finishes the last frame sent */
-    us_time_ns *departs;         /* ring of departure times, queue_limit slots */
+    struct us_pkt_queue inbound;    /* copies for this port, sorted by arrival */
+    us_time_ns busy_until;          /* when the link finishes the last frame sent */
+    struct wire_departure *departs; /* ring of the frames not yet departed, queue_limit slots */
     uint32_t dep_head, dep_count;
+    uint64_t dep_bytes; /* bytes of those frames */
 };
 
 struct us_wire {
@@ -102,19 +112,23 @@ static bool port_send(struct wire_port *port, const struct us_pkt *p, us_time_ns
         return false;
     }
     uint32_t qlim = w->cfg.queue_limit;
-    while (port->dep_count && port->departs[port->dep_head] <= now) {
+    while (port->dep_count && port->departs[port->dep_head].at <= now) {
+        port->dep_bytes -= port->departs[port->dep_head].len;
         port->dep_head = (port->dep_head + 1) % qlim;
         port->dep_count--;
     }
-    if (port->dep_count >= qlim) {
+    uint64_t qbytes = w->cfg.queue_limit_bytes;
+    if (port->dep_count >= qlim || (qbytes && port->dep_bytes + p->len > qbytes)) {
         d->stats.tx_dropped++;
         return false;
     }
     us_time_ns start = port->busy_until > now ? port->busy_until : now;
     us_time_ns depart = start + serialisation_ns(w->cfg.bandwidth_bps, p->len);
     port->busy_until = depart;
-    port->departs[(port->dep_head + port->dep_count) % qlim] = depart;
+    port->departs[(port->dep_head + port->dep_count) % qlim] =
+        (struct wire_departure){.at = depart, .len = p->len};
     port->dep_count++;
+    port->dep_bytes += p->len;
     us_time_ns arrival = depart + w->cfg.latency;
     for (unsigned i = 0; i < w->nports; i++)
         if (w->ports[i] != port)

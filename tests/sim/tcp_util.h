@@ -21,10 +21,11 @@
 #define SEC  US_NS_PER_SEC
 
 struct tnet_cfg {
-    us_time_ns latency;     /* 0: 10 µs */
-    uint64_t bandwidth_bps; /* 0: infinite */
-    uint32_t queue_limit;   /* 0: 4096 */
-    unsigned pkt_count;     /* per stack, 0: 8192 */
+    us_time_ns latency;         /* 0: 10 µs */
+    uint64_t bandwidth_bps;     /* 0: infinite */
+    uint32_t queue_limit;       /* 0: 4096 */
+    uint32_t queue_limit_bytes; /* 0: no byte limit */
+    unsigned pkt_count;         /* per stack, 0: 8192 */
     const struct us_fault_config *fault_a, *fault_b;
     /* Wraps a's device (outermost), e.g. with a test's own dropper. */
     struct us_dev *(*wrap_a)(struct us_dev *lower, void *ctx);
@@ -61,7 +62,8 @@ static inline struct tnet *tnet_new(const struct tnet_cfg *c)
     assert_non_null(n);
     struct us_wire_config wc = {.latency = c->latency ? c->latency : 10 * 1000,
                                 .bandwidth_bps = c->bandwidth_bps,
-                                .queue_limit = c->queue_limit ? c->queue_limit : 4096};
+                                .queue_limit = c->queue_limit ? c->queue_limit : 4096,
+                                .queue_limit_bytes = c->queue_limit_bytes};
     n->wire = us_wire_new(&wc);
     unsigned pkts = c->pkt_count ? c->pkt_count : 8192;
     struct us_stack_config ca = {

@@ -303,6 +303,14 @@ void us_tcp_ack(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_vie
                 uint32_t seg_len, bool fin, uint32_t wnd)
 {
     uint32_t ack = th->ack;
+    /* RACK.fack, the highest sequence number SACKed, is snd_una until
+     * something above it is SACKed (Linux's tcp_highest_sack_seq); it
+     * starts outside [snd_una, snd_max] (0, not the ISN) and falls behind
+     * snd_una when cumulative ACKs pass it. Left there, half of all
+     * connections (ISN in the other half of the sequence space from 0)
+     * took their first cumulative ACK for reordering. */
+    if (us_seq_lt(tp->rack.fack, tp->snd_una) || us_seq_gt(tp->rack.fack, tp->snd_max))
+        tp->rack.fack = tp->snd_una;
     struct ack_sample a = {.fack = tp->rack.fack};
     bool advanced = us_seq_gt(ack, tp->snd_una);
     bool sack_info = (tp->flags & TF_SACK) && th->opts.sack_count;

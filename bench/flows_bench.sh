@@ -16,12 +16,13 @@
 # bench/flows/results.json, kept in the repo so that a change that moves a
 # figure shows in its diff; that is the same as
 #   build/bench/bench_flows --out bench/flows/results.json
-# --quick leaves results.json alone. BENCH_BUILD=dir overrides build/.
+# --quick leaves results.json alone. BENCH_BUILD=dir overrides build/;
+# BENCH_PROG_DIR (set by scripts/bench.sh) is where the programs are.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BENCH_BUILD:-$ROOT/build}
-PROG=$BUILD/bench/bench_flows
+PROG=${BENCH_PROG_DIR:-$BUILD/bench}/bench_flows
 QUICK=0
 while [ $# -gt 0 ]; do
   case $1 in

@@ -669,7 +669,14 @@ void us_tcp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
     us_pkt_trim(pkt, (uint32_t)th.payload_len);
 
     struct us_tcpcb *tp = us_tcp_lookup_established(s, ip->dst, th.dport, ip->src, th.sport);
-    if (tp && tp->state == US_TCP_TIME_WAIT) {
+    if (!tp) {
+        /* A pair in TIME_WAIT without its tcpcb (tcp_minisocks.c). */
+        uint32_t tw = us_tcp_tw_lookup(s, ip->dst, th.dport, ip->src, th.sport);
+        if (tw && !us_tcp_tw_input(s, tw, &th)) {
+            us_pkt_free(pkt);
+            return;
+        }
+    } else if (tp->state == US_TCP_TIME_WAIT) {
         if (!time_wait_input(s, tp, &th)) {
             us_pkt_free(pkt);
             return;

@@ -221,28 +221,34 @@ struct us_tcp_ehash {
     uint32_t old_mask, old_pos;
 };
 
-struct us_tcp_tw;
-/* TIME_WAIT records (tcp_minisocks.c): a pool of fixed records addressed by
- * index + 1 (0 = none), their own hash of the 4-tuple looked up after the
- * established one, and a FIFO in expiry order. */
-struct us_tcp_tw_table {
-    struct us_tcp_tw **chunk; /* records in chunks of US_TCP_TW_CHUNK */
-    uint32_t n_chunks, cap;   /* chunks allocated; records they hold */
-    uint32_t free;            /* free list through hash_next */
-    uint32_t *bucket;         /* hash heads, mask + 1 of them */
+/* Minisocks (tcp_minisocks.c): records far smaller than a tcpcb for a
+ * pair in TIME_WAIT and for a half-open connection of a listener (Linux's
+ * inet_timewait_sock and request_sock). Each kind is a pool of fixed-size
+ * records in chunks, addressed by index + 1 (0 = none), a hash of the
+ * 4-tuple looked up after the established one, and FIFOs in expiry order
+ * (TIME_WAIT: one; requests: one per SYN-ACK backoff, so each holds equal
+ * timeouts in the order they were set). */
+#define US_TCP_MINI_FIFOS 8
+struct us_tcp_mini_table {
+    uint8_t **chunk;        /* records in chunks of US_TCP_MINI_CHUNK */
+    uint32_t n_chunks, cap; /* chunks allocated; records they hold */
+    uint32_t size;          /* bytes per record */
+    uint32_t free;          /* free list through the records' hash links */
+    uint32_t *bucket;       /* hash heads, mask + 1 of them */
     uint32_t mask;
     uint32_t count;
-    uint32_t head, tail; /* the FIFO: the next to expire first */
+    uint32_t head[US_TCP_MINI_FIFOS], tail[US_TCP_MINI_FIFOS];
 };
 
 struct us_tcp_table {
     struct us_tcp_ehash ehash;
-    struct us_tcp_tw_table tw;
-    struct us_sock **bhash;     /* bound stream sockets, via sk->hash_next, by port */
-    struct us_tcpcb *all;       /* every tcpcb */
-    struct us_tcpcb *outq;      /* tcpcbs with output pending */
-    struct us_tcpcb *graveyard; /* freed this round, released later */
-    uint32_t n_tw;              /* connections in TIME_WAIT: tcpcbs and records */
+    struct us_tcp_mini_table tw;  /* TIME_WAIT records */
+    struct us_tcp_mini_table req; /* SYN_RECV records (request socks) */
+    struct us_sock **bhash;       /* bound stream sockets, via sk->hash_next, by port */
+    struct us_tcpcb *all;         /* every tcpcb */
+    struct us_tcpcb *outq;        /* tcpcbs with output pending */
+    struct us_tcpcb *graveyard;   /* freed this round, released later */
+    uint32_t n_tw;                /* connections in TIME_WAIT: tcpcbs and records */
     uint32_t n_orphans;
     us_time_ns next_timer;
     uint64_t isn_secret[2];
@@ -305,10 +311,22 @@ uint32_t us_tcp_tw_lookup(struct us_stack *s, us_ip4 laddr, uint16_t lport, us_i
 /* A segment for TIME_WAIT record ref (tcp_timewait_state_process); true: a
  * SYN that reopens the pair, the record is gone. */
 bool us_tcp_tw_input(struct us_stack *s, uint32_t ref, const struct us_tcp_view *th);
-/* Expires the records that are due; the next expiry (the poll hook). */
-us_time_ns us_tcp_tw_timers(struct us_stack *s, us_time_ns now);
-void us_tcp_tw_free_all(struct us_stack *s);
 void us_tcp_tw_print(struct us_stack *s, FILE *out);
+/* A listener's child just created in SYN_RECV (its SYN-ACK sent) becomes
+ * a request record; tp is freed. Nothing happens if no record can be had. */
+void us_tcp_req_from_tcpcb(struct us_stack *s, struct us_tcpcb *tp);
+/* The pair's request record, or 0. */
+uint32_t us_tcp_req_lookup(struct us_stack *s, us_ip4 laddr, uint16_t lport, us_ip4 faddr,
+                           uint16_t fport);
+/* A segment arrived for request ref: the child tcpcb it stands for, in
+ * SYN_RECV as it would have been all along (NULL without memory). */
+struct us_tcpcb *us_tcp_req_inflate(struct us_stack *s, uint32_t ref);
+/* The listener l goes: its requests with it. */
+void us_tcp_req_purge(struct us_stack *s, const struct us_tcpcb *l);
+/* Expires the records that are due, retransmits requests' SYN-ACKs; the
+ * next expiry (the poll hook in us_tcp_timers). */
+us_time_ns us_tcp_minisock_timers(struct us_stack *s, us_time_ns now);
+void us_tcp_minisocks_free(struct us_stack *s);
 
 /* ---- tcp_input.c ---- */
 /* The FIN at rcv_nxt is in order now: RFC 9293 §3.10.7.4 eighth step. */

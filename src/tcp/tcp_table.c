@@ -48,7 +48,7 @@ void us_tcp_table_free(struct us_stack *s)
     while (s->tcp->all)
         us_tcpcb_free(s, s->tcp->all);
     us_tcp_reap(s);
-    us_tcp_tw_free_all(s);
+    us_tcp_minisocks_free(s);
     free(s->tcp->ehash.bucket);
     free(s->tcp->ehash.old);
     free(s->tcp->bhash);
@@ -136,7 +136,8 @@ bool us_tcp_tuple_in_use(struct us_stack *s, us_ip4 laddr, uint16_t lport, us_ip
                          uint16_t fport)
 {
     return us_tcp_lookup_established(s, laddr, lport, faddr, fport) ||
-           us_tcp_tw_lookup(s, laddr, lport, faddr, fport);
+           us_tcp_tw_lookup(s, laddr, lport, faddr, fport) ||
+           us_tcp_req_lookup(s, laddr, lport, faddr, fport);
 }
 
 /* Moves the old array's next bucket to the new one; frees the old array
@@ -399,6 +400,7 @@ void us_tcpcb_free(struct us_stack *s, struct us_tcpcb *tp)
         for (struct us_tcpcb *c = s->tcp->all; c; c = c->all_next)
             if (!c->dead && c->listener == tp)
                 us_tcpcb_free(s, c);
+        us_tcp_req_purge(s, tp);
     }
     if (tp->state == US_TCP_ESTABLISHED || tp->state == US_TCP_CLOSE_WAIT)
         s->mib.tcp.CurrEstab--;

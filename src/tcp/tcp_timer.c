@@ -283,5 +283,5 @@ us_time_ns us_tcp_timers(struct us_stack *s, us_time_ns now)
         t->next_timer = us_time_min(t->next_timer, next);
     }
     us_tcp_reap(s);
-    return us_time_min(t->next_timer, us_tcp_tw_timers(s, now)); /* TIME_WAIT records' FIFO */
+    return us_time_min(t->next_timer, us_tcp_minisock_timers(s, now)); /* TIME_WAIT, SYN_RECV */
 }

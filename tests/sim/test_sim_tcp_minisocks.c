@@ -1,5 +1,14 @@
-/* TIME_WAIT and the established hash at scale:
+/* Connections that cost little (tcp_minisocks.c) and the established hash
+ * at scale:
  *
+ *  - a listener's half-open child (kept as a small request record, not a
+ *    tcpcb) retransmits its SYN-ACK as the tcpcb did (same sequence number
+ *    and options, 1 s then 2 s later), and the ACK that completes the
+ *    handshake after the retransmissions makes the connection the tcpcb
+ *    would have been (options, MSS, window scales, retransmission count,
+ *    no RTT sample from a retransmitted SYN-ACK), carrying data both ways;
+ *  - past tcp_synack_retries the request goes and its place in the SYN
+ *    queue comes back; a listener closed takes its requests with it;
  *  - an orphaned connection in TIME_WAIT (kept as a small record, not a
  *    tcpcb: tcp_minisocks.c) still answers a retransmitted FIN with the
  *    ACK the connection would send (RFC 9293 §3.10.7.4: same sequence and
@@ -145,6 +154,144 @@ static void test_time_wait_record_acks_fin(void **state)
     rp_free(p);
 }
 
+/* ---------------- a request record stands for its half-open child ---------------- */
+
+static int listen_raw(struct rpeer *p, uint16_t port, int backlog)
+{
+    int l = us_socket(p->s, US_SOCK_STREAM);
+    struct us_sockaddr_in sa = {US_IP4_ANY, port};
+    assert_int_equal(us_bind(p->s, l, &sa), 0);
+    assert_int_equal(us_listen(p->s, l, backlog), 0);
+    return l;
+}
+
+static const struct us_tcp_opts syn_opts = {.mss_present = true,
+                                            .mss = 1400,
+                                            .ts_present = true,
+                                            .tsval = 500,
+                                            .wscale_present = true,
+                                            .wscale = 7,
+                                            .sack_permitted = true};
+
+/* The next segment to sport; fails unless it is a SYN-ACK of seq with
+ * the options of first (when given). */
+static struct rp_seg expect_synack(struct rpeer *p, uint16_t sport, uint32_t seq,
+                                   const struct rp_seg *first, const char *what)
+{
+    struct rp_seg g = rp_expect(p, sport, what);
+    if (g.t.flags != (US_TCP_SYN | US_TCP_ACK) || g.t.ack != seq + 1)
+        fail_msg("%s: flags %02x ack %u, not a SYN-ACK of %u", what, g.t.flags, g.t.ack, seq + 1);
+    if (first && (g.t.seq != first->t.seq || g.t.window != first->t.window ||
+                  g.t.opts.mss != first->t.opts.mss || g.t.opts.wscale != first->t.opts.wscale ||
+                  g.t.opts.sack_permitted != first->t.opts.sack_permitted ||
+                  g.t.opts.tsecr != first->t.opts.tsecr))
+        fail_msg("%s: seq %u win %u mss %u ws %u tsecr %u, the first SYN-ACK had seq %u win %u "
+                 "mss %u ws %u tsecr %u",
+                 what, g.t.seq, g.t.window, g.t.opts.mss, g.t.opts.wscale, g.t.opts.tsecr,
+                 first->t.seq, first->t.window, first->t.opts.mss, first->t.opts.wscale,
+                 first->t.opts.tsecr);
+    return g;
+}
+
+static void test_request_retransmits_then_completes(void **state)
+{
+    (void)state;
+    struct rpeer *p = rp_new(0x5e9);
+    int l = listen_raw(p, 80, 8);
+    const uint32_t x = 90000;
+    rp_send(p, RP_IP0, 41000, 80, US_TCP_SYN, x, 0, &syn_opts, NULL, 0);
+    us_time_ns t0 = p->now;
+    struct rp_seg sa = expect_synack(p, 41000, x, NULL, "SYN-ACK");
+    assert_true(sa.t.opts.ts_present && sa.t.opts.wscale_present && sa.t.opts.sack_permitted);
+    assert_int_equal(sa.t.opts.tsecr, 500);
+    /* Unanswered: again 1 s later, then 2 s after that (RFC 6298 §5.5). */
+    rp_run(p, 1100 * MS);
+    struct rp_seg r1 = expect_synack(p, 41000, x, &sa, "first retransmission");
+    if (r1.at < t0 + 1000 * MS || r1.at > t0 + 1010 * MS)
+        fail_msg("first retransmission %.3f s after the SYN, expected 1 s",
+                 (double)(r1.at - t0) / 1e9);
+    rp_run(p, 2 * SEC);
+    struct rp_seg r2 = expect_synack(p, 41000, x, &sa, "second retransmission");
+    if (r2.at < t0 + 3000 * MS || r2.at > t0 + 3010 * MS)
+        fail_msg("second retransmission %.3f s after the SYN, expected 3 s",
+                 (double)(r2.at - t0) / 1e9);
+    assert_int_equal(ctr(p->s, "TcpExtTCPSynRetrans"), 2);
+    assert_int_equal(us_accept(p->s, l, NULL), -EAGAIN);
+
+    /* The ACK, with 5 bytes: the connection is what the child would have
+     * been. */
+    struct us_tcp_opts o = ts_opts(600, r2.t.opts.tsval);
+    rp_send(p, RP_IP0, 41000, 80, US_TCP_ACK | US_TCP_PSH, x + 1, sa.t.seq + 1, &o, "hello", 5);
+    rp_run(p, 3 * MS);
+    int fd = us_accept(p->s, l, NULL);
+    assert_true(fd >= 0);
+    char buf[16];
+    assert_int_equal(us_recv(p->s, fd, buf, sizeof(buf), 0), 5);
+    assert_memory_equal(buf, "hello", 5);
+    struct us_tcp_info ti = tcp_info_of(p->s, fd);
+    assert_int_equal(ti.state, US_TCP_ESTABLISHED);
+    assert_int_equal(ti.options & (US_TCPI_OPT_TIMESTAMPS | US_TCPI_OPT_SACK | US_TCPI_OPT_WSCALE),
+                     US_TCPI_OPT_TIMESTAMPS | US_TCPI_OPT_SACK | US_TCPI_OPT_WSCALE);
+    assert_int_equal(ti.snd_wscale, 7);
+    assert_int_equal(ti.rcv_wscale, sa.t.opts.wscale);
+    assert_int_equal(ti.snd_mss, 1400 - 12);
+    assert_int_equal(ti.total_retrans, 2);
+    assert_int_equal(ti.rtt, 0); /* Karn: a retransmitted SYN-ACK gives no sample */
+    /* Data back: at iss + 1, acknowledging ours, timestamps echoing 600,
+     * the window in the scale the SYN-ACK announced. */
+    rp_clear(p);
+    assert_int_equal(us_send(p->s, fd, "world", 5, 0, p->now), 5);
+    struct rp_seg d = rp_expect(p, 41000, "data from the server");
+    assert_int_equal(d.t.seq, sa.t.seq + 1);
+    assert_int_equal(d.t.ack, x + 6);
+    assert_int_equal(d.t.payload_len, 5);
+    assert_int_equal(d.t.opts.tsecr, 600);
+    uint32_t wnd = (uint32_t)d.t.window << sa.t.opts.wscale;
+    if (wnd < sa.t.window / 2 || wnd > 64u * sa.t.window)
+        fail_msg("window %u << %u = %u after a SYN-ACK window of %u", d.t.window, sa.t.opts.wscale,
+                 wnd, sa.t.window);
+    us_close(p->s, fd);
+    us_close(p->s, l);
+    rp_free(p);
+}
+
+static void test_request_expires_and_listener_close(void **state)
+{
+    (void)state;
+    struct rpeer *p = rp_new(0x5ea);
+    set_knob(p->s, "net.ipv4.tcp_synack_retries", "2");
+    /* Backlog 1: one request fills the SYN queue; the next SYN gets a
+     * cookie while it is there. */
+    int l = listen_raw(p, 80, 1);
+    rp_send(p, RP_IP0, 42000, 80, US_TCP_SYN, 100, 0, &syn_opts, NULL, 0);
+    us_time_ns t0 = p->now;
+    struct rp_seg sa = expect_synack(p, 42000, 100, NULL, "SYN-ACK");
+    rp_send(p, RP_IP0, 42001, 80, US_TCP_SYN, 200, 0, &syn_opts, NULL, 0);
+    expect_synack(p, 42001, 200, NULL, "SYN-ACK with a cookie");
+    assert_int_equal(ctr(p->s, "TcpExtSyncookiesSent"), 1);
+    /* SYN-ACKs at 1 s and 3 s; at 7 s the third timeout ends it. */
+    rp_run(p, t0 + 7 * SEC + 10 * MS - p->now);
+    assert_int_equal(ctr(p->s, "TcpExtTCPSynRetrans"), 2);
+    rp_clear(p);
+    struct us_tcp_opts o = ts_opts(700, sa.t.opts.tsval);
+    rp_send(p, RP_IP0, 42000, 80, US_TCP_ACK, 101, sa.t.seq + 1, &o, NULL, 0);
+    struct rp_seg rst = rp_expect(p, 42000, "a reset: the request is gone");
+    assert_true(rst.t.flags & US_TCP_RST);
+    assert_int_equal(us_accept(p->s, l, NULL), -EAGAIN);
+    /* Its place in the queue is free: a new SYN gets a plain SYN-ACK. */
+    rp_send(p, RP_IP0, 42002, 80, US_TCP_SYN, 300, 0, &syn_opts, NULL, 0);
+    expect_synack(p, 42002, 300, NULL, "SYN-ACK after the request expired");
+    assert_int_equal(ctr(p->s, "TcpExtSyncookiesSent"), 1);
+    /* The listener closes: its request goes too (no listener, no pair:
+     * the ACK meets a reset). */
+    assert_int_equal(us_close(p->s, l), 0);
+    rp_clear(p);
+    rp_send(p, RP_IP0, 42002, 80, US_TCP_ACK, 301, 1, NULL, NULL, 0);
+    rst = rp_expect(p, 42002, "a reset after the listener closed");
+    assert_true(rst.t.flags & US_TCP_RST);
+    rp_free(p);
+}
+
 /* ---------------- tcp_max_tw_buckets counts only live entries ---------------- */
 
 /* With room for one TIME_WAIT entry, connections that enter TIME_WAIT one
@@ -287,6 +434,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_wait_record_acks_fin),
         cmocka_unit_test(test_time_wait_slots_come_back),
+        cmocka_unit_test(test_request_retransmits_then_completes),
+        cmocka_unit_test(test_request_expires_and_listener_close),
         cmocka_unit_test(test_ehash_growth_keeps_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,8 @@
  *     in the cache: the lookup's own cost at that table size;
  *   - memory, measured as the change of the allocator's bytes in use
  *     (mallinfo2 uordblks + hblkhd): per idle established connection end
- *     (socket, tcpcb, hash), per SYN-queue entry (b holds SYN_RECV while
+ *     (socket, tcpcb, hash) and the same after a byte each way, per
+ *     SYN-queue entry (b holds SYN_RECV while
  *     its SYN-ACKs are dropped), per TIME_WAIT entry (a closed first);
  *   - COUNT connections held at once: the time to establish them all
  *     (socket, bind, connect, handshake, accept) and the process's bytes.
@@ -331,7 +332,7 @@ static double demux_ns(struct spair *p, long segs, size_t hot)
 struct results {
     long count;
     double demux10, demux_mid, demux_count, demux_count_hot;
-    double est_bytes, synq_bytes, tw_bytes;
+    double est_bytes, used_bytes, synq_bytes, tw_bytes;
     double establish_s, held_heap_mb, held_rss_mb, held_bytes_per_conn;
 };
 
@@ -385,8 +386,24 @@ static void measure_mid(struct results *r, long segs)
     int64_t m1 = heap_bytes();
     r->est_bytes = (double)(m1 - m0) / (2.0 * MID_COUNT);
     r->demux_mid = demux_ns(&p, segs, 0);
-    /* TIME_WAIT: a closes first, then b; a keeps every pair in TIME_WAIT. */
     p.inj->capture = false;
+    /* A byte each way, read: idle again, with what sending left behind. */
+    uint8_t byte = 'x';
+    for (long i = 0; i < p.n; i++)
+        if (us_send(p.a, p.cfd[i], &byte, 1, 0, p.now) != 1)
+            die("send on connection %ld", i);
+    run_quiet(&p);
+    for (long i = 0; i < p.accepted; i++)
+        if (us_recv(p.b, p.sfd[i], &byte, 1, 0) != 1 ||
+            us_send(p.b, p.sfd[i], &byte, 1, 0, p.now) != 1)
+            die("echo on accepted connection %ld", i);
+    run_quiet(&p);
+    for (long i = 0; i < p.n; i++)
+        if (us_recv(p.a, p.cfd[i], &byte, 1, 0) != 1)
+            die("the echo on connection %ld", i);
+    run_quiet(&p);
+    r->used_bytes = (double)(heap_bytes() - m0) / (2.0 * MID_COUNT);
+    /* TIME_WAIT: a closes first, then b; a keeps every pair in TIME_WAIT. */
     for (long i = 0; i < p.n; i++)
         us_close(p.a, p.cfd[i]);
     run_quiet(&p);
@@ -461,11 +478,11 @@ int main(int argc, char **argv)
     if (!rows) {
         printf("{\"count\": %ld, \"demux_ns_10\": %.1f, \"demux_ns_10000\": %.1f, "
                "\"demux_ns_count\": %.1f, \"demux_ns_count_hot10\": %.1f, \"demux_flatness\": "
-               "%.3f, \"bytes_established\": %.0f, "
+               "%.3f, \"bytes_established\": %.0f, \"bytes_after_exchange\": %.0f, "
                "\"bytes_synq\": %.0f, \"bytes_time_wait\": %.0f, \"establish_s\": %.3f, "
                "\"held_heap_mb\": %.1f, \"held_rss_mb\": %.1f, \"held_bytes_per_conn\": %.0f}\n",
                count, r.demux10, r.demux_mid, r.demux_count, r.demux_count_hot, flat, r.est_bytes,
-               r.synq_bytes, r.tw_bytes, r.establish_s, r.held_heap_mb, r.held_rss_mb,
+               r.used_bytes, r.synq_bytes, r.tw_bytes, r.establish_s, r.held_heap_mb, r.held_rss_mb,
                r.held_bytes_per_conn);
         return 0;
     }
@@ -486,6 +503,9 @@ int main(int argc, char **argv)
     row(fig, "ratio", "lower", flat, note);
     row("bytes per idle established connection end", "bytes", "lower", r.est_bytes,
         "socket + tcpcb + hash, allocator bytes in use / 2N, N = 10,000; target 256");
+    row("bytes per idle connection end after a byte each way", "bytes", "lower", r.used_bytes,
+        "the send ring (sized by the send buffer's autotuning) and the retransmission records "
+        "stay after the data is acknowledged");
     row("bytes per SYN-queue entry", "bytes", "lower", r.synq_bytes,
         "b's SYN_RECV children, allocator delta / N, N = 10,000; target 64");
     row("bytes per TIME_WAIT entry", "bytes", "lower", r.tw_bytes,

@@ -539,15 +539,9 @@ void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
     us_tcp_tw_from_tcpcb(s, tp);
 }
 
-int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap)
+/* Moves the ring's bytes into a new one of cap bytes. */
+static int sbuf_resize(struct us_tcpcb *tp, uint32_t cap)
 {
-    if (cap <= tp->sbuf_cap)
-        return 0;
-    if (!tp->sbuf && cap > (uint32_t)tp->sndbuf) {
-        /* Autotuning (us_tcp_sndbuf_expand) of a ring not yet needed: the
-         * first send allocates it at the new sndbuf. */
-        return 0;
-    }
     uint8_t *nb = malloc(cap);
     if (!nb)
         return -ENOMEM;
@@ -564,6 +558,34 @@ int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap)
     tp->sbuf_cap = cap;
     tp->sbuf_head = 0;
     return 0;
+}
+
+int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap)
+{
+    /* Autotuning (us_tcp_sndbuf_expand) raises sndbuf; the ring itself
+     * grows only as far as sends fill it (us_tcp_sbuf_reserve). */
+    (void)tp;
+    (void)cap;
+    return 0;
+}
+
+int us_tcp_sbuf_reserve(struct us_tcpcb *tp, uint32_t len)
+{
+    /* Room for len more bytes, within sndbuf: the ring doubles from 4 KiB
+     * as far as the queued bytes need, so a connection that sends little
+     * keeps a small ring whatever its send buffer has grown to, and one
+     * that fills it reallocates only a logarithmic number of times. */
+    uint64_t need = (uint64_t)tp->snd_len + len;
+    if (need > (uint64_t)tp->sndbuf)
+        need = (uint64_t)tp->sndbuf;
+    if (need <= tp->sbuf_cap)
+        return 0;
+    uint64_t cap = tp->sbuf_cap ? tp->sbuf_cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    if (cap > UINT32_MAX / 2)
+        return -ENOMEM;
+    return sbuf_resize(tp, (uint32_t)cap);
 }
 
 int us_tcp_alloc_buffers(struct us_stack *s, struct us_tcpcb *tp)

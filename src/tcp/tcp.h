@@ -2,7 +2,7 @@
  * names), the per-stack TCP tables, and the entry points between the files:
  *
  *   tcp_table.c  the established 4-tuple hash, listeners, bound ports, ISNs
- *   tcp_minisocks.c  TIME_WAIT without a tcpcb: a 48-byte record per pair
+ *   tcp_minisocks.c  TIME_WAIT and SYN_RECV without a tcpcb: small records
  *   tcp_input.c  RFC 9293 §3.10.7 SEGMENT ARRIVES, per state
  *   tcp_recv.c   the receive side: in-order data, the out-of-order queue,
  *                the advertised window and receive autotuning
@@ -297,7 +297,8 @@ uint16_t us_tcp_route_mss(struct us_stack *s, us_ip4 faddr);
 void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp);
 /* No longer an orphan to count (freed, or in TIME_WAIT). */
 void us_tcp_unorphan(struct us_stack *s, struct us_tcpcb *tp);
-/* Buffers for a new connection (send ring). 0 or -ENOMEM. */
+/* Buffers for a new connection: none now (the send ring comes with the
+ * first send). 0 or -ENOMEM. */
 int us_tcp_alloc_buffers(struct us_stack *s, struct us_tcpcb *tp);
 int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap);
 /* The send ring grown (not past sndbuf) for len more bytes. 0 or -ENOMEM. */

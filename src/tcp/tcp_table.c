@@ -590,8 +590,8 @@ int us_tcp_sbuf_reserve(struct us_tcpcb *tp, uint32_t len)
 
 int us_tcp_alloc_buffers(struct us_stack *s, struct us_tcpcb *tp)
 {
-    /* Nothing yet: the send ring comes with the first send (us_tcp_send
-     * grows it to sndbuf), so an idle connection holds no ring. */
+    /* Nothing yet: the send ring comes with the first send
+     * (us_tcp_sbuf_reserve), so an idle connection holds no ring. */
     (void)s;
     (void)tp;
     return 0;

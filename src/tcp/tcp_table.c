@@ -519,7 +519,9 @@ void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
     s->mib.tcpext.TW++;
     tp->rto_at = tp->persist_at = tp->keep_at = tp->fin2_at = tp->delack_at = US_TIME_NEVER;
     tp->reo_at = tp->tlp_at = US_TIME_NEVER;
-    us_tcp_arm(s, &tp->tw_at, s->now + US_TCP_TIMEWAIT_LEN);
+    /* Armed below unless a record takes over: the records' own FIFO
+     * (tcp_minisocks.c) keeps their deadline, not the tcpcb walk. */
+    tp->tw_at = s->now + US_TCP_TIMEWAIT_LEN;
     /* Like Linux's inet_timewait_sock, a TIME_WAIT connection keeps only
      * what it needs to answer segments: the byte queues go now. */
     free(tp->sbuf);
@@ -533,10 +535,13 @@ void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
          * then it becomes a TIME_WAIT record (us_tcp_sock_close). */
         tp->sk->shutdown = US_RCV_SHUTDOWN | US_SEND_SHUTDOWN;
         us_sock_state_change(s, tp->sk);
+        us_tcp_arm(s, &tp->tw_at, tp->tw_at);
         return;
     }
     /* An orphan: nothing but the pair's numbers is needed any more. */
     us_tcp_tw_from_tcpcb(s, tp);
+    if (!tp->dead) /* no record to be had: the tcpcb waits as before */
+        us_tcp_arm(s, &tp->tw_at, tp->tw_at);
 }
 
 /* Moves the ring's bytes into a new one of cap bytes. */

@@ -81,6 +81,7 @@ struct us_sock {
 struct us_sock_table {
     struct us_sock **fds; /* indexed by descriptor; NULL = free */
     int nfds;
+    int free_hint; /* no descriptor below it is free: the search starts here */
     struct us_sock *udp_hash[US_UDP_HTABLE_SIZE];
 };
 

@@ -36,6 +36,8 @@ static void sock_destroy(struct us_stack *s, struct us_sock *sk, bool quiet)
         us_udp_unhash(s, sk);
     us_sock_purge(sk);
     s->socks->fds[sk->fd] = NULL;
+    if (sk->fd < s->socks->free_hint)
+        s->socks->free_hint = sk->fd;
     us_sock_put(sk); /* a thread asleep in a receive on sk frees it when it wakes */
 }
 
@@ -61,8 +63,10 @@ struct us_sock *us_sock_get(struct us_stack *s, int fd)
 struct us_sock *us_sock_alloc(struct us_stack *s, int type)
 {
     struct us_sock_table *t = s->socks;
-    int fd = 0;
-    while (fd < t->nfds && t->fds[fd]) /* the lowest free descriptor, as POSIX */
+    /* The lowest free descriptor, as POSIX; the search starts at the
+     * lowest that may be free, so a million sockets cost no quadratic scan. */
+    int fd = t->free_hint;
+    while (fd < t->nfds && t->fds[fd])
         fd++;
     if (fd == t->nfds) {
         int n = t->nfds ? 2 * t->nfds : 16;
@@ -87,6 +91,7 @@ struct us_sock *us_sock_alloc(struct us_stack *s, int type)
     if (type == US_SOCK_STREAM)
         us_tcp_sock_init(s, sk);
     t->fds[fd] = sk;
+    t->free_hint = fd + 1;
     return sk;
 }
 

@@ -2,6 +2,7 @@
  * names), the per-stack TCP tables, and the entry points between the files:
  *
  *   tcp_table.c  the established 4-tuple hash, listeners, bound ports, ISNs
+ *   tcp_minisocks.c  TIME_WAIT and SYN_RECV without a tcpcb: small records
  *   tcp_input.c  RFC 9293 §3.10.7 SEGMENT ARRIVES, per state
  *   tcp_recv.c   the receive side: in-order data, the out-of-order queue,
  *                the advertised window and receive autotuning
@@ -43,8 +44,8 @@ struct us_sock;
 #define US_TCP_MAX_WSCALE   14
 #define US_TCP_QUICKACKS    16 /* Linux's TCP_MAX_QUICKACKS */
 
-#define US_TCP_EHASH_SIZE 4096 /* established buckets, a power of two */
-#define US_TCP_BHASH_SIZE 256  /* bound-port / listener buckets */
+#define US_TCP_EHASH_MIN  256   /* established buckets at first; doubles with the load */
+#define US_TCP_BHASH_SIZE 65536 /* bound-port / listener buckets: one per port */
 
 /* Flags in tp->flags. */
 enum {
@@ -214,18 +215,49 @@ struct us_tcpcb {
     uint16_t urg_data;
 };
 
+/* The established hash (tcp_table.c): ehash_mask + 1 buckets, doubled
+ * when the connections outnumber them. The doubling is incremental: while
+ * ehash_old is set, its buckets from old_pos up still hold their
+ * connections (added ones too), and each addition moves two of them, so no
+ * single segment pays for rehashing a million connections. */
+struct us_tcp_ehash {
+    struct us_tcpcb **bucket;
+    uint32_t mask;
+    uint32_t count; /* connections in either array */
+    struct us_tcpcb **old;
+    uint32_t old_mask, old_pos;
+};
+
+/* Minisocks (tcp_minisocks.c): records far smaller than a tcpcb for a
+ * pair in TIME_WAIT and for a half-open connection of a listener (Linux's
+ * inet_timewait_sock and request_sock). Each kind is a pool of fixed-size
+ * records in chunks, addressed by index + 1 (0 = none), a hash of the
+ * 4-tuple looked up after the established one, and FIFOs in expiry order
+ * (TIME_WAIT: one; requests: one per SYN-ACK backoff, so each holds equal
+ * timeouts in the order they were set). */
+#define US_TCP_MINI_FIFOS 8
+struct us_tcp_mini_table {
+    uint8_t **chunk;        /* records in chunks of US_TCP_MINI_CHUNK */
+    uint32_t n_chunks, cap; /* chunks allocated; records they hold */
+    uint32_t size;          /* bytes per record */
+    uint32_t free;          /* free list through the records' hash links */
+    uint32_t *bucket;       /* hash heads, mask + 1 of them */
+    uint32_t mask;
+    uint32_t count;
+    uint32_t head[US_TCP_MINI_FIFOS], tail[US_TCP_MINI_FIFOS];
+};
+
 struct us_tcp_table {
-    struct us_tcpcb *ehash[US_TCP_EHASH_SIZE];
-    struct us_sock *bhash[US_TCP_BHASH_SIZE]; /* bound stream sockets, via sk->hash_next */
-    struct us_tcpcb *all;                     /* every tcpcb */
-    struct us_tcpcb *outq;                    /* tcpcbs with output pending */
-    struct us_tcpcb *graveyard;               /* freed this round, released later */
-    uint32_t n_tw;                            /* connections in TIME_WAIT */
+    struct us_tcp_ehash ehash;
+    struct us_tcp_mini_table tw;  /* TIME_WAIT records */
+    struct us_tcp_mini_table req; /* SYN_RECV records (request socks) */
+    struct us_sock **bhash;       /* bound stream sockets, via sk->hash_next, by port */
+    struct us_tcpcb *all;         /* every tcpcb */
+    struct us_tcpcb *outq;        /* tcpcbs with output pending */
+    struct us_tcpcb *graveyard;   /* freed this round, released later */
+    uint32_t n_tw;                /* connections in TIME_WAIT: tcpcbs and records */
     uint32_t n_orphans;
-    /* Earliest deadline armed through us_tcp_arm without its tcpcb (not in
-     * the heap): the poll then files every connection once. */
-    us_time_ns next_timer;
-    struct us_tcpcb *timer_heap; /* root: the connection due first */
+    struct us_tcpcb *timer_heap; /* root: the connection due first (tcp_timer.c) */
     uint64_t isn_secret[2];
     uint32_t cookie_secret;
     uint64_t challenge_sec;  /* the second tcp_challenge_ack_limit counts in */
@@ -242,6 +274,9 @@ struct us_tcpcb *us_tcp_lookup_established(struct us_stack *s, us_ip4 laddr, uin
 struct us_tcpcb *us_tcp_lookup_listener(struct us_stack *s, us_ip4 laddr, uint16_t lport);
 void us_tcp_ehash_add(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_ehash_del(struct us_stack *s, struct us_tcpcb *tp);
+/* Whether the 4-tuple is taken: a connection, or a pair in TIME_WAIT. */
+bool us_tcp_tuple_in_use(struct us_stack *s, us_ip4 laddr, uint16_t lport, us_ip4 faddr,
+                         uint16_t fport);
 int us_tcp_bind_port(struct us_stack *s, struct us_sock *sk, us_ip4 addr, uint16_t port);
 /* An ephemeral port for a connection to faddr:fport (4-tuple unique). */
 int us_tcp_connect_port(struct us_stack *s, struct us_sock *sk, us_ip4 faddr, uint16_t fport);
@@ -269,9 +304,39 @@ uint16_t us_tcp_route_mss(struct us_stack *s, us_ip4 faddr);
 void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp);
 /* No longer an orphan to count (freed, or in TIME_WAIT). */
 void us_tcp_unorphan(struct us_stack *s, struct us_tcpcb *tp);
-/* Buffers for a new connection (send ring). 0 or -ENOMEM. */
+/* Buffers for a new connection: none now (the send ring comes with the
+ * first send). 0 or -ENOMEM. */
 int us_tcp_alloc_buffers(struct us_stack *s, struct us_tcpcb *tp);
 int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap);
+/* The send ring grown (not past sndbuf) for len more bytes. 0 or -ENOMEM. */
+int us_tcp_sbuf_reserve(struct us_tcpcb *tp, uint32_t len);
+
+/* ---- tcp_minisocks.c ---- */
+/* The orphaned TIME_WAIT tcpcb tp becomes a record that expires at tp->tw_at;
+ * tp is freed. Nothing happens (tp stays) if no record can be had. */
+void us_tcp_tw_from_tcpcb(struct us_stack *s, struct us_tcpcb *tp);
+/* The pair's TIME_WAIT record (a reference, index + 1), or 0. */
+uint32_t us_tcp_tw_lookup(struct us_stack *s, us_ip4 laddr, uint16_t lport, us_ip4 faddr,
+                          uint16_t fport);
+/* A segment for TIME_WAIT record ref (tcp_timewait_state_process); true: a
+ * SYN that reopens the pair, the record is gone. */
+bool us_tcp_tw_input(struct us_stack *s, uint32_t ref, const struct us_tcp_view *th);
+void us_tcp_tw_print(struct us_stack *s, FILE *out);
+/* A listener's child just created in SYN_RECV (its SYN-ACK sent) becomes
+ * a request record; tp is freed. Nothing happens if no record can be had. */
+void us_tcp_req_from_tcpcb(struct us_stack *s, struct us_tcpcb *tp);
+/* The pair's request record, or 0. */
+uint32_t us_tcp_req_lookup(struct us_stack *s, us_ip4 laddr, uint16_t lport, us_ip4 faddr,
+                           uint16_t fport);
+/* A segment arrived for request ref: the child tcpcb it stands for, in
+ * SYN_RECV as it would have been all along (NULL without memory). */
+struct us_tcpcb *us_tcp_req_inflate(struct us_stack *s, uint32_t ref);
+/* The listener l goes: its requests with it. */
+void us_tcp_req_purge(struct us_stack *s, const struct us_tcpcb *l);
+/* Expires the records that are due, retransmits requests' SYN-ACKs; the
+ * next expiry (the poll hook in us_tcp_timers). */
+us_time_ns us_tcp_minisock_timers(struct us_stack *s, us_time_ns now);
+void us_tcp_minisocks_free(struct us_stack *s);
 
 /* ---- tcp_input.c ---- */
 /* The FIN at rcv_nxt is in order now: RFC 9293 §3.10.7.4 eighth step. */
@@ -400,9 +465,6 @@ us_time_ns us_tcp_timers(struct us_stack *s, us_time_ns now);
 /* Sets tp's deadline *slot (one of its *_at fields) to when. O(1) unless
  * the deadline is earlier than any tp already had (O(log n) amortised). */
 void us_tcp_timer_arm(struct us_stack *s, struct us_tcpcb *tp, us_time_ns *slot, us_time_ns when);
-/* The same without the tcpcb: the next poll past when walks every
- * connection once to file it. For callers that cannot name the tcpcb. */
-void us_tcp_arm(struct us_stack *s, us_time_ns *slot, us_time_ns when);
 void us_tcp_rearm_rto(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_rtt_sample(struct us_tcpcb *tp, us_time_ns rtt);
 void us_tcp_reset_keepalive(struct us_stack *s, struct us_tcpcb *tp);

@@ -111,4 +111,5 @@ void us_tcp_print_orphans(struct us_stack *s, FILE *out)
     for (struct us_tcpcb *tp = s->tcp->all; tp; tp = tp->all_next)
         if (!tp->dead && !tp->sk && tp->state != US_TCP_SYN_RECV && !tp->listener)
             us_tcp_print_sock(s, tp, -1, out);
+    us_tcp_tw_print(s, out); /* the TIME_WAIT records */
 }

@@ -335,6 +335,7 @@ static void listen_input(struct us_stack *s, struct us_tcpcb *l, const struct us
     l->synq_len++;
     us_tcp_ehash_add(s, tp);
     us_tcp_send_syn(s, tp);
+    us_tcp_req_from_tcpcb(s, tp); /* waits for the ACK as a small record */
 }
 
 /* ---- SYN-SENT (§3.10.7.3) ---- */
@@ -669,7 +670,20 @@ void us_tcp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
     us_pkt_trim(pkt, (uint32_t)th.payload_len);
 
     struct us_tcpcb *tp = us_tcp_lookup_established(s, ip->dst, th.dport, ip->src, th.sport);
-    if (tp && tp->state == US_TCP_TIME_WAIT) {
+    if (!tp) {
+        /* A half-open child or a pair in TIME_WAIT without its tcpcb
+         * (tcp_minisocks.c): the child becomes a tcpcb again. */
+        uint32_t req = us_tcp_req_lookup(s, ip->dst, th.dport, ip->src, th.sport);
+        uint32_t tw = req ? 0 : us_tcp_tw_lookup(s, ip->dst, th.dport, ip->src, th.sport);
+        if (req && !(tp = us_tcp_req_inflate(s, req))) {
+            us_pkt_free(pkt); /* no memory: as if lost */
+            return;
+        }
+        if (tw && !us_tcp_tw_input(s, tw, &th)) {
+            us_pkt_free(pkt);
+            return;
+        }
+    } else if (tp->state == US_TCP_TIME_WAIT) {
         if (!time_wait_input(s, tp, &th)) {
             us_pkt_free(pkt);
             return;

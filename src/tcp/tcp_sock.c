@@ -159,7 +159,7 @@ int us_tcp_connect(struct us_stack *s, struct us_sock *sk, const struct us_socka
          * address); the port table keeps the socket's own bind. */
         us_ip4 src = s->ifaces[r->ifindex].addr;
         if (sk->hashed) {
-            if (us_tcp_lookup_established(s, src, sk->num, addr->addr, addr->port))
+            if (us_tcp_tuple_in_use(s, src, sk->num, addr->addr, addr->port))
                 return -EADDRNOTAVAIL;
             sk->rcv_saddr = src;
             sk->addr_from_connect = true;
@@ -176,7 +176,7 @@ int us_tcp_connect(struct us_stack *s, struct us_sock *sk, const struct us_socka
         int err = us_tcp_connect_port(s, sk, addr->addr, addr->port);
         if (err)
             return err;
-    } else if (us_tcp_lookup_established(s, sk->rcv_saddr, sk->num, addr->addr, addr->port)) {
+    } else if (us_tcp_tuple_in_use(s, sk->rcv_saddr, sk->num, addr->addr, addr->port)) {
         return -EADDRNOTAVAIL;
     }
     struct us_tcpcb *tp = us_tcpcb_new(s);
@@ -230,7 +230,7 @@ int us_tcp_send(struct us_stack *s, struct us_sock *sk, const void *buf, size_t 
         return -EAGAIN; /* sk_stream_wait_connect, non-blocking */
     if (tp->state != US_TCP_ESTABLISHED && tp->state != US_TCP_CLOSE_WAIT)
         return -EPIPE;
-    if ((uint32_t)tp->sndbuf > tp->sbuf_cap && us_tcp_grow_sndbuf(tp, (uint32_t)tp->sndbuf) != 0)
+    if (us_tcp_sbuf_reserve(tp, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len) != 0)
         return -ENOMEM;
     uint32_t room = (uint32_t)tp->sndbuf > tp->snd_len ? (uint32_t)tp->sndbuf - tp->snd_len : 0;
     if (room > tp->sbuf_cap - tp->snd_len)
@@ -347,7 +347,8 @@ void us_tcp_sock_close(struct us_stack *s, struct us_sock *sk, bool quiet)
     case US_TCP_TIME_WAIT:
         us_pkt_queue_purge(&tp->rcvq);
         tp->rcv_queued = 0;
-        return; /* lives on alone until 2MSL */
+        us_tcp_tw_from_tcpcb(s, tp); /* lives on as a record until 2MSL */
+        return;
     default:
         break;
     }

@@ -23,10 +23,20 @@ int us_tcp_table_init(struct us_stack *s)
     s->tcp = calloc(1, sizeof(*s->tcp));
     if (!s->tcp)
         return -ENOMEM;
+    /* One bucket per port: untouched pages of it cost nothing. */
+    s->tcp->bhash = calloc(US_TCP_BHASH_SIZE, sizeof(*s->tcp->bhash));
+    s->tcp->ehash.bucket = calloc(US_TCP_EHASH_MIN, sizeof(*s->tcp->ehash.bucket));
+    if (!s->tcp->bhash || !s->tcp->ehash.bucket) {
+        free(s->tcp->bhash);
+        free(s->tcp->ehash.bucket);
+        free(s->tcp);
+        s->tcp = NULL;
+        return -ENOMEM;
+    }
+    s->tcp->ehash.mask = US_TCP_EHASH_MIN - 1;
     s->tcp->isn_secret[0] = us_rng_next(&s->rng);
     s->tcp->isn_secret[1] = us_rng_next(&s->rng);
     s->tcp->cookie_secret = (uint32_t)us_rng_next(&s->rng);
-    s->tcp->next_timer = US_TIME_NEVER;
     return 0;
 }
 
@@ -37,6 +47,10 @@ void us_tcp_table_free(struct us_stack *s)
     while (s->tcp->all)
         us_tcpcb_free(s, s->tcp->all);
     us_tcp_reap(s);
+    us_tcp_minisocks_free(s);
+    free(s->tcp->ehash.bucket);
+    free(s->tcp->ehash.old);
+    free(s->tcp->bhash);
     free(s->tcp);
     s->tcp = NULL;
 }
@@ -66,16 +80,16 @@ uint64_t us_tcp_tuple_hash(uint64_t key, us_ip4 laddr, uint16_t lport, us_ip4 fa
     return mix64(mix64(a ^ key) ^ b ^ (key >> 7));
 }
 
-static unsigned ehashfn(const struct us_stack *s, us_ip4 laddr, uint16_t lport, us_ip4 faddr,
+static uint64_t ehashfn(const struct us_stack *s, us_ip4 laddr, uint16_t lport, us_ip4 faddr,
                         uint16_t fport)
 {
-    return (unsigned)us_tcp_tuple_hash(s->hash_key, laddr, lport, faddr, fport) &
-           (US_TCP_EHASH_SIZE - 1);
+    return us_tcp_tuple_hash(s->hash_key, laddr, lport, faddr, fport);
 }
 
 static unsigned bhashfn(const struct us_stack *s, uint16_t port)
 {
-    return (unsigned)mix64(s->hash_key ^ port) & (US_TCP_BHASH_SIZE - 1);
+    (void)s;
+    return port; /* only local sockets bind: no peer can aim at a chain */
 }
 
 uint32_t us_tcp_new_isn(struct us_stack *s, us_ip4 laddr, uint16_t lport, us_ip4 faddr,
@@ -98,32 +112,97 @@ uint32_t us_tcp_ts_offset(struct us_stack *s, us_ip4 laddr, us_ip4 faddr)
     return (uint32_t)us_tcp_tuple_hash(s->tcp->isn_secret[1], laddr, 0, faddr, 0);
 }
 
+/* The chain a connection of hash h is on: a bucket of the old array not
+ * yet moved, else the current one. */
+static struct us_tcpcb **ehash_chain(const struct us_tcp_ehash *e, uint64_t h)
+{
+    if (e->old && (uint32_t)(h & e->old_mask) >= e->old_pos)
+        return &e->old[h & e->old_mask];
+    return &e->bucket[h & e->mask];
+}
+
 struct us_tcpcb *us_tcp_lookup_established(struct us_stack *s, us_ip4 laddr, uint16_t lport,
                                            us_ip4 faddr, uint16_t fport)
 {
-    for (struct us_tcpcb *tp = s->tcp->ehash[ehashfn(s, laddr, lport, faddr, fport)]; tp;
-         tp = tp->ehash_next)
+    uint64_t h = ehashfn(s, laddr, lport, faddr, fport);
+    for (struct us_tcpcb *tp = *ehash_chain(&s->tcp->ehash, h); tp; tp = tp->ehash_next)
         if (tp->lport == lport && tp->fport == fport && tp->laddr == laddr && tp->faddr == faddr)
             return tp;
     return NULL;
+}
+
+bool us_tcp_tuple_in_use(struct us_stack *s, us_ip4 laddr, uint16_t lport, us_ip4 faddr,
+                         uint16_t fport)
+{
+    return us_tcp_lookup_established(s, laddr, lport, faddr, fport) ||
+           us_tcp_tw_lookup(s, laddr, lport, faddr, fport) ||
+           us_tcp_req_lookup(s, laddr, lport, faddr, fport);
+}
+
+/* Moves the old array's next bucket to the new one; frees the old array
+ * after its last. */
+static void ehash_move_one(struct us_stack *s)
+{
+    struct us_tcp_ehash *e = &s->tcp->ehash;
+    struct us_tcpcb *tp = e->old[e->old_pos];
+    e->old[e->old_pos++] = NULL;
+    while (tp) {
+        struct us_tcpcb *next = tp->ehash_next;
+        struct us_tcpcb **head =
+            &e->bucket[ehashfn(s, tp->laddr, tp->lport, tp->faddr, tp->fport) & e->mask];
+        tp->ehash_next = *head;
+        *head = tp;
+        tp = next;
+    }
+    if (e->old_pos > e->old_mask) {
+        free(e->old);
+        e->old = NULL;
+    }
+}
+
+/* Load above 1: twice the buckets. Rehashing all at once would stall the
+ * segment that tips the load for as long as a million connections take to
+ * move (tens of milliseconds); instead every addition moves two of the old
+ * buckets, which finishes the move before the load can reach 1 again. */
+static void ehash_grow(struct us_stack *s)
+{
+    struct us_tcp_ehash *e = &s->tcp->ehash;
+    while (e->old)
+        ehash_move_one(s);
+    uint32_t n = 2 * (e->mask + 1);
+    struct us_tcpcb **b = calloc(n, sizeof(*b));
+    if (!b)
+        return; /* stay at this size: longer chains, nothing lost */
+    e->old = e->bucket;
+    e->old_mask = e->mask;
+    e->old_pos = 0;
+    e->bucket = b;
+    e->mask = n - 1;
 }
 
 void us_tcp_ehash_add(struct us_stack *s, struct us_tcpcb *tp)
 {
     if (tp->in_ehash)
         return;
-    struct us_tcpcb **head = &s->tcp->ehash[ehashfn(s, tp->laddr, tp->lport, tp->faddr, tp->fport)];
+    struct us_tcp_ehash *e = &s->tcp->ehash;
+    for (int i = 0; i < 2 && e->old; i++)
+        ehash_move_one(s);
+    if (e->count >= e->mask + 1 && e->mask < UINT32_MAX / 4)
+        ehash_grow(s);
+    struct us_tcpcb **head = ehash_chain(e, ehashfn(s, tp->laddr, tp->lport, tp->faddr, tp->fport));
     tp->ehash_next = *head;
     *head = tp;
     tp->in_ehash = true;
+    e->count++;
 }
 
 void us_tcp_ehash_del(struct us_stack *s, struct us_tcpcb *tp)
 {
     if (!tp->in_ehash)
         return;
+    struct us_tcp_ehash *e = &s->tcp->ehash;
     for (struct us_tcpcb **pp =
-             &s->tcp->ehash[ehashfn(s, tp->laddr, tp->lport, tp->faddr, tp->fport)];
+             ehash_chain(e, ehashfn(s, tp->laddr, tp->lport, tp->faddr, tp->fport));
          *pp; pp = &(*pp)->ehash_next) {
         if (*pp == tp) {
             *pp = tp->ehash_next;
@@ -132,6 +211,7 @@ void us_tcp_ehash_del(struct us_stack *s, struct us_tcpcb *tp)
     }
     tp->ehash_next = NULL;
     tp->in_ehash = false;
+    e->count--;
 }
 
 struct us_tcpcb *us_tcp_lookup_listener(struct us_stack *s, us_ip4 laddr, uint16_t lport)
@@ -207,7 +287,7 @@ int us_tcp_connect_port(struct us_stack *s, struct us_sock *sk, us_ip4 faddr, ui
     for (uint32_t i = 0; i < remaining; i++) {
         uint16_t p = (uint16_t)(low + (off + i) % remaining);
         if (port_in_use(s, sk, sk->rcv_saddr, p) ||
-            us_tcp_lookup_established(s, sk->rcv_saddr, p, faddr, fport))
+            us_tcp_tuple_in_use(s, sk->rcv_saddr, p, faddr, fport))
             continue;
         bhash_add(s, sk, sk->rcv_saddr, p);
         return 0;
@@ -319,6 +399,7 @@ void us_tcpcb_free(struct us_stack *s, struct us_tcpcb *tp)
         for (struct us_tcpcb *c = s->tcp->all; c; c = c->all_next)
             if (!c->dead && c->listener == tp)
                 us_tcpcb_free(s, c);
+        us_tcp_req_purge(s, tp);
     }
     if (tp->state == US_TCP_ESTABLISHED || tp->state == US_TCP_CLOSE_WAIT)
         s->mib.tcp.CurrEstab--;
@@ -359,6 +440,8 @@ void us_tcp_set_state(struct us_stack *s, struct us_tcpcb *tp, int state)
      * us_tcp_drop does that on a reset. */
     if (old == US_TCP_SYN_RECV && tp->listener && state != US_TCP_SYN_RECV)
         tp->listener->synq_len--;
+    if (old == US_TCP_TIME_WAIT && state != US_TCP_TIME_WAIT)
+        s->tcp->n_tw--; /* us_tcp_done of a TIME_WAIT tcpcb: not counted any more */
     tp->state = state;
 }
 
@@ -435,7 +518,9 @@ void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
     s->mib.tcpext.TW++;
     tp->rto_at = tp->persist_at = tp->keep_at = tp->fin2_at = tp->delack_at = US_TIME_NEVER;
     tp->reo_at = tp->tlp_at = US_TIME_NEVER;
-    us_tcp_arm(s, &tp->tw_at, s->now + US_TCP_TIMEWAIT_LEN);
+    /* Armed below unless a record takes over: the records' own FIFO
+     * (tcp_minisocks.c) keeps their deadline, not the tcpcb walk. */
+    tp->tw_at = s->now + US_TCP_TIMEWAIT_LEN;
     /* Like Linux's inet_timewait_sock, a TIME_WAIT connection keeps only
      * what it needs to answer segments: the byte queues go now. */
     free(tp->sbuf);
@@ -445,16 +530,22 @@ void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
     us_tcp_ofo_purge(&tp->ofo);
     if (tp->sk) {
         /* The socket still reads what was received before the FIN (Linux
-         * keeps it on the closed socket); us_close orphans the tcpcb. */
+         * keeps it on the closed socket); us_close orphans the tcpcb, and
+         * then it becomes a TIME_WAIT record (us_tcp_sock_close). */
         tp->sk->shutdown = US_RCV_SHUTDOWN | US_SEND_SHUTDOWN;
         us_sock_state_change(s, tp->sk);
+        us_tcp_timer_arm(s, tp, &tp->tw_at, tp->tw_at);
+        return;
     }
+    /* An orphan: nothing but the pair's numbers is needed any more. */
+    us_tcp_tw_from_tcpcb(s, tp);
+    if (!tp->dead) /* no record to be had: the tcpcb waits as before */
+        us_tcp_timer_arm(s, tp, &tp->tw_at, tp->tw_at);
 }
 
-int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap)
+/* Moves the ring's bytes into a new one of cap bytes. */
+static int sbuf_resize(struct us_tcpcb *tp, uint32_t cap)
 {
-    if (cap <= tp->sbuf_cap)
-        return 0;
     uint8_t *nb = malloc(cap);
     if (!nb)
         return -ENOMEM;
@@ -473,7 +564,39 @@ int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap)
     return 0;
 }
 
+int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap)
+{
+    /* Autotuning (us_tcp_sndbuf_expand) raises sndbuf; the ring itself
+     * grows only as far as sends fill it (us_tcp_sbuf_reserve). */
+    (void)tp;
+    (void)cap;
+    return 0;
+}
+
+int us_tcp_sbuf_reserve(struct us_tcpcb *tp, uint32_t len)
+{
+    /* Room for len more bytes, within sndbuf: the ring doubles from 4 KiB
+     * as far as the queued bytes need, so a connection that sends little
+     * keeps a small ring whatever its send buffer has grown to, and one
+     * that fills it reallocates only a logarithmic number of times. */
+    uint64_t need = (uint64_t)tp->snd_len + len;
+    if (need > (uint64_t)tp->sndbuf)
+        need = (uint64_t)tp->sndbuf;
+    if (need <= tp->sbuf_cap)
+        return 0;
+    uint64_t cap = tp->sbuf_cap ? tp->sbuf_cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    if (cap > UINT32_MAX / 2)
+        return -ENOMEM;
+    return sbuf_resize(tp, (uint32_t)cap);
+}
+
 int us_tcp_alloc_buffers(struct us_stack *s, struct us_tcpcb *tp)
 {
-    return us_tcp_grow_sndbuf(tp, (uint32_t)tp->sndbuf);
+    /* Nothing yet: the send ring comes with the first send
+     * (us_tcp_sbuf_reserve), so an idle connection holds no ring. */
+    (void)s;
+    (void)tp;
+    return 0;
 }

@@ -135,13 +135,6 @@ void us_tcp_timer_arm(struct us_stack *s, struct us_tcpcb *tp, us_time_ns *slot,
     heap_need(s->tcp, tp, when);
 }
 
-void us_tcp_arm(struct us_stack *s, us_time_ns *slot, us_time_ns when)
-{
-    *slot = when;
-    if (when < s->tcp->next_timer)
-        s->tcp->next_timer = when;
-}
-
 void us_tcp_rearm_rto(struct us_stack *s, struct us_tcpcb *tp)
 {
     us_tcp_timer_arm(s, tp, &tp->rto_at, s->now + tp->rto);
@@ -386,15 +379,6 @@ static us_time_ns earliest(const struct us_tcpcb *tp)
 us_time_ns us_tcp_timers(struct us_stack *s, us_time_ns now)
 {
     struct us_tcp_table *t = s->tcp;
-    if (now >= t->next_timer) {
-        /* A deadline was armed without its tcpcb: file every connection
-         * under its earliest once. */
-        t->next_timer = US_TIME_NEVER;
-        for (struct us_tcpcb *tp = t->all; tp; tp = tp->all_next) {
-            s->mib.tcpext.TCPTimerConnsExamined++;
-            heap_need(t, tp, earliest(tp));
-        }
-    }
     if (t->timer_heap && t->timer_heap->timer_key <= now) {
         /* Every connection filed as due, each fired once, in the order of
          * their keys. */
@@ -426,5 +410,5 @@ us_time_ns us_tcp_timers(struct us_stack *s, us_time_ns now)
             heap_remove(t, tp);
     us_tcp_reap(s);
     us_time_ns next = t->timer_heap ? t->timer_heap->timer_key : US_TIME_NEVER;
-    return us_time_min(next, t->next_timer);
+    return us_time_min(next, us_tcp_minisock_timers(s, now)); /* TIME_WAIT, SYN_RECV */
 }

@@ -8,7 +8,7 @@
 #     pair with TSO, GSO and GRO off,
 # alternating ustack, kernel, ustack, kernel... in the same run.
 #
-#   bench/conns_bench.sh [--quick] [--runs N] [--conns N]
+#   bench/conns_bench.sh [--quick] [--runs N] [--conns N] [--after S]
 #
 # In a private network namespace it creates itself (unshare -n): the TAP's
 # kernel side is 192.0.2.1/24 and ustack 192.0.2.2/24; the veth's client end
@@ -21,25 +21,31 @@
 # segments the server retransmitted, its RTO timeouts and the timeouts it
 # later undid as spurious (ustack's counters from `ustack tap --nstat` at
 # SIGTERM; the kernel server's from nstat in its namespace); ustack's
-# resident memory before the load, at its peak and 5 s after the last
-# connection closed (against the asyncio process's, which is a different
-# program: the row is there for the figure, not the ratio). A table on
-# stderr. --quick: 2 runs of 2,000 connections (well under a minute when
-# the stack keeps up); default 3 runs of 10,000. USTACK=path overrides
-# build/ustack. Exits 77 (skipped) when not root or without unshare,
-# /dev/net/tun or veth; 1 when a run lost or corrupted bytes.
+# resident memory before the load, at its peak and S seconds (--after,
+# default 5) after the last connection closed (against the asyncio
+# process's, which is a different program: the row is there for the
+# figure, not the ratio); and the connections that did not complete (reset
+# or timed out: the time of such a run is left out, so the time row's runs
+# may be fewer). A table on stderr. --quick: 2 runs of 2,000 connections,
+# RSS read 2 s after (under a minute unless the stack stalls on timeouts);
+# default 3 runs of 10,000. USTACK=path overrides build/ustack. Exits 77
+# (skipped) when not root or without unshare, /dev/net/tun or veth; 1 when
+# a byte came back wrong (never for slowness or lost connections, which
+# the rows show).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=3
 CONNS=10000
 BYTES=16384
+AFTER=5 # seconds after the last close that the resident size is read
 while [ $# -gt 0 ]; do
   case $1 in
-  --quick) RUNS=2 CONNS=2000 ;;
+  --quick) RUNS=2 CONNS=2000 AFTER=2 ;;
+  --after) AFTER=$2 && shift ;;
   --runs) RUNS=$2 && shift ;;
   --conns) CONNS=$2 && shift ;;
-  *) echo "usage: $0 [--quick] [--runs N] [--conns N]" >&2 && exit 2 ;;
+  *) echo "usage: $0 [--quick] [--runs N] [--conns N] [--after S]" >&2 && exit 2 ;;
   esac
   shift
 done
@@ -68,7 +74,7 @@ if [ -z "${CONNS_BENCH_IN_NETNS:-}" ]; then
   }
   mkdir -p "$OUT"
   cc -O2 -g -std=gnu11 -Wall -Wextra -Werror -o "$OUT/conn_load" "$ROOT/bench/conns/conn_load.c"
-  CONNS_BENCH_IN_NETNS=1 exec unshare -n -- bash "$0" --runs "$RUNS" --conns "$CONNS"
+  CONNS_BENCH_IN_NETNS=1 exec unshare -n -- bash "$0" --runs "$RUNS" --conns "$CONNS" --after "$AFTER"
 fi
 
 WORK=$(mktemp -d)
@@ -170,8 +176,9 @@ stop_peer() {
 
 FAILED=0
 
-# load PEER ADDR: runs the load, records its time (only when every byte
-# came back right) and the client's retransmissions.
+# load PEER ADDR: runs the load, records its time (only when every
+# connection completed), the connections lost and the client's
+# retransmissions.
 load() {
   local peer=$1 addr=$2 line secs done r0 r1
   r0=$(client_retrans)
@@ -182,10 +189,14 @@ load() {
   secs=$(printf '%s' "$line" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p')
   done=$(printf '%s' "$line" | sed -n 's/.*"completed":\([0-9]*\).*/\1/p')
   echo "client_retrans $peer $((r1 - r0))" >>"$RESULTS"
+  echo "lost $peer $((CONNS - ${done:-0}))" >>"$RESULTS"
   if [ -n "$secs" ] && [ "${done:-0}" -eq "$CONNS" ]; then
     echo "seconds $peer $secs" >>"$RESULTS"
   else
     echo "conns_bench: $peer: $((CONNS - ${done:-0})) of $CONNS connections did not complete" >&2
+  fi
+  if grep -q "wrong byte\|more than were sent" "$WORK/load.err"; then
+    echo "conns_bench: $peer: bytes came back wrong" >&2
     FAILED=1
   fi
 }
@@ -198,7 +209,7 @@ measure_ustack() {
   local pid=$PEER_PID
   echo "rss_before ustack $(rss_kb "$pid" VmRSS)" >>"$RESULTS"
   load ustack "$STACK_IP"
-  sleep 5
+  sleep "$AFTER"
   echo "rss_after ustack $(rss_kb "$pid" VmRSS)" >>"$RESULTS"
   echo "rss_peak ustack $(rss_kb "$pid" VmHWM)" >>"$RESULTS"
   stop_peer
@@ -217,7 +228,7 @@ measure_kernel() {
   local pid=$PEER_PID
   echo "rss_before kernel $(rss_kb "$pid" VmRSS)" >>"$RESULTS"
   load kernel "$VETH_SERVER_IP"
-  sleep 5
+  sleep "$AFTER"
   echo "rss_after kernel $(rss_kb "$pid" VmRSS)" >>"$RESULTS"
   echo "rss_peak kernel $(rss_kb "$pid" VmHWM)" >>"$RESULTS"
   nsenter --net="/proc/$pid/ns/net" nstat -asz >"$WORK/kernel.nstat" 2>/dev/null || true
@@ -234,14 +245,14 @@ for r in $(seq "$RUNS"); do
   measure_kernel
 done
 
-/usr/bin/python3 - "$RESULTS" "$CONNS" "$BYTES" <<'EOF'
+/usr/bin/python3 - "$RESULTS" "$CONNS" "$BYTES" "$AFTER" <<'EOF'
 import json, statistics, sys
 
 vals = {}
 for line in open(sys.argv[1]):
     m, p, v = line.split()
     vals.setdefault((m, p), []).append(float(v))
-conns, size = int(sys.argv[2]), int(sys.argv[3])
+conns, size, after = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 
 def stats(m, p, scale=1.0):
     xs = [x * scale for x in vals.get((m, p), [])]
@@ -254,6 +265,8 @@ load = "%d conns x %d KiB echo" % (conns, size // 1024)
 peer = "kernel (asyncio echo, veth, offloads off)"
 rows = [
     ("conns_echo_seconds", "Conns: " + load + ", total time", "s", "lower", "seconds", 1.0, None),
+    ("conns_echo_lost", "Conns: " + load + ", connections not completed", "conns", "lower",
+     "lost", 1.0, "reset or timed out; a run with any is left out of the time row"),
     ("conns_echo_retrans", "Conns: " + load + ", server segments retransmitted", "segments",
      "lower", "retrans", 1.0, None),
     ("conns_echo_rto", "Conns: " + load + ", server RTO timeouts", "timeouts", "lower",
@@ -266,7 +279,7 @@ rows = [
      "rss_before", 1 / 1024, "peer: the python3 process"),
     ("conns_echo_rss_peak", "Conns: " + load + ", server RSS at peak", "MB", "lower", "rss_peak",
      1 / 1024, "peer: the python3 process; the kernel's own socket memory is not in it"),
-    ("conns_echo_rss_after", "Conns: " + load + ", server RSS 5 s after the last close", "MB",
+    ("conns_echo_rss_after", "Conns: " + load + ", server RSS %s s after the last close" % after, "MB",
      "lower", "rss_after", 1 / 1024, "peer: the python3 process"),
 ]
 table = []

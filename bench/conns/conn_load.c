@@ -73,8 +73,13 @@ static bool conn_write(struct conn *c, uint32_t i)
         for (uint32_t k = 0; k < n; k++)
             buf[k] = pattern(i, c->sent + k);
         ssize_t w = send(c->fd, buf, n, MSG_NOSIGNAL);
-        if (w < 0)
-            return errno == EAGAIN || errno == EINTR;
+        if (w < 0 && (errno == EAGAIN || errno == EINTR))
+            return true;
+        if (w < 0) {
+            fprintf(stderr, "conn_load: connection %u: send: %s after %u bytes\n", i,
+                    strerror(errno), c->sent);
+            return false;
+        }
         c->sent += (uint32_t)w;
     }
     return true;
@@ -87,8 +92,13 @@ static bool conn_read(struct conn *c, uint32_t i)
     uint8_t buf[16384];
     for (;;) {
         ssize_t r = recv(c->fd, buf, sizeof(buf), 0);
-        if (r < 0)
-            return errno == EAGAIN || errno == EINTR;
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return true;
+        if (r < 0) {
+            fprintf(stderr, "conn_load: connection %u: recv: %s after %u bytes back\n", i,
+                    strerror(errno), c->rcvd);
+            return false;
+        }
         if (r == 0) {
             fprintf(stderr, "conn_load: connection %u: end of stream after %u of %u bytes\n", i,
                     c->rcvd, block_bytes);
@@ -137,7 +147,6 @@ int main(int argc, char **argv)
     }
 
     double t0 = now_s();
-    unsigned open = 0;
     for (unsigned i = 0; i < n; i++) {
         struct conn *c = &conns[i];
         c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -158,7 +167,6 @@ int main(int argc, char **argv)
             conn_end(c, false);
             continue;
         }
-        open++;
     }
 
     struct epoll_event evs[1024];

@@ -28,7 +28,10 @@
 # or timed out: the time of such a run is left out, so the time row's runs
 # may be fewer). A table on stderr. --quick: 2 runs of 2,000 connections,
 # RSS read 2 s after (under a minute unless the stack stalls on timeouts);
-# default 3 runs of 10,000. USTACK=path overrides build/ustack. Exits 77
+# default 3 runs of 10,000. USTACK=path overrides build/ustack;
+# USTACK_BASELINE=path adds a third server in the alternation, an older
+# ustack, whose figures go to stderr and to one JSON line without "figure"
+# (kept as "extra" by scripts/bench.sh). Exits 77
 # (skipped) when not root or without unshare, /dev/net/tun or veth; 1 when
 # a byte came back wrong (never for slowness or lost connections, which
 # the rows show).
@@ -116,11 +119,12 @@ client_retrans() {
   nstat -asz TcpRetransSegs 2>/dev/null | awk '$1 == "TcpRetransSegs" { print $2 }'
 }
 
-# start_ustack: ustack on the TAP serving echo; waits (at most 20 s) for it.
+# start_ustack BINARY: ustack on the TAP serving echo; waits (at most 20 s)
+# for it.
 start_ustack() {
   local log=$WORK/ustack.log i
   ip neigh flush dev "$TAP" 2>/dev/null || true
-  "$USTACK" tap --dev "$TAP" --addr "$STACK_IP/24" --serve echo --nstat >"$log" 2>&1 &
+  "$1" tap --dev "$TAP" --addr "$STACK_IP/24" --serve echo --nstat >"$log" 2>&1 &
   PEER_PID=$!
   for i in $(seq 200); do
     grep -q " up, " "$log" 2>/dev/null && return 0
@@ -201,23 +205,25 @@ load() {
   fi
 }
 
+# measure_ustack NAME BINARY
 measure_ustack() {
-  start_ustack || {
+  local name=$1
+  start_ustack "$2" || {
     FAILED=1
     return 0
   }
   local pid=$PEER_PID
-  echo "rss_before ustack $(rss_kb "$pid" VmRSS)" >>"$RESULTS"
-  load ustack "$STACK_IP"
+  echo "rss_before $name $(rss_kb "$pid" VmRSS)" >>"$RESULTS"
+  load "$name" "$STACK_IP"
   sleep "$AFTER"
-  echo "rss_after ustack $(rss_kb "$pid" VmRSS)" >>"$RESULTS"
-  echo "rss_peak ustack $(rss_kb "$pid" VmHWM)" >>"$RESULTS"
+  echo "rss_after $name $(rss_kb "$pid" VmRSS)" >>"$RESULTS"
+  echo "rss_peak $name $(rss_kb "$pid" VmHWM)" >>"$RESULTS"
   stop_peer
   local log=$WORK/ustack.log
-  echo "retrans ustack $(nstat_val "$log" TcpRetransSegs)" >>"$RESULTS"
-  echo "timeouts ustack $(nstat_val "$log" TcpExtTCPTimeouts)" >>"$RESULTS"
-  echo "spurious ustack $(nstat_val "$log" TcpExtTCPLossUndo)" >>"$RESULTS"
-  echo "conns_bench: ustack: $(grep -E '^(TcpRetransSegs|TcpExtTCPTimeouts|TcpExtTCPLossUndo|TcpExtTCPSpuriousRTOs|TcpExtTCPDSACKRecv|TcpExtListenOverflows|TcpExtListenDrops|TcpExtTCPReqQFullDrop|TcpExtSyncookiesSent|LinkPoolExhausted|LinkRxBudgetExhausted) ' "$log" | awk '{ printf "%s=%s ", $1, $2 }')$(grep '^Device' "$log")" >&2
+  echo "retrans $name $(nstat_val "$log" TcpRetransSegs)" >>"$RESULTS"
+  echo "timeouts $name $(nstat_val "$log" TcpExtTCPTimeouts)" >>"$RESULTS"
+  echo "spurious $name $(nstat_val "$log" TcpExtTCPLossUndo)" >>"$RESULTS"
+  echo "conns_bench: $name: $(grep -E '^(TcpRetransSegs|TcpExtTCPTimeouts|TcpExtTCPLossUndo|TcpExtTCPSpuriousRTOs|TcpExtTCPDSACKRecv|TcpExtListenOverflows|TcpExtListenDrops|TcpExtTCPReqQFullDrop|TcpExtSyncookiesSent|LinkPoolExhausted|LinkRxBudgetExhausted) ' "$log" | awk '{ printf "%s=%s ", $1, $2 }')$(grep '^Device' "$log")" >&2
 }
 
 measure_kernel() {
@@ -241,7 +247,8 @@ measure_kernel() {
 echo "conns_bench: $RUNS runs of $CONNS connections x $BYTES bytes echoed, ustack and kernel alternating" >&2
 for r in $(seq "$RUNS"); do
   echo "conns_bench: run $r/$RUNS" >&2
-  measure_ustack
+  measure_ustack ustack "$USTACK"
+  [ -z "${USTACK_BASELINE:-}" ] || measure_ustack baseline "$USTACK_BASELINE"
   measure_kernel
 done
 
@@ -283,7 +290,11 @@ rows = [
      "lower", "rss_after", 1 / 1024, "peer: the python3 process"),
 ]
 table = []
+baseline = {}
 for name, label, unit, better, m, scale, note in rows:
+    b = stats(m, "baseline", scale)
+    if b:
+        baseline[name] = b
     u, p = stats(m, "ustack", scale), stats(m, "kernel", scale)
     ratio = None
     if u and p and u["median"] and p["median"]:
@@ -300,10 +311,14 @@ def fmt(s):
     return "-" if not s else "%.1f [%.1f-%.1f]" % (s["median"], s["min"], s["max"])
 
 err = sys.stderr
+if baseline:
+    print(json.dumps({"conns_baseline": baseline}), flush=True)
 err.write("\n%-28s %-9s %-24s %-24s %s\n" % ("figure", "unit", "ustack median [min-max]",
                                               "kernel median [min-max]", "ratio"))
 for name, unit, u, p, ratio in table:
     err.write("%-28s %-9s %-24s %-24s %s\n" % (name, unit, fmt(u), fmt(p),
                                                "-" if ratio is None else "%.2f" % ratio))
+    if name in baseline:
+        err.write("%-28s %-9s %-24s\n" % ("  baseline ustack", unit, fmt(baseline[name])))
 EOF
 exit "$FAILED"

@@ -124,8 +124,8 @@ client_retrans() {
 start_ustack() {
   local log=$WORK/ustack.log i
   ip neigh flush dev "$TAP" 2>/dev/null || true
-  # The TAP's queue as each ustack would find it on a fresh TAP (a ustack
-  # lengthens it at open; the baseline may not).
+  # The TAP's queue as each ustack would find it on a fresh TAP (the TAP
+  # is kept between runs; a stack may change its queue length at open).
   ip link set "$TAP" txqueuelen 1000
   "$1" tap --dev "$TAP" --addr "$STACK_IP/24" --serve echo --nstat >"$log" 2>&1 &
   PEER_PID=$!

@@ -8,7 +8,7 @@ packages=(
   libcmocka-dev libpcap-dev liblwip-dev
   iproute2 iputils-ping tshark socat netcat-openbsd python3-scapy
   curl wrk hping3 util-linux
-  python3 procps
+  python3 procps ethtool
 )
 
 missing=()

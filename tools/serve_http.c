@@ -9,27 +9,35 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-void http_conn_init(struct tcp_conn *c)
+int http_conn_init(struct tcp_conn *c)
 {
-    c->http.file_fd = -1;
+    c->http = calloc(1, sizeof(*c->http));
+    c->out = malloc(TCP_CONN_BUF);
+    if (!c->http || !c->out)
+        return -1;
+    c->http->file_fd = -1;
+    return 0;
 }
 
 void http_conn_release(struct tcp_conn *c)
 {
-    if (c->http.file_fd >= 0)
-        close(c->http.file_fd);
-    c->http.file_fd = -1;
+    if (!c->http)
+        return;
+    if (c->http->file_fd >= 0)
+        close(c->http->file_fd);
+    c->http->file_fd = -1;
 }
 
 static void respond(struct tcp_conn *c, int status, const char *reason, off_t length,
                     bool keep_alive, const char *extra)
 {
-    c->out_len = (size_t)snprintf((char *)c->out, sizeof(c->out),
+    c->out_len = (size_t)snprintf((char *)c->out, TCP_CONN_BUF,
                                   "HTTP/1.1 %d %s\r\n"
                                   "Server: ustack\r\n"
                                   "Content-Length: %lld\r\n"
@@ -41,7 +49,7 @@ static void respond(struct tcp_conn *c, int status, const char *reason, off_t le
                                   status == 200 ? "application/octet-stream" : "text/plain",
                                   extra ? extra : "", keep_alive ? "keep-alive" : "close");
     c->out_off = 0;
-    c->http.keep_alive = keep_alive;
+    c->http->keep_alive = keep_alive;
 }
 
 /* An error answer whose short body says what went wrong. */
@@ -152,7 +160,7 @@ static void handle_request(struct tcp_conn *c, char *req)
     /* A body that fits goes out with the header in one send: two small
      * writes would meet Nagle's algorithm and the client's delayed ACK
      * (RFC 9293 §3.7.4), costing a delayed-ACK timeout per response. */
-    if ((size_t)st.st_size <= sizeof(c->out) - c->out_len) {
+    if ((size_t)st.st_size <= TCP_CONN_BUF - c->out_len) {
         ssize_t n = pread(fd, c->out + c->out_len, (size_t)st.st_size, 0);
         close(fd);
         if (n != st.st_size) {
@@ -163,22 +171,22 @@ static void handle_request(struct tcp_conn *c, char *req)
         c->out_len += (size_t)n;
         return;
     }
-    c->http.file_fd = fd;
-    c->http.file_off = 0;
-    c->http.file_end = st.st_size;
+    c->http->file_fd = fd;
+    c->http->file_off = 0;
+    c->http->file_end = st.st_size;
 }
 
 /* Refills out from the file being sent; false at its end. */
 static bool body_refill(struct tcp_conn *c)
 {
-    struct http_state *h = &c->http;
+    struct http_state *h = c->http;
     if (h->file_fd < 0)
         return false;
     if (h->file_off >= h->file_end) {
         http_conn_release(c);
         return false;
     }
-    ssize_t n = pread(h->file_fd, c->out, sizeof(c->out), h->file_off);
+    ssize_t n = pread(h->file_fd, c->out, TCP_CONN_BUF, h->file_off);
     if (n <= 0) {
         http_conn_release(c); /* the file shrank under us: the client sees a short body */
         return false;
@@ -191,7 +199,7 @@ static bool body_refill(struct tcp_conn *c)
 
 void http_pump(struct tcp_conn *c)
 {
-    struct http_state *h = &c->http;
+    struct http_state *h = c->http;
     for (;;) {
         int f = tcp_conn_flush(c);
         if (f < 0)

@@ -11,18 +11,44 @@
 #include <string.h>
 #include <unistd.h>
 
-int tcp_conn_flush(struct tcp_conn *c)
+/* listen()'s backlog: Linux's SOMAXCONN (us_listen clamps it to
+ * net.core.somaxconn, 4096 by default), as servers ask for, so a burst of
+ * thousands of connection attempts is neither answered with SYN cookies
+ * nor dropped at a queue of 128 while the accept loop keeps up. */
+#define SERVE_TCP_BACKLOG 4096
+
+/* Sends from buf until done or the send buffer is full: the bytes sent,
+ * or -1 when the connection failed. */
+static int send_some(struct tcp_conn *c, const uint8_t *buf, size_t len)
 {
     struct us_stack *s = c->svc->s;
-    while (c->out_off < c->out_len) {
-        int n = us_send(s, c->fd, c->out + c->out_off, c->out_len - c->out_off, 0, us_stack_now(s));
+    size_t off = 0;
+    while (off < len) {
+        int n = us_send(s, c->fd, buf + off, len - off, 0, us_stack_now(s));
         if (n == -EAGAIN)
-            return 0;
+            break;
         if (n < 0)
             return -1;
-        c->out_off += (size_t)n;
+        off += (size_t)n;
     }
+    return (int)off;
+}
+
+int tcp_conn_flush(struct tcp_conn *c)
+{
+    if (c->out_off == c->out_len)
+        return 1;
+    int n = send_some(c, c->out + c->out_off, c->out_len - c->out_off);
+    if (n < 0)
+        return -1;
+    c->out_off += (size_t)n;
+    if (c->out_off < c->out_len)
+        return 0;
     c->out_off = c->out_len = 0;
+    if (c->svc->kind != TCP_HTTP) {
+        free(c->out); /* echo's leftover, sent */
+        c->out = NULL;
+    }
     return 1;
 }
 
@@ -39,6 +65,8 @@ static void conn_free(struct tcp_conn *c)
         svc->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    free(c->out);
+    free(c->http);
     free(c);
 }
 
@@ -61,8 +89,12 @@ static int drain(struct tcp_conn *c, uint8_t *buf, size_t cap)
     return n <= 0 ? -1 : n;
 }
 
+/* Echo reads into a buffer on the stack and sends straight from it; only
+ * what the send buffer does not take is copied to the connection (out),
+ * and nothing more is read until that is sent. */
 static void echo_pump(struct tcp_conn *c)
 {
+    uint8_t buf[TCP_CONN_BUF];
     for (;;) {
         int f = tcp_conn_flush(c);
         if (f < 0)
@@ -71,13 +103,24 @@ static void echo_pump(struct tcp_conn *c)
             return; /* wait for room: reading more would only pile up */
         if (c->peer_eof)
             goto close; /* everything echoed: close after the peer's FIN */
-        int n = drain(c, c->out, sizeof(c->out));
+        int n = drain(c, buf, sizeof(buf));
         if (n == 0)
             return;
         if (n < 0 && !c->peer_eof)
             goto close;
-        if (n > 0)
-            c->out_len = (size_t)n;
+        if (n <= 0)
+            continue;
+        int sent = send_some(c, buf, (size_t)n);
+        if (sent < 0)
+            goto close;
+        if (sent < n) {
+            c->out = malloc((size_t)(n - sent));
+            if (!c->out)
+                goto close;
+            memcpy(c->out, buf + sent, (size_t)(n - sent));
+            c->out_len = (size_t)(n - sent);
+            c->out_off = 0;
+        }
     }
 close:
     tcp_conn_close(c);
@@ -85,8 +128,9 @@ close:
 
 static void discard_pump(struct tcp_conn *c)
 {
+    uint8_t buf[TCP_CONN_BUF];
     for (;;) {
-        int n = drain(c, c->out, sizeof(c->out));
+        int n = drain(c, buf, sizeof(buf));
         if (n == 0)
             return;
         if (n < 0) {
@@ -206,12 +250,17 @@ static void on_listen_ready(void *ctx, struct us_stack *s, int fd, int events)
         }
         c->svc = svc;
         c->fd = cfd;
+        if (svc->kind == TCP_HTTP && http_conn_init(c) != 0) {
+            free(c->out);
+            free(c->http);
+            free(c);
+            us_close(s, cfd);
+            continue;
+        }
         c->next = svc->conns;
         if (c->next)
             c->next->prev = c;
         svc->conns = c;
-        if (svc->kind == TCP_HTTP)
-            http_conn_init(c);
         us_sock_set_callback(s, cfd, on_conn_ready, c);
         on_conn_ready(c, s, cfd, us_sock_poll_events(s, cfd)); /* chargen starts at once */
     }
@@ -245,7 +294,7 @@ struct tcp_service *serve_tcp(struct us_stack *s, enum tcp_service_kind kind, ui
     if (rc >= 0)
         rc = us_bind(s, fd, &any);
     if (rc >= 0)
-        rc = us_listen(s, fd, 128);
+        rc = us_listen(s, fd, SERVE_TCP_BACKLOG);
     if (rc >= 0)
         rc = us_sock_set_callback(s, fd, on_listen_ready, svc);
     if (rc < 0) {

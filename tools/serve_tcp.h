@@ -28,10 +28,14 @@ struct tcp_conn {
      * the pump then runs once more instead of recursing. A close asked for
      * by a pump (tcp_conn_close) happens when the outer call returns. */
     bool in_pump, again, closed;
-    uint8_t out[TCP_CONN_BUF];
-    size_t out_len, out_off; /* bytes of out still to send */
+    /* Bytes still to send: out[out_off..out_len). HTTP keeps a buffer of
+     * TCP_CONN_BUF bytes for its life; echo has one only while a send came
+     * up short (allocated then, freed once sent), so with thousands of
+     * connections open an echo connection costs the size of this struct. */
+    uint8_t *out;
+    size_t out_len, out_off;
     unsigned chargen_pos;
-    struct http_state http;
+    struct http_state *http; /* HTTP only */
 };
 
 struct tcp_service {
@@ -50,7 +54,8 @@ void tcp_conn_close(struct tcp_conn *c);
 
 /* HTTP/1.1: reads requests, answers them, streams files. */
 void http_pump(struct tcp_conn *c);
-void http_conn_init(struct tcp_conn *c);
+/* Gives the connection its request state and output buffer: -1 if out of memory. */
+int http_conn_init(struct tcp_conn *c);
 void http_conn_release(struct tcp_conn *c);
 
 #endif

@@ -47,6 +47,12 @@ struct us_pkt {
 
 /* A pool of `count` buffers of `buf_size` bytes each, allocated once. */
 struct us_pkt_pool *us_pkt_pool_new(unsigned count, unsigned buf_size);
+/* A pool that starts with `count` buffers and, each time they are all in
+ * use, grows by `count` more, up to `max_count` (at most 64 times count). */
+struct us_pkt_pool *us_pkt_pool_new_growable(unsigned count, unsigned max_count, unsigned buf_size);
+/* Gives back the buffers a growable pool added, if every buffer is free:
+ * the number given back (0 when none were added or some are in use). */
+unsigned us_pkt_pool_trim(struct us_pkt_pool *pool);
 void us_pkt_pool_free(struct us_pkt_pool *pool);
 unsigned us_pkt_pool_buf_size(const struct us_pkt_pool *pool);
 unsigned us_pkt_pool_available(const struct us_pkt_pool *pool);

@@ -17,6 +17,11 @@ struct us_stack_config {
     unsigned pkt_count;       /* frame buffers in the pool (0 = 4096) */
     unsigned pkt_buf_size;    /* bytes per frame buffer (0 = 2048 + headroom) */
     unsigned large_pkt_count; /* 64 KiB buffers for whole datagrams (0 = 64) */
+    /* The most frame buffers the pool may grow to, pkt_count more at a time
+     * when all are in use, giving the growth back when the stack is idle
+     * (us_stack_run). 0: pkt_count if that is given (a fixed pool), else
+     * 16 times the default 4096. */
+    unsigned pkt_max_count;
 };
 
 /* cfg may be NULL for the defaults. NULL on allocation failure. */

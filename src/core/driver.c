@@ -3,7 +3,9 @@
 #include "core/stack_impl.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -15,10 +17,30 @@ us_time_ns us_clock_now(void)
     return (us_time_ns)ts.tv_sec * US_NS_PER_SEC + (us_time_ns)ts.tv_nsec;
 }
 
+/* How long the stack must have been quiet (nothing to read, no work due)
+ * before it gives memory back. */
+#define US_GIVE_BACK_QUIET_NS US_NS_PER_SEC
+
+/* Gives back what a burst needed and the stack no longer holds: the packet
+ * pool's growth, and the pages free() keeps (connections' send buffers and
+ * blocks, an application's per-connection state) but could return: after
+ * thousands of connections close, glibc keeps their memory in its heap,
+ * behind whatever was allocated later, until malloc_trim. */
+static void give_back_memory(struct us_stack *s)
+{
+    us_pkt_pool_trim(s->pool);
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 int us_stack_run(struct us_stack *s, volatile int *stop, us_app_tick_fn tick, void *ctx)
 {
     struct pollfd fds[US_MAX_IFACES];
     us_time_ns app_next = 0;
+    /* Busy since the memory was last given back, and when last busy. */
+    bool busy = false;
+    us_time_ns busy_at = 0;
     while (!*stop) {
         us_time_ns now = us_clock_now();
         if (tick && app_next <= now)
@@ -26,8 +48,18 @@ int us_stack_run(struct us_stack *s, volatile int *stop, us_app_tick_fn tick, vo
         us_time_ns next = us_stack_poll(s, now);
         if (tick)
             next = us_time_min(next, app_next);
-        if (next <= now)
+        if (next <= now) {
+            busy = true;
+            busy_at = now;
             continue;
+        }
+        if (busy && now - busy_at >= US_GIVE_BACK_QUIET_NS) {
+            give_back_memory(s);
+            busy = false;
+        }
+        /* Wake when the quiet time is up, to give back then. */
+        if (busy)
+            next = us_time_min(next, busy_at + US_GIVE_BACK_QUIET_NS);
         int nfds = 0;
         for (int i = 0; i < s->n_ifaces; i++) {
             int fd = us_dev_pollfd(s->ifaces[i].dev);
@@ -48,6 +80,10 @@ int us_stack_run(struct us_stack *s, volatile int *stop, us_app_tick_fn tick, vo
         int rc = ppoll(fds, (nfds_t)nfds, tsp, NULL);
         if (rc < 0 && errno != EINTR)
             return -errno;
+        if (rc > 0) {
+            busy = true;
+            busy_at = us_clock_now();
+        }
         /* A signal or a readable device: let the application look too. */
         if (tick && rc != 0)
             app_next = 0;

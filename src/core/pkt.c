@@ -1,50 +1,125 @@
-/* The packet buffer pool: every buffer allocated once at start, handed out
- * and returned through a free list, so the hot path never calls malloc. */
+/* The packet buffer pool: buffers allocated in chunks, handed out and
+ * returned through a free list, so the hot path never calls malloc. */
 #include "ustack/pkt.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* A pool is one or more chunks of buffers. The first is allocated at
+ * creation and kept; a growable pool adds a chunk of as many buffers again
+ * when they are all in use (a burst across thousands of connections), up
+ * to its maximum, and us_pkt_pool_trim gives those back once every buffer
+ * has come home. A grown chunk is its own anonymous mapping, so giving it
+ * back returns the memory to the system at once. */
+#define POOL_MAX_CHUNKS 64
+
+struct pool_chunk {
+    struct us_pkt *descs; /* the chunk's descriptors */
+    uint8_t *bufs;        /* and their buffers, buf_size bytes each */
+    size_t map_len;       /* grown chunks: the mapping holding both; 0 for the first */
+};
 
 struct us_pkt_pool {
     struct us_pkt *free_list;
     unsigned count, available, buf_size;
+    unsigned chunk_count, max_count; /* buffers per chunk; the most there may be */
+    unsigned n_chunks;
     uint64_t alloc_failures;
-    struct us_pkt *descs; /* count descriptors */
-    uint8_t *bufs;        /* count * buf_size bytes */
+    struct pool_chunk chunks[POOL_MAX_CHUNKS];
 };
 
-struct us_pkt_pool *us_pkt_pool_new(unsigned count, unsigned buf_size)
+/* Puts the chunk's buffers on the free list, the first one on top. */
+static void chunk_link(struct us_pkt_pool *pool, const struct pool_chunk *c)
+{
+    for (unsigned i = pool->chunk_count; i-- > 0;) {
+        struct us_pkt *p = &c->descs[i];
+        p->head = c->bufs + (size_t)i * pool->buf_size;
+        p->cap = pool->buf_size;
+        p->pool = pool;
+        p->next = pool->free_list;
+        pool->free_list = p;
+    }
+}
+
+struct us_pkt_pool *us_pkt_pool_new_growable(unsigned count, unsigned max_count, unsigned buf_size)
 {
     if (count == 0 || buf_size <= US_PKT_HEADROOM)
         return NULL;
     struct us_pkt_pool *pool = calloc(1, sizeof(*pool));
     if (!pool)
         return NULL;
-    pool->descs = calloc(count, sizeof(struct us_pkt));
-    pool->bufs = malloc((size_t)count * buf_size);
-    if (!pool->descs || !pool->bufs) {
-        us_pkt_pool_free(pool);
+    struct pool_chunk *c = &pool->chunks[0];
+    c->descs = calloc(count, sizeof(struct us_pkt));
+    c->bufs = malloc((size_t)count * buf_size);
+    if (!c->descs || !c->bufs) {
+        free(c->descs);
+        free(c->bufs);
+        free(pool);
         return NULL;
     }
-    pool->count = pool->available = count;
+    pool->n_chunks = 1;
+    pool->count = pool->available = pool->chunk_count = count;
     pool->buf_size = buf_size;
-    for (unsigned i = count; i-- > 0;) {
-        struct us_pkt *p = &pool->descs[i];
-        p->head = pool->bufs + (size_t)i * buf_size;
-        p->cap = buf_size;
-        p->pool = pool;
-        p->next = pool->free_list;
-        pool->free_list = p;
-    }
+    if (max_count / count > POOL_MAX_CHUNKS)
+        max_count = count * POOL_MAX_CHUNKS;
+    pool->max_count = max_count > count ? max_count : count;
+    chunk_link(pool, c);
     return pool;
+}
+
+struct us_pkt_pool *us_pkt_pool_new(unsigned count, unsigned buf_size)
+{
+    return us_pkt_pool_new_growable(count, count, buf_size);
+}
+
+/* Adds a chunk: false at the maximum or when the system has no memory. */
+static bool pool_grow(struct us_pkt_pool *pool)
+{
+    if (pool->count + pool->chunk_count > pool->max_count)
+        return false;
+    size_t descs = (size_t)pool->chunk_count * sizeof(struct us_pkt);
+    descs = (descs + 63) & ~(size_t)63;
+    size_t len = descs + (size_t)pool->chunk_count * pool->buf_size;
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return false;
+    struct pool_chunk *c = &pool->chunks[pool->n_chunks++];
+    c->descs = m;
+    c->bufs = (uint8_t *)m + descs;
+    c->map_len = len;
+    chunk_link(pool, c);
+    pool->count += pool->chunk_count;
+    pool->available += pool->chunk_count;
+    return true;
+}
+
+unsigned us_pkt_pool_trim(struct us_pkt_pool *pool)
+{
+    if (pool->n_chunks == 1 || pool->available != pool->count)
+        return 0;
+    unsigned freed = pool->count - pool->chunk_count;
+    while (pool->n_chunks > 1) {
+        struct pool_chunk *c = &pool->chunks[--pool->n_chunks];
+        munmap(c->descs, c->map_len);
+        memset(c, 0, sizeof(*c));
+    }
+    /* Every buffer is free: the list is the first chunk's alone now. */
+    pool->free_list = NULL;
+    chunk_link(pool, &pool->chunks[0]);
+    pool->count = pool->available = pool->chunk_count;
+    return freed;
 }
 
 void us_pkt_pool_free(struct us_pkt_pool *pool)
 {
     if (!pool)
         return;
-    free(pool->descs);
-    free(pool->bufs);
+    for (unsigned i = 1; i < pool->n_chunks; i++)
+        munmap(pool->chunks[i].descs, pool->chunks[i].map_len);
+    free(pool->chunks[0].descs);
+    free(pool->chunks[0].bufs);
     free(pool);
 }
 
@@ -70,11 +145,11 @@ uint64_t us_pkt_pool_alloc_failures(const struct us_pkt_pool *pool)
 
 struct us_pkt *us_pkt_alloc(struct us_pkt_pool *pool)
 {
-    struct us_pkt *p = pool->free_list;
-    if (!p) {
+    if (!pool->free_list && !pool_grow(pool)) {
         pool->alloc_failures++;
         return NULL;
     }
+    struct us_pkt *p = pool->free_list;
     pool->free_list = p->next;
     pool->available--;
     us_pkt_reset(p, US_PKT_HEADROOM);

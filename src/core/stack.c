@@ -33,7 +33,8 @@ struct us_stack *us_stack_new(const struct us_stack_config *cfg)
     unsigned count = c.pkt_count ? c.pkt_count : 4096;
     unsigned buf = c.pkt_buf_size ? c.pkt_buf_size : 2048 + US_PKT_HEADROOM;
     unsigned large = c.large_pkt_count ? c.large_pkt_count : 64;
-    s->pool = us_pkt_pool_new(count, buf);
+    unsigned max = c.pkt_max_count ? c.pkt_max_count : c.pkt_count ? count : 16 * count;
+    s->pool = us_pkt_pool_new_growable(count, max, buf);
     s->large_pool = us_pkt_pool_new(large, US_LARGE_BUF_SIZE);
     s->frag = us_frag_table_new(us_rng_next(&s->rng), US_FRAG_MAX_QUEUES);
     us_arp_init(&s->arp, us_rng_next(&s->rng));

@@ -305,17 +305,25 @@ static void listen_input(struct us_stack *s, struct us_tcpcb *l, const struct us
         s->mib.tcpext.ListenDrops++;
         return;
     }
-    /* The SYN queue (half-open children) is bounded by the backlog and by
-     * tcp_max_syn_backlog (inet_csk_reqsk_queue_is_full); past it, a SYN
-     * cookie if net.ipv4.tcp_syncookies, else the SYN is dropped. */
-    int max_syn =
-        l->backlog < s->sysctl.tcp_max_syn_backlog ? l->backlog : s->sysctl.tcp_max_syn_backlog;
-    if (l->synq_len >= max_syn) {
+    /* Linux's tcp_conn_request: the SYN queue (half-open children) is
+     * bounded by the backlog (inet_csk_reqsk_queue_is_full); past it, a
+     * SYN cookie if net.ipv4.tcp_syncookies, else the SYN is dropped. */
+    if (l->synq_len >= l->backlog) {
         if (s->sysctl.tcp_syncookies) {
             us_tcp_send_cookie_synack(s, l, ip, th);
             return;
         }
         s->mib.tcpext.TCPReqQFullDrop++;
+        s->mib.tcpext.ListenDrops++;
+        return;
+    }
+    /* Without cookies, tcp_max_syn_backlog also caps it: a SYN is dropped
+     * once fewer than a quarter of tcp_max_syn_backlog's slots are free
+     * (Linux spares peers its TCP metrics know; ustack keeps none). With
+     * cookies on this does not apply, so a listener's backlog alone (4096
+     * for `ustack tap --serve`) decides when cookies begin. */
+    int max_syn = s->sysctl.tcp_max_syn_backlog;
+    if (!s->sysctl.tcp_syncookies && max_syn - l->synq_len < (max_syn >> 2)) {
         s->mib.tcpext.ListenDrops++;
         return;
     }

@@ -13,7 +13,9 @@
 # all alike):
 #   - kernel -> stack TCP bulk to discard (port 9),
 #   - stack -> kernel TCP bulk from chargen (port 19),
-#   - 1-byte echo (port 7) round trips, blocking and busy-polling client,
+#   - 1-byte echo (port 7) round trips, blocking and busy-polling client
+#     (and the busy-polling client against ustack busy-polling its TAP
+#     too, `--sysctl net.core.busy_poll=50`),
 # all with C clients timed by clock_gettime (bench/tap/), and the TAP's
 # ceilings: reading, writing one write() per frame and 64 per io_uring_enter()
 # (bench/tap/tap_ceiling.c, frames the kernel drops at once), and a bare TCP
@@ -115,7 +117,7 @@ VETH_PEER=192.0.2.130
 unshare -n -- sleep $((RUNS * (LIMIT * 25 + 60))) &
 VETH_NS_PID=$!
 in_peer() { nsenter -t "$VETH_NS_PID" -n -- "$@"; }
-for i in $(seq 50); do # until unshare has made the namespace
+for _ in $(seq 50); do # until unshare has made the namespace
   [ "$(readlink "/proc/$VETH_NS_PID/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
   sleep 0.1
 done
@@ -147,8 +149,7 @@ start_peer() {
     "$OUT/lwip_tap" "$TAP" "$STACK_IP" >"$WORK/lwip.json" 2>"$log" &
   fi
   PEER_PID=$!
-  local i
-  for i in $(seq 200); do
+  for _ in $(seq 200); do
     grep -q " up, " "$log" 2>/dev/null && return 0
     kill -0 "$PEER_PID" 2>/dev/null || break
     sleep 0.1
@@ -160,11 +161,11 @@ start_peer() {
 
 # stop_peer: SIGTERM to the stack we started, SIGKILL after 10 s.
 stop_peer() {
-  local pid=${PEER_PID:-} i
+  local pid=${PEER_PID:-}
   [ -n "$pid" ] || return 0
   PEER_PID=
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
@@ -201,6 +202,15 @@ measure_ustack_write() {
   USTACK_TAP_IO_URING=0 start_peer ustack || return 0
   grep -q "sending with write" "$WORK/ustack.log" || echo "tap_bench: ustack did not fall back to write()" >&2
   timeout "$LIMIT" "$OUT/bulk_client" recv "$STACK_IP" 19 "$SECS" | record tx_bulk ustack-write bytes_per_s 1e-6 || true
+  stop_peer
+}
+
+# ustack busy-polling its TAP (net.core.busy_poll: the loop reads again at
+# once for 50 µs after a frame instead of sleeping in ppoll), with the
+# busy-polling client: two spinning processes on this machine's two cores.
+measure_ustack_busypoll() {
+  USTACK_EXTRA="--sysctl net.core.busy_poll=50" start_peer ustack || return 0
+  timeout "$LIMIT" "$OUT/rr_client" "$STACK_IP" 7 "$SECS" busy | record rr_busy_bp ustack p50_us 1 || true
   stop_peer
 }
 
@@ -269,6 +279,7 @@ for r in $(seq "$RUNS"); do
   measure_peer ustack
   measure_peer lwip
   measure_ustack_write
+  measure_ustack_busypoll
   measure_veth
   measure_ceiling
   for p in 0.01 0.05 0.10; do
@@ -306,6 +317,8 @@ rows = [
      "rr_block", "lwip", "rr_block"),
     ("tap_tcp_rr_1byte_busypoll_p50", "TAP: 1-byte echo, busy-poll p50", "us", "lower",
      "rr_busy", "lwip", "rr_busy"),
+    ("tap_tcp_rr_1byte_busypoll_ustack_busy_poll_p50", "TAP: 1-byte echo, busy-poll p50, "
+     "ustack with net.core.busy_poll=50", "us", "lower", "rr_busy_bp", "lwip", "rr_busy"),
     ("tap_tcp_bulk_stack_to_kernel_vs_write_ceiling", "TAP: stack -> kernel TCP bulk",
      "MB/s", "higher", "tx_bulk", "tap-write-ceiling", "tap_write"),
     ("tap_tcp_bulk_kernel_to_stack_vs_read_ceiling", "TAP: kernel -> stack TCP bulk",

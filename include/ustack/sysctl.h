@@ -33,6 +33,7 @@ struct us_sysctl {
     int netdev_budget;      /* packets per bottom-half round */
     int dev_weight;         /* frames per device per top-half round (NAPI weight) */
     int netdev_max_backlog; /* frames waiting between top and bottom half */
+    int busy_poll;          /* µs us_stack_run polls the devices before it sleeps */
     /* net.core.* (socket buffers, bytes; SO_RCVBUF/SO_SNDBUF are capped by the _max) */
     int rmem_default;
     int rmem_max;

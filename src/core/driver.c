@@ -34,6 +34,15 @@ static void give_back_memory(struct us_stack *s)
 #endif
 }
 
+/* Frames the stack's devices have moved so far, either way. */
+static uint64_t frames_moved(const struct us_stack *s)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < s->n_ifaces; i++)
+        n += s->ifaces[i].dev->stats.rx_packets + s->ifaces[i].dev->stats.tx_packets;
+    return n;
+}
+
 int us_stack_run(struct us_stack *s, volatile int *stop, us_app_tick_fn tick, void *ctx)
 {
     struct pollfd fds[US_MAX_IFACES];
@@ -41,11 +50,31 @@ int us_stack_run(struct us_stack *s, volatile int *stop, us_app_tick_fn tick, vo
     /* Busy since the memory was last given back, and when last busy. */
     bool busy = false;
     us_time_ns busy_at = 0;
+    /* net.core.busy_poll: for that many µs after a frame last moved, the
+     * loop polls the devices again at once instead of sleeping, as Linux's
+     * busy polling spins on a NIC's queue: a frame is read as it arrives,
+     * not after a wake-up from ppoll, at the price of a core. */
+    uint64_t frames = frames_moved(s);
+    us_time_ns moved_at = 0;
     while (!*stop) {
         us_time_ns now = us_clock_now();
         if (tick && app_next <= now)
             app_next = tick(ctx, s, now);
         us_time_ns next = us_stack_poll(s, now);
+        us_time_ns spin = (us_time_ns)s->sysctl.busy_poll * 1000;
+        if (spin) {
+            uint64_t f = frames_moved(s);
+            if (f != frames) {
+                frames = f;
+                moved_at = busy_at = now;
+                busy = true;
+            }
+            if (now - moved_at < spin) {
+                if (tick)
+                    app_next = 0; /* the application polls with the stack */
+                continue;
+            }
+        }
         if (tick)
             next = us_time_min(next, app_next);
         if (next <= now) {
@@ -53,6 +82,7 @@ int us_stack_run(struct us_stack *s, volatile int *stop, us_app_tick_fn tick, vo
             busy_at = now;
             continue;
         }
+
         if (busy && now - busy_at >= US_GIVE_BACK_QUIET_NS) {
             give_back_memory(s);
             busy = false;

@@ -51,6 +51,7 @@ static const struct sysctl_entry sysctl_table[] = {
     ROW("net.core.dev_weight", dev_weight, SYSCTL_INT, 1, 65536, 64),
     ROW("net.core.netdev_budget", netdev_budget, SYSCTL_INT, 1, 1000000, 300),
     ROW("net.core.netdev_max_backlog", netdev_max_backlog, SYSCTL_INT, 1, 1000000, 1000),
+    ROW("net.core.busy_poll", busy_poll, SYSCTL_INT, 0, INT_MAX, 0),
     ROW("net.core.rmem_default", rmem_default, SYSCTL_INT, MIN_RCVBUF, INT_MAX, 212992),
     ROW("net.core.rmem_max", rmem_max, SYSCTL_INT, MIN_RCVBUF, INT_MAX, 212992),
     ROW("net.core.wmem_default", wmem_default, SYSCTL_INT, MIN_SNDBUF, INT_MAX, 212992),

@@ -119,6 +119,7 @@ static void test_frag_thresholds_bound_each_other(void **state)
 static const struct {
     const char *key, *value;
 } every_key[] = {
+    {"net.core.busy_poll", "0"},
     {"net.core.dev_weight", "64"},
     {"net.core.netdev_budget", "300"},
     {"net.core.netdev_max_backlog", "1000"},

@@ -42,14 +42,14 @@
 # (the row format of scripts/bench.sh) where ratio > 1 means ustack is ahead
 # (ustack/peer for throughput, peer/ustack for latency), and a table on stderr.
 # --quick: 2 runs of 1 s per figure and per loss point (under a
-# minute); default 5 runs of 10 s (about 20 minutes). USTACK=path overrides
-# build/ustack.
+# minute); default 5 runs (BENCH_RUNS, as scripts/bench.sh sets it) of
+# 3 s (about 8 minutes). USTACK=path overrides build/ustack.
 # Exits 77 (skipped) when not root or without unshare or /dev/net/tun.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=5
-SECS=10
+RUNS=${BENCH_RUNS:-5}
+SECS=3
 LOSS_SECS=
 while [ $# -gt 0 ]; do
   case $1 in

@@ -35,7 +35,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def usage():
-    sys.exit("usage: bench.sh [--quick] [--runs N] [--build DIR]")
+    sys.exit("usage: bench.sh [--quick] [--runs N] [--build DIR]\n"
+             "       run_bench.py --markdown RESULTS.json   (the table in Markdown, as in README.md)")
 
 
 def parse_args(argv):
@@ -316,8 +317,50 @@ def cpu_model():
     return platform.processor()
 
 
+def md_num(x):
+    """A figure as the README prints it: 3 significant digits, thousands
+    separated, k/M for large counts."""
+    if x is None:
+        return "-"
+    a = abs(x)
+    if a >= 1e6:
+        return "%.3g M" % (x / 1e6)
+    if a >= 1e4:
+        return "{:,.0f}".format(x)
+    if a >= 100:
+        return "%.0f" % x
+    if a >= 10:
+        return "%.1f" % x
+    return "%.3g" % x
+
+
+def md_cell(s):
+    if s is None:
+        return "-"
+    if s.get("min") == s.get("max"):
+        return md_num(s["median"])
+    return "%s [%s–%s]" % (md_num(s["median"]), md_num(s["min"]), md_num(s["max"]))
+
+
+def markdown(path):
+    """Prints a results file's rows as the Markdown table README.md shows."""
+    with open(path) as f:
+        res = json.load(f)
+    print("| figure | unit | ustack | peer | peer figure | ratio |")
+    print("|---|---|---|---|---|---|")
+    for r in res["rows"]:
+        rt = r.get("ratio")
+        cell = "%.2f×" % rt if rt else (r.get("note") or "-")
+        print("| %s | %s | %s | %s | %s | %s |" % (
+            r["figure"].replace("|", "/"), r.get("unit", ""), md_cell(r.get("ustack")),
+            r.get("peer_name") or "-", md_cell(r.get("peer")), cell.replace("|", "/")))
+
+
 def main():
     sys.stdout.reconfigure(line_buffering=True)
+    if len(sys.argv) == 3 and sys.argv[1] == "--markdown":
+        markdown(sys.argv[2])
+        return
     opts = parse_args(sys.argv[1:])
     netns = can_unshare()
     if not netns:

@@ -2,7 +2,7 @@
  * simulated wire, driven on a virtual clock (no timer fires: the whole run
  * stays within the first second of it).
  *
- *   bench_scale ustack COUNT [--rows]
+ *   bench_scale ustack COUNT [--rows | --demux [SEGS]]
  *
  * Two stacks on a us_wire: a (192.0.2.1) opens connections to 16 listening
  * ports of b (192.0.2.2), each client socket bound with SO_REUSEADDR to a
@@ -26,6 +26,10 @@
  *     its SYN-ACKs are dropped), per TIME_WAIT entry (a closed first);
  *   - COUNT connections held at once: the time to establish them all
  *     (socket, bind, connect, handshake, accept) and the process's bytes.
+ *
+ * --demux measures the demultiplexing figures only (no memory figures,
+ * quicker), with SEGS segments per figure (default as below): for
+ * iterating and for a profile of the receive path (perf record).
  *
  * Prints one JSON object; with --rows one row line per figure in the
  * format of bench/run_bench.py (peer null: the kernel's demultiplexing
@@ -461,15 +465,38 @@ static void row(const char *figure, const char *unit, const char *better, double
            figure, unit, better, v, note);
 }
 
+static void measure_mid_demux(struct results *r, long segs)
+{
+    struct spair p;
+    spair_init(&p, MID_COUNT, true);
+    establish(&p, MID_COUNT);
+    r->demux_mid = demux_ns(&p, segs, 0);
+    spair_free(&p);
+}
+
 int main(int argc, char **argv)
 {
     long count;
     bool rows = argc > 3 && strcmp(argv[3], "--rows") == 0;
+    bool demux_only = argc > 3 && strcmp(argv[3], "--demux") == 0;
     if (parse_args(argc, argv, &count, 1000000))
         die("bench_scale measures ustack only (the kernel's demultiplexing is not timed this "
             "way)");
     long segs = count >= 1000000 ? 2000000 : 500000;
+    if (demux_only && argc > 4 && (segs = atol(argv[4])) <= 0)
+        die("bad segment count %s", argv[4]);
     struct results r = {.count = count};
+    if (demux_only) {
+        measure_small(&r, segs);
+        measure_mid_demux(&r, segs);
+        measure_held(&r, count, segs);
+        printf("{\"count\": %ld, \"segs\": %ld, \"demux_ns_10\": %.1f, \"demux_ns_10000\": "
+               "%.1f, \"demux_ns_count\": %.1f, \"demux_ns_count_hot10\": %.1f, "
+               "\"demux_flatness\": %.3f, \"establish_s\": %.3f}\n",
+               count, segs, r.demux10, r.demux_mid, r.demux_count, r.demux_count_hot,
+               r.demux_count / r.demux10, r.establish_s);
+        return 0;
+    }
     measure_small(&r, segs);
     measure_mid(&r, segs);
     measure_synq(&r);

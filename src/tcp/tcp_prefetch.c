@@ -62,32 +62,42 @@ static struct us_tcpcb **chain_of(const struct us_tcp_ehash *e, uint64_t h)
     return &e->bucket[h & e->mask];
 }
 
-/* The lines of a tcpcb that the lookup and an arriving ACK read first, by
- * the fields on them (so that a change of the layout moves them too): the
- * chain link and the 4-tuple, state and sequence variables, the timestamp
- * check, RACK and the loss probe, the retransmission queue's counts, the
- * per-segment counters and the flags tested on the way out. Fields that
- * share a line cost one prefetch that merges with the other. */
+/* The lines of a tcpcb that the lookup and an arriving ACK read, by the
+ * fields on them (so that a change of the layout moves them too), in the
+ * order tcp_input reads them: the chain link and the 4-tuple; the state;
+ * the timestamp, sequence and window checks (RFC 9293 §3.10.7.4, RFC 7323);
+ * what us_tcp_ack reads of RACK, the retransmission queue, undo and the
+ * loss probe; keepalive; the per-segment counters and the flags tested on
+ * the way out. Fields that share a line cost one more prefetch
+ * instruction, which merges with the line's miss already in flight. */
 static void prefetch_tcpcb(const struct us_tcpcb *tp)
 {
     __builtin_prefetch(&tp->ehash_next);
     __builtin_prefetch(&tp->laddr);
     __builtin_prefetch(&tp->state);
-    __builtin_prefetch(&tp->snd_una);
-    __builtin_prefetch(&tp->rcv_nxt);
-    __builtin_prefetch(&tp->snd_len);
+    __builtin_prefetch(&tp->flags);
     __builtin_prefetch(&tp->ts_recent);
+    __builtin_prefetch(&tp->ts_recent_age);
+    __builtin_prefetch(&tp->rcv_nxt);
+    __builtin_prefetch(&tp->rcv_adv);
     __builtin_prefetch(&tp->last_ack_sent);
+    __builtin_prefetch(&tp->snd_una);
+    __builtin_prefetch(&tp->snd_max);
+    __builtin_prefetch(&tp->snd_wnd);
+    __builtin_prefetch(&tp->snd_wscale);
+    __builtin_prefetch(&tp->snd_len);
+    __builtin_prefetch(&tp->rack.fack);
+    __builtin_prefetch(&tp->soft_err);
     __builtin_prefetch(&tp->dupacks);
-    __builtin_prefetch(&tp->rtx);
-    __builtin_prefetch(&tp->rack);
+    __builtin_prefetch(&tp->rtx.sacked);
+    __builtin_prefetch(&tp->rtx.lost);
     __builtin_prefetch(&tp->tlp_active);
     __builtin_prefetch(&tp->undo_active);
-    __builtin_prefetch(&tp->keep_probes);
-    __builtin_prefetch(&tp->segs_in);
-    __builtin_prefetch(&tp->soft_err);
-    __builtin_prefetch(&tp->dead);
     __builtin_prefetch(&tp->urg_data);
+    __builtin_prefetch(&tp->keep_probes);
+    __builtin_prefetch(&tp->keep_at);
+    __builtin_prefetch(&tp->segs_in);
+    __builtin_prefetch(&tp->dead);
     /* GCC counts a prefetch as no effect and deletes a loop of nothing
      * else (passes 2 and 3 below vanished at -O2); an empty asm that takes
      * tp is an effect it must keep. */

@@ -49,6 +49,7 @@
 #define SYNQ_COUNT 10000
 #define MID_COUNT  10000
 #define STEP_NS    1000 /* virtual time per round */
+#define INJ_BURST  64   /* frames per injected burst (a poll takes dev_weight = 64) */
 
 /* ---- b's device: the wire port, or frames the benchmark injects ---- */
 
@@ -59,8 +60,10 @@ struct inj_dev {
     uint8_t (*frames)[FRAME_MAX];
     uint8_t *lens;
     size_t nframes, capframes;
-    uint64_t inject_left; /* frames still to feed b, each a random kept one */
-    size_t hot;           /* of the first `hot` kept ones (0: of all) */
+    uint64_t inject_left;     /* frames still to feed b, each a random kept one */
+    size_t picked[INJ_BURST]; /* the next burst's kept frames, fetched ahead */
+    int npicked;
+    size_t hot; /* of the first `hot` kept ones (0: of all) */
     uint64_t rng;
 };
 
@@ -90,19 +93,45 @@ static uint64_t xorshift(uint64_t *s)
     return *s = x;
 }
 
+/* The next burst's frames, picked and prefetched. */
+static void inj_pick(struct inj_dev *j)
+{
+    j->npicked = j->inject_left < INJ_BURST ? (int)j->inject_left : INJ_BURST;
+    for (int i = 0; i < j->npicked; i++) {
+        size_t f = xorshift(&j->rng) % (j->hot ? j->hot : j->nframes);
+        j->picked[i] = f;
+        __builtin_prefetch(j->frames[f]);
+        __builtin_prefetch(j->frames[f] + FRAME_MAX - 1);
+        __builtin_prefetch(&j->lens[f]);
+    }
+}
+
 static int inj_rx(struct us_dev *d, struct us_pkt **pkts, int n, us_time_ns now)
 {
     struct inj_dev *j = inj_of(d);
     if (j->inject_left) {
+        /* A burst, as a NIC's ring hands it over. The kept frames are a
+         * random pick among COUNT (96 MB of them at a million): the next
+         * burst's are picked now and fetched while the stack works on this
+         * one, as a NIC's DMA would have put them in memory before the
+         * next poll, so that the copy is not a cache miss of its own per
+         * frame, one that no NIC costs the CPU. */
+        if (!j->npicked)
+            inj_pick(j);
         int k = 0;
-        for (; k < n && j->inject_left; k++, j->inject_left--) {
-            size_t i = xorshift(&j->rng) % (j->hot ? j->hot : j->nframes);
+        for (; k < n && k < j->npicked && j->inject_left; k++, j->inject_left--) {
+            size_t i = j->picked[k];
             struct us_pkt *p = us_pkt_alloc(d->rx_pool);
             if (!p)
                 break;
             memcpy(us_pkt_put(p, j->lens[i]), j->frames[i], j->lens[i]);
             pkts[k] = p;
         }
+        /* A burst cut short keeps its last picks for the next. */
+        memmove(j->picked, j->picked + k, (size_t)(j->npicked - k) * sizeof(j->picked[0]));
+        j->npicked -= k;
+        if (!j->npicked && j->inject_left)
+            inj_pick(j);
         return k;
     }
     int got = us_dev_rx_burst(d->lower, pkts, n, now);
@@ -304,9 +333,38 @@ static void establish(struct spair *p, long count)
     }
 }
 
+/* perf record --control fifo:CTL --delay=-1 with BENCH_PERF_CTL=CTL in the
+ * environment profiles only the timed part of the COUNT-connection
+ * demultiplexing (not the set-up, nor the other sizes); with
+ * BENCH_PERF_HOT also set, that of the segments to 10 of the COUNT. */
+static void perf_ctl(const char *cmd)
+{
+    const char *path = getenv("BENCH_PERF_CTL");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    if (f) {
+        fputs(cmd, f);
+        fclose(f);
+    }
+}
+
+/* The demultiplexing figures' clock: wall time; with BENCH_CPU_CLOCK set in
+ * the environment the thread's CPU time, which leaves out the time another
+ * process had the core (the figures of a loaded machine). */
+static uint64_t demux_clock(void)
+{
+    static int cpu = -1;
+    if (cpu < 0)
+        cpu = getenv("BENCH_CPU_CLOCK") != NULL;
+    if (!cpu)
+        return now_ns();
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* ns per segment over `segs` duplicates of random connections' ACKs (of
  * the first `hot` connections only, if not 0). */
-static double demux_ns(struct spair *p, long segs, size_t hot)
+static double demux_ns(struct spair *p, long segs, size_t hot, bool profile)
 {
     struct inj_dev *j = p->inj;
     j->hot = hot;
@@ -319,10 +377,14 @@ static double demux_ns(struct spair *p, long segs, size_t hot)
     while (j->inject_left)
         us_stack_poll(p->b, p->now += STEP_NS);
     j->inject_left = (uint64_t)segs;
-    uint64_t t0 = now_ns();
+    if (profile)
+        perf_ctl("enable\n");
+    uint64_t t0 = demux_clock();
     while (j->inject_left)
         us_stack_poll(p->b, p->now += STEP_NS);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = demux_clock();
+    if (profile)
+        perf_ctl("disable\n");
     /* Every one went to its connection: nothing answered (no reset, no ACK). */
     uint64_t in = m->tcp.InSegs - in0, out = m->tcp.OutSegs - out0;
     if (in != (uint64_t)(segs + segs / 10 + 1) || out != 0)
@@ -389,7 +451,7 @@ static void measure_mid(struct results *r, long segs)
     establish(&p, MID_COUNT);
     int64_t m1 = heap_bytes();
     r->est_bytes = (double)(m1 - m0) / (2.0 * MID_COUNT);
-    r->demux_mid = demux_ns(&p, segs, 0);
+    r->demux_mid = demux_ns(&p, segs, 0, false);
     p.inj->capture = false;
     /* A byte each way, read: idle again, with what sending left behind. */
     uint8_t byte = 'x';
@@ -435,7 +497,7 @@ static void measure_small(struct results *r, long segs)
     struct spair p;
     spair_init(&p, 10, true);
     establish(&p, 10);
-    r->demux10 = demux_ns(&p, segs, 0);
+    r->demux10 = demux_ns(&p, segs, 0, false);
     spair_free(&p);
 }
 
@@ -452,8 +514,8 @@ static void measure_held(struct results *r, long count, long segs)
     r->held_heap_mb = (double)(m1 - m0) / 1e6;
     r->held_rss_mb = rss_mb() - rss0;
     r->held_bytes_per_conn = (double)(m1 - m0) / (double)count;
-    r->demux_count = demux_ns(&p, segs, 0);
-    r->demux_count_hot = demux_ns(&p, segs, 10);
+    r->demux_count = demux_ns(&p, segs, 0, !getenv("BENCH_PERF_HOT"));
+    r->demux_count_hot = demux_ns(&p, segs, 10, getenv("BENCH_PERF_HOT") != NULL);
     spair_free(&p);
 }
 
@@ -470,7 +532,7 @@ static void measure_mid_demux(struct results *r, long segs)
     struct spair p;
     spair_init(&p, MID_COUNT, true);
     establish(&p, MID_COUNT);
-    r->demux_mid = demux_ns(&p, segs, 0);
+    r->demux_mid = demux_ns(&p, segs, 0, false);
     spair_free(&p);
 }
 

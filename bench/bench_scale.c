@@ -18,7 +18,12 @@
  *     random established connection's handshake ACK, with 10, 10,000 and
  *     COUNT connections, and the ratio COUNT/10 (flat = 1.0); and with
  *     COUNT connections but the segments to 10 of them, whose memory stays
- *     in the cache: the lookup's own cost at that table size;
+ *     in the cache: the lookup's own cost at that table size. The injector
+ *     hands b bursts of 64 frames (a poll takes dev_weight = 64 from a
+ *     device, as a NIC's ring), and fetches the next burst's kept frames
+ *     while b works on this one, as a NIC's DMA would have them in memory;
+ *     b's bottom half prefetches a burst's connections before processing
+ *     it (src/tcp/tcp_prefetch.c);
  *   - memory, measured as the change of the allocator's bytes in use
  *     (mallinfo2 uordblks + hblkhd): per idle established connection end
  *     (socket, tcpcb, hash) and the same after a byte each way, per
@@ -29,7 +34,13 @@
  *
  * --demux measures the demultiplexing figures only (no memory figures,
  * quicker), with SEGS segments per figure (default as below): for
- * iterating and for a profile of the receive path (perf record).
+ * iterating and for a profile of the receive path. In the environment,
+ * BENCH_CPU_CLOCK times the demultiplexing in the thread's CPU time instead
+ * of wall time (steadier on a loaded machine), and BENCH_PERF_CTL=FIFO
+ * turns perf on for the COUNT-connection figure's timed part only:
+ *
+ *   mkfifo ctl; BENCH_PERF_CTL=ctl perf record --control fifo:ctl \
+ *       --delay=-1 -g bench_scale ustack 300000 --demux
  *
  * Prints one JSON object; with --rows one row line per figure in the
  * format of bench/run_bench.py (peer null: the kernel's demultiplexing

@@ -597,8 +597,8 @@ int main(int argc, char **argv)
         "the lookup's own cost at that size: the same 10 connections' memory stays cached");
     snprintf(fig, sizeof(fig), "demux flatness, %ld / 10 connections", count);
     snprintf(note, sizeof(note),
-             "target 1.0 +- 0.2; with the segments to 10 of the %ld: %.2f (the rest is the "
-             "memory latency of a random connection's tcpcb)",
+             "target 1.0 +- 0.2; with the segments to 10 of the %ld: %.2f (the rest: a random "
+             "connection's bucket and tcpcb lines, a burst's fetched together)",
              count, r.demux_count_hot / r.demux10);
     row(fig, "ratio", "lower", flat, note);
     row("bytes per idle established connection end", "bytes", "lower", r.est_bytes,

@@ -2,7 +2,7 @@
  * simulated wire, driven on a virtual clock (no timer fires: the whole run
  * stays within the first second of it).
  *
- *   bench_scale ustack COUNT [--rows]
+ *   bench_scale ustack COUNT [--rows | --demux [SEGS]]
  *
  * Two stacks on a us_wire: a (192.0.2.1) opens connections to 16 listening
  * ports of b (192.0.2.2), each client socket bound with SO_REUSEADDR to a
@@ -18,7 +18,12 @@
  *     random established connection's handshake ACK, with 10, 10,000 and
  *     COUNT connections, and the ratio COUNT/10 (flat = 1.0); and with
  *     COUNT connections but the segments to 10 of them, whose memory stays
- *     in the cache: the lookup's own cost at that table size;
+ *     in the cache: the lookup's own cost at that table size. The injector
+ *     hands b bursts of 64 frames (a poll takes dev_weight = 64 from a
+ *     device, as a NIC's ring), and fetches the next burst's kept frames
+ *     while b works on this one, as a NIC's DMA would have them in memory;
+ *     b's bottom half prefetches a burst's connections before processing
+ *     it (src/tcp/tcp_prefetch.c);
  *   - memory, measured as the change of the allocator's bytes in use
  *     (mallinfo2 uordblks + hblkhd): per idle established connection end
  *     (socket, tcpcb, hash) and the same after a byte each way, per
@@ -26,6 +31,16 @@
  *     its SYN-ACKs are dropped), per TIME_WAIT entry (a closed first);
  *   - COUNT connections held at once: the time to establish them all
  *     (socket, bind, connect, handshake, accept) and the process's bytes.
+ *
+ * --demux measures the demultiplexing figures only (no memory figures,
+ * quicker), with SEGS segments per figure (default as below): for
+ * iterating and for a profile of the receive path. In the environment,
+ * BENCH_CPU_CLOCK times the demultiplexing in the thread's CPU time instead
+ * of wall time (steadier on a loaded machine), and BENCH_PERF_CTL=FIFO
+ * turns perf on for the COUNT-connection figure's timed part only:
+ *
+ *   mkfifo ctl; BENCH_PERF_CTL=ctl perf record --control fifo:ctl \
+ *       --delay=-1 -g bench_scale ustack 300000 --demux
  *
  * Prints one JSON object; with --rows one row line per figure in the
  * format of bench/run_bench.py (peer null: the kernel's demultiplexing
@@ -45,6 +60,7 @@
 #define SYNQ_COUNT 10000
 #define MID_COUNT  10000
 #define STEP_NS    1000 /* virtual time per round */
+#define INJ_BURST  64   /* frames per injected burst (a poll takes dev_weight = 64) */
 
 /* ---- b's device: the wire port, or frames the benchmark injects ---- */
 
@@ -55,8 +71,10 @@ struct inj_dev {
     uint8_t (*frames)[FRAME_MAX];
     uint8_t *lens;
     size_t nframes, capframes;
-    uint64_t inject_left; /* frames still to feed b, each a random kept one */
-    size_t hot;           /* of the first `hot` kept ones (0: of all) */
+    uint64_t inject_left;     /* frames still to feed b, each a random kept one */
+    size_t picked[INJ_BURST]; /* the next burst's kept frames, fetched ahead */
+    int npicked;
+    size_t hot; /* of the first `hot` kept ones (0: of all) */
     uint64_t rng;
 };
 
@@ -86,19 +104,45 @@ static uint64_t xorshift(uint64_t *s)
     return *s = x;
 }
 
+/* The next burst's frames, picked and prefetched. */
+static void inj_pick(struct inj_dev *j)
+{
+    j->npicked = j->inject_left < INJ_BURST ? (int)j->inject_left : INJ_BURST;
+    for (int i = 0; i < j->npicked; i++) {
+        size_t f = xorshift(&j->rng) % (j->hot ? j->hot : j->nframes);
+        j->picked[i] = f;
+        __builtin_prefetch(j->frames[f]);
+        __builtin_prefetch(j->frames[f] + FRAME_MAX - 1);
+        __builtin_prefetch(&j->lens[f]);
+    }
+}
+
 static int inj_rx(struct us_dev *d, struct us_pkt **pkts, int n, us_time_ns now)
 {
     struct inj_dev *j = inj_of(d);
     if (j->inject_left) {
+        /* A burst, as a NIC's ring hands it over. The kept frames are a
+         * random pick among COUNT (96 MB of them at a million): the next
+         * burst's are picked now and fetched while the stack works on this
+         * one, as a NIC's DMA would have put them in memory before the
+         * next poll, so that the copy is not a cache miss of its own per
+         * frame, one that no NIC costs the CPU. */
+        if (!j->npicked)
+            inj_pick(j);
         int k = 0;
-        for (; k < n && j->inject_left; k++, j->inject_left--) {
-            size_t i = xorshift(&j->rng) % (j->hot ? j->hot : j->nframes);
+        for (; k < n && k < j->npicked && j->inject_left; k++, j->inject_left--) {
+            size_t i = j->picked[k];
             struct us_pkt *p = us_pkt_alloc(d->rx_pool);
             if (!p)
                 break;
             memcpy(us_pkt_put(p, j->lens[i]), j->frames[i], j->lens[i]);
             pkts[k] = p;
         }
+        /* A burst cut short keeps its last picks for the next. */
+        memmove(j->picked, j->picked + k, (size_t)(j->npicked - k) * sizeof(j->picked[0]));
+        j->npicked -= k;
+        if (!j->npicked && j->inject_left)
+            inj_pick(j);
         return k;
     }
     int got = us_dev_rx_burst(d->lower, pkts, n, now);
@@ -300,9 +344,38 @@ static void establish(struct spair *p, long count)
     }
 }
 
+/* perf record --control fifo:CTL --delay=-1 with BENCH_PERF_CTL=CTL in the
+ * environment profiles only the timed part of the COUNT-connection
+ * demultiplexing (not the set-up, nor the other sizes); with
+ * BENCH_PERF_HOT also set, that of the segments to 10 of the COUNT. */
+static void perf_ctl(const char *cmd)
+{
+    const char *path = getenv("BENCH_PERF_CTL");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    if (f) {
+        fputs(cmd, f);
+        fclose(f);
+    }
+}
+
+/* The demultiplexing figures' clock: wall time; with BENCH_CPU_CLOCK set in
+ * the environment the thread's CPU time, which leaves out the time another
+ * process had the core (the figures of a loaded machine). */
+static uint64_t demux_clock(void)
+{
+    static int cpu = -1;
+    if (cpu < 0)
+        cpu = getenv("BENCH_CPU_CLOCK") != NULL;
+    if (!cpu)
+        return now_ns();
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* ns per segment over `segs` duplicates of random connections' ACKs (of
  * the first `hot` connections only, if not 0). */
-static double demux_ns(struct spair *p, long segs, size_t hot)
+static double demux_ns(struct spair *p, long segs, size_t hot, bool profile)
 {
     struct inj_dev *j = p->inj;
     j->hot = hot;
@@ -315,10 +388,14 @@ static double demux_ns(struct spair *p, long segs, size_t hot)
     while (j->inject_left)
         us_stack_poll(p->b, p->now += STEP_NS);
     j->inject_left = (uint64_t)segs;
-    uint64_t t0 = now_ns();
+    if (profile)
+        perf_ctl("enable\n");
+    uint64_t t0 = demux_clock();
     while (j->inject_left)
         us_stack_poll(p->b, p->now += STEP_NS);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = demux_clock();
+    if (profile)
+        perf_ctl("disable\n");
     /* Every one went to its connection: nothing answered (no reset, no ACK). */
     uint64_t in = m->tcp.InSegs - in0, out = m->tcp.OutSegs - out0;
     if (in != (uint64_t)(segs + segs / 10 + 1) || out != 0)
@@ -385,7 +462,7 @@ static void measure_mid(struct results *r, long segs)
     establish(&p, MID_COUNT);
     int64_t m1 = heap_bytes();
     r->est_bytes = (double)(m1 - m0) / (2.0 * MID_COUNT);
-    r->demux_mid = demux_ns(&p, segs, 0);
+    r->demux_mid = demux_ns(&p, segs, 0, false);
     p.inj->capture = false;
     /* A byte each way, read: idle again, with what sending left behind. */
     uint8_t byte = 'x';
@@ -431,7 +508,7 @@ static void measure_small(struct results *r, long segs)
     struct spair p;
     spair_init(&p, 10, true);
     establish(&p, 10);
-    r->demux10 = demux_ns(&p, segs, 0);
+    r->demux10 = demux_ns(&p, segs, 0, false);
     spair_free(&p);
 }
 
@@ -448,8 +525,8 @@ static void measure_held(struct results *r, long count, long segs)
     r->held_heap_mb = (double)(m1 - m0) / 1e6;
     r->held_rss_mb = rss_mb() - rss0;
     r->held_bytes_per_conn = (double)(m1 - m0) / (double)count;
-    r->demux_count = demux_ns(&p, segs, 0);
-    r->demux_count_hot = demux_ns(&p, segs, 10);
+    r->demux_count = demux_ns(&p, segs, 0, !getenv("BENCH_PERF_HOT"));
+    r->demux_count_hot = demux_ns(&p, segs, 10, getenv("BENCH_PERF_HOT") != NULL);
     spair_free(&p);
 }
 
@@ -461,15 +538,38 @@ static void row(const char *figure, const char *unit, const char *better, double
            figure, unit, better, v, note);
 }
 
+static void measure_mid_demux(struct results *r, long segs)
+{
+    struct spair p;
+    spair_init(&p, MID_COUNT, true);
+    establish(&p, MID_COUNT);
+    r->demux_mid = demux_ns(&p, segs, 0, false);
+    spair_free(&p);
+}
+
 int main(int argc, char **argv)
 {
     long count;
     bool rows = argc > 3 && strcmp(argv[3], "--rows") == 0;
+    bool demux_only = argc > 3 && strcmp(argv[3], "--demux") == 0;
     if (parse_args(argc, argv, &count, 1000000))
         die("bench_scale measures ustack only (the kernel's demultiplexing is not timed this "
             "way)");
     long segs = count >= 1000000 ? 2000000 : 500000;
+    if (demux_only && argc > 4 && (segs = atol(argv[4])) <= 0)
+        die("bad segment count %s", argv[4]);
     struct results r = {.count = count};
+    if (demux_only) {
+        measure_small(&r, segs);
+        measure_mid_demux(&r, segs);
+        measure_held(&r, count, segs);
+        printf("{\"count\": %ld, \"segs\": %ld, \"demux_ns_10\": %.1f, \"demux_ns_10000\": "
+               "%.1f, \"demux_ns_count\": %.1f, \"demux_ns_count_hot10\": %.1f, "
+               "\"demux_flatness\": %.3f, \"establish_s\": %.3f}\n",
+               count, segs, r.demux10, r.demux_mid, r.demux_count, r.demux_count_hot,
+               r.demux_count / r.demux10, r.establish_s);
+        return 0;
+    }
     measure_small(&r, segs);
     measure_mid(&r, segs);
     measure_synq(&r);
@@ -497,8 +597,8 @@ int main(int argc, char **argv)
         "the lookup's own cost at that size: the same 10 connections' memory stays cached");
     snprintf(fig, sizeof(fig), "demux flatness, %ld / 10 connections", count);
     snprintf(note, sizeof(note),
-             "target 1.0 +- 0.2; with the segments to 10 of the %ld: %.2f (the rest is the "
-             "memory latency of a random connection's tcpcb)",
+             "target 1.0 +- 0.2; with the segments to 10 of the %ld: %.2f (the rest: a random "
+             "connection's bucket and tcpcb lines, a burst's fetched together)",
              count, r.demux_count_hot / r.demux10);
     row(fig, "ratio", "lower", flat, note);
     row("bytes per idle established connection end", "bytes", "lower", r.est_bytes,

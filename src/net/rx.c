@@ -2,8 +2,13 @@
 #include "net/rx.h"
 
 #include "net/ip.h"
+#include "tcp/tcp.h"
 
 #define US_RX_BURST 64
+/* Frames the bottom half takes from the backlog at a time: their
+ * connections are prefetched together (tcp_prefetch.c), then each frame
+ * goes up the stack in order as before. */
+#define US_RX_BATCH 64
 
 bool us_rx_top_half(struct us_stack *s, us_time_ns now)
 {
@@ -43,9 +48,16 @@ bool us_rx_top_half(struct us_stack *s, us_time_ns now)
 bool us_rx_bottom_half(struct us_stack *s, us_time_ns now)
 {
     int budget = s->sysctl.netdev_budget;
-    struct us_pkt *p;
-    while (budget-- > 0 && (p = us_pkt_queue_pop(&s->backlog)))
-        us_eth_input(s, &s->ifaces[p->ifindex], p);
+    struct us_pkt *batch[US_RX_BATCH], *p;
+    while (budget > 0 && s->backlog.count) {
+        int n = 0;
+        while (n < US_RX_BATCH && n < budget && (p = us_pkt_queue_pop(&s->backlog)))
+            batch[n++] = p;
+        budget -= n;
+        us_tcp_prefetch_batch(s, batch, n);
+        for (int i = 0; i < n; i++)
+            us_eth_input(s, &s->ifaces[batch[i]->ifindex], batch[i]);
+    }
     return s->backlog.count > 0;
 }
 

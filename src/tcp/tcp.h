@@ -468,6 +468,8 @@ void us_tcp_timer_arm(struct us_stack *s, struct us_tcpcb *tp, us_time_ns *slot,
 void us_tcp_rearm_rto(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_rtt_sample(struct us_tcpcb *tp, us_time_ns rtt);
 void us_tcp_reset_keepalive(struct us_stack *s, struct us_tcpcb *tp);
+/* tcp_prefetch.c: the connections of a receive batch's frames into the cache. */
+void us_tcp_prefetch_batch(struct us_stack *s, struct us_pkt *const *frames, int n);
 
 /* ---- tcp_sock.c: the socket calls, dispatched from src/sock/socket.c ---- */
 int us_tcp_sock_init(struct us_stack *s, struct us_sock *sk);

@@ -128,8 +128,8 @@ struct us_tcpcb {
     struct us_pkt_queue rcvq;
     uint32_t rcv_queued;
     int rcvbuf;
-    struct us_tcp_ofo ofo;
-    uint32_t fin_seq; /* of a FIN received out of order (TF_RCVD_FIN) */
+    struct us_tcp_ofo *ofo; /* the out-of-order queue; NULL while empty (tcp_ofo_lazy.c) */
+    uint32_t fin_seq;       /* of a FIN received out of order (TF_RCVD_FIN) */
     /* A duplicate to report in the next ACK (RFC 2883 D-SACK), if dsack_pending. */
     struct us_tcp_sack_block dsack;
     uint32_t rtt_seq; /* see rto_var below */
@@ -266,6 +266,9 @@ struct us_tcp_table {
     uint32_t challenge_left; /* challenge ACKs still allowed in it */
     us_tcp_isn_fn isn_hook;
     void *isn_ctx;
+    /* Tests: this many allocations of an out-of-order queue fail, as
+     * without memory (tests/sim/test_sim_tcp_ofo_nomem.c). */
+    uint32_t ofo_nomem;
 };
 
 /* ---- tcp_table.c ---- */
@@ -368,6 +371,25 @@ void us_tcp_send_cookie_synack(struct us_stack *s, const struct us_tcpcb *l,
  * its echoed timestamp carries in *o. */
 uint16_t us_tcp_cookie_check(struct us_stack *s, const struct us_ipv4_view *ip,
                              const struct us_tcp_view *th, struct us_tcp_cookie_opts *o);
+
+/* ---- tcp_ofo_lazy.c: the out-of-order queue, allocated while it holds data ---- */
+static inline bool us_tcp_has_ofo(const struct us_tcpcb *tp)
+{
+    return tp->ofo != NULL;
+}
+static inline uint32_t us_tcp_ofo_bytes(const struct us_tcpcb *tp)
+{
+    return tp->ofo ? tp->ofo->bytes : 0;
+}
+/* Holds a segment (payload at seq) beyond rcv_nxt, allocating the queue
+ * first; consumes pkt. Without memory: US_TCP_OFO_DROPPED_LIMIT. */
+enum us_tcp_ofo_result us_tcp_ofo_hold(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *pkt,
+                                       uint32_t seq);
+/* The next held segment now in order at rcv_nxt, or NULL; frees the queue
+ * when it empties. */
+struct us_pkt *us_tcp_ofo_next(struct us_tcpcb *tp);
+/* Frees whatever is held, and the queue. */
+void us_tcp_ofo_drop_all(struct us_tcpcb *tp);
 
 /* ---- tcp_recv.c ---- */
 /* Queues in-window payload (pkt data/len = payload, seq its first byte). */

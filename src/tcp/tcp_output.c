@@ -59,8 +59,8 @@ static unsigned sack_blocks(const struct us_tcpcb *tp, struct us_tcp_sack_block 
         out[n++] = tp->dsack;
         max--;
     }
-    if (!us_tcp_ofo_empty(&tp->ofo))
-        n += us_tcp_ofo_sack(&tp->ofo, out + n, max);
+    if (us_tcp_has_ofo(tp))
+        n += us_tcp_ofo_sack(tp->ofo, out + n, max);
     return n;
 }
 

@@ -359,7 +359,7 @@ void us_tcp_sock_close(struct us_stack *s, struct us_sock *sk, bool quiet)
         return;
     }
     /* Nobody will read what is held out of order any more. */
-    us_tcp_ofo_purge(&tp->ofo);
+    us_tcp_ofo_drop_all(tp);
     /* An orphan now; past net.ipv4.tcp_max_orphans it is reset instead of
      * closed gracefully (tcp_close's tcp_check_oom, "too many orphaned
      * sockets"). */

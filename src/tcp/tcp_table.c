@@ -321,7 +321,6 @@ struct us_tcpcb *us_tcpcb_new(struct us_stack *s)
     tp->rto_at = tp->delack_at = tp->persist_at = tp->keep_at = tp->tw_at = tp->fin2_at =
         US_TIME_NEVER;
     tp->reo_at = tp->tlp_at = US_TIME_NEVER;
-    us_tcp_ofo_init(&tp->ofo);
     tp->all_next = s->tcp->all;
     if (tp->all_next)
         tp->all_next->all_prev = tp;
@@ -371,7 +370,7 @@ static void unlink_child(struct us_tcpcb *tp)
 static void tcpcb_release(struct us_tcpcb *tp)
 {
     us_pkt_queue_purge(&tp->rcvq);
-    us_tcp_ofo_purge(&tp->ofo);
+    us_tcp_ofo_drop_all(tp);
     free(tp->sbuf);
     us_tcp_rtx_free(&tp->rtx);
     free(tp);
@@ -418,7 +417,7 @@ void us_tcpcb_free(struct us_stack *s, struct us_tcpcb *tp)
      * timer walk, the input path around a readiness callback) may still
      * hold tp, and tp->all_next still leads on through the list. */
     us_pkt_queue_purge(&tp->rcvq);
-    us_tcp_ofo_purge(&tp->ofo);
+    us_tcp_ofo_drop_all(tp);
     tp->rcv_queued = 0;
     tp->snd_len = 0;
     tp->state = US_TCP_CLOSE;
@@ -527,7 +526,7 @@ void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
     tp->sbuf = NULL;
     tp->sbuf_cap = tp->snd_len = tp->sbuf_head = 0;
     us_tcp_rtx_free(&tp->rtx);
-    us_tcp_ofo_purge(&tp->ofo);
+    us_tcp_ofo_drop_all(tp);
     if (tp->sk) {
         /* The socket still reads what was received before the FIN (Linux
          * keeps it on the closed socket); us_close orphans the tcpcb, and

@@ -542,6 +542,9 @@ void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
         us_tcp_timer_arm(s, tp, &tp->tw_at, tp->tw_at);
 }
 
+/* The send ring's first size, in bytes. */
+#define SBUF_MIN_CAP 512
+
 /* Moves the ring's bytes into a new one of cap bytes. */
 static int sbuf_resize(struct us_tcpcb *tp, uint32_t cap)
 {
@@ -574,16 +577,17 @@ int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap)
 
 int us_tcp_sbuf_reserve(struct us_tcpcb *tp, uint32_t len)
 {
-    /* Room for len more bytes, within sndbuf: the ring doubles from 4 KiB
-     * as far as the queued bytes need, so a connection that sends little
-     * keeps a small ring whatever its send buffer has grown to, and one
-     * that fills it reallocates only a logarithmic number of times. */
+    /* Room for len more bytes, within sndbuf: the ring doubles from
+     * SBUF_MIN_CAP as far as the queued bytes need, so a connection that
+     * sends little keeps a small ring (while idle, too) whatever its send
+     * buffer has grown to, and one that fills it reallocates only a
+     * logarithmic number of times. */
     uint64_t need = (uint64_t)tp->snd_len + len;
     if (need > (uint64_t)tp->sndbuf)
         need = (uint64_t)tp->sndbuf;
     if (need <= tp->sbuf_cap)
         return 0;
-    uint64_t cap = tp->sbuf_cap ? tp->sbuf_cap : 4096;
+    uint64_t cap = tp->sbuf_cap ? tp->sbuf_cap : SBUF_MIN_CAP;
     while (cap < need)
         cap *= 2;
     if (cap > UINT32_MAX / 2)

@@ -79,6 +79,32 @@ enum {
     US_TCP_URG_READ = 0x400,   /* read with MSG_OOB */
 };
 
+/* What only a connection that has sent something needs: RACK's newest
+ * delivered segment and reordering window, the undo record of a
+ * congestion response, PRR's counts and the loss probe's episode. Allocated
+ * with the first segment put in the retransmission queue (tcp_loss.c),
+ * freed with the tcpcb; until then tp->loss is NULL, and every path that
+ * reads it runs only with records sent (or checks). */
+struct us_tcp_loss {
+    struct {
+        us_time_ns xmit_time; /* of the most recently sent segment delivered */
+        us_time_ns rtt;       /* its RTT */
+        uint32_t end_seq;     /* its end */
+        uint32_t dsack_round; /* no second step before snd_una passes this */
+        bool reord;           /* the path was seen to reorder */
+        uint8_t reo_steps;    /* reo_wnd in quarters of min_rtt, grown by D-SACKs */
+        uint8_t reo_persist;  /* recoveries the grown window lasts */
+    } rack;                   /* RFC 8985 §6 (min_rtt and fack: in the tcpcb) */
+    bool tlp_retrans;         /* the probe was a retransmission */
+    uint32_t tlp_end;         /* snd_max when the probe went */
+    /* Undo (tcp_undo.c), while tp->undo_active: the episode's start and what it cut. */
+    uint32_t undo_marker;  /* snd_una when the episode began */
+    uint32_t undo_retrans; /* its retransmissions not yet D-SACKed */
+    uint32_t undo_cwnd, undo_ssthresh;
+    uint32_t retrans_stamp;                      /* timestamp clock at its first retransmission */
+    uint32_t prr_delivered, prr_out, recover_fs; /* PRR (RFC 6937) */
+};
+
 struct us_tcpcb {
     /* Every connection has one of these: fields are grouped so that the
      * struct has no holes (issue 10's target is a few hundred bytes per idle
@@ -152,10 +178,10 @@ struct us_tcpcb {
     us_time_ns timer_key;
     struct us_tcpcb *th_child, *th_next, *th_prev; /* pairing-heap links */
     bool th_filed;                                 /* in the heap */
-    bool th_in_due;               /* on the poll's list of due ones, linked by th_next */
-    bool rtt_timing;              /* the SYN is being timed (data: tcp_ack.c, from the records) */
-    bool undo_active;             /* see undo_marker below */
-    bool tlp_active, tlp_retrans; /* see tlp_end below */
+    bool th_in_due;   /* on the poll's list of due ones, linked by th_next */
+    bool rtt_timing;  /* the SYN is being timed (data: tcp_ack.c, from the records) */
+    bool undo_active; /* an undo record is kept (tp->loss) */
+    bool tlp_active;  /* a loss probe's episode is open (tp->loss->tlp_end) */
 
     /* Timestamps (RFC 7323 §3-4). */
     uint32_t ts_recent, ts_offset;
@@ -165,31 +191,18 @@ struct us_tcpcb {
     /* Congestion control and loss recovery. */
     uint32_t dupacks;
     struct us_tcp_cc_state cc;
-    uint32_t reno_sacked; /* no SACK: bytes the duplicate ACKs say left the network */
-    uint32_t cwnd_extra;  /* bytes a loss probe may send beyond cwnd */
-    uint32_t recover;     /* snd_max when recovery or the timeout began (RFC 6582 §3.2) */
-    uint32_t prr_delivered, prr_out, recover_fs; /* PRR (RFC 6937) */
-    struct us_tcp_rtx rtx;                       /* the segments in flight (tcp_rtx.h) */
+    uint32_t reno_sacked;     /* no SACK: bytes the duplicate ACKs say left the network */
+    uint32_t cwnd_extra;      /* bytes a loss probe may send beyond cwnd */
+    uint32_t recover;         /* snd_max when recovery or the timeout began (RFC 6582 §3.2) */
+    uint32_t tlp_probes;      /* loss probes since an ACK last delivered data */
+    struct us_tcp_rtx rtx;    /* the segments in flight (tcp_rtx.h) */
+    struct us_tcp_loss *loss; /* NULL until the first segment is recorded (tcp_loss.c) */
     struct {
-        us_time_ns xmit_time; /* of the most recently sent segment delivered */
-        us_time_ns rtt;       /* its RTT */
         us_time_ns min_rtt;
-        uint32_t end_seq;      /* its end */
         uint32_t fack;         /* the highest sequence number SACKed */
-        uint32_t dsack_round;  /* no second step before snd_una passes this */
-        bool reord;            /* the path was seen to reorder */
-        uint8_t reo_steps;     /* reo_wnd in quarters of min_rtt, grown by D-SACKs */
-        uint8_t reo_persist;   /* recoveries the grown window lasts */
-    } rack;                    /* RFC 8985 §6 */
+    } rack;                    /* RFC 8985 §6 (the rest in tp->loss) */
     us_time_ns reo_at, tlp_at; /* RACK's reordering timer, the loss probe */
-    /* Undo (tcp_undo.c): the episode's start (undo_active) and what it cut. */
-    uint32_t undo_marker;  /* snd_una when the episode began */
-    uint32_t undo_retrans; /* its retransmissions not yet D-SACKed */
-    uint32_t undo_cwnd, undo_ssthresh;
-    uint32_t retrans_stamp; /* timestamp clock at its first retransmission */
-    uint32_t tlp_end;       /* snd_max when the probe went (tlp_active, tlp_retrans) */
-    uint32_t tlp_probes;    /* probes since an ACK last delivered data */
-    us_time_ns lsndtime;    /* when data last went out (Linux's lsndtime): idle restarts */
+    us_time_ns lsndtime;       /* when data last went out (Linux's lsndtime): idle restarts */
 
     /* Receive autotuning (tcp_rcv_space_adjust). */
     uint32_t rcvq_space, rcvq_copied_at_start;
@@ -269,6 +282,7 @@ struct us_tcp_table {
     /* Tests: this many allocations of an out-of-order queue fail, as
      * without memory (tests/sim/test_sim_tcp_ofo_nomem.c). */
     uint32_t ofo_nomem;
+    uint32_t loss_nomem; /* the same for the loss-recovery block (tcp_loss.c) */
 };
 
 /* ---- tcp_table.c ---- */
@@ -390,6 +404,11 @@ enum us_tcp_ofo_result us_tcp_ofo_hold(struct us_stack *s, struct us_tcpcb *tp, 
 struct us_pkt *us_tcp_ofo_next(struct us_tcpcb *tp);
 /* Frees whatever is held, and the queue. */
 void us_tcp_ofo_drop_all(struct us_tcpcb *tp);
+
+/* ---- tcp_loss.c ---- */
+/* tp->loss allocated if it is not yet: by the first send, and before the
+ * first record goes into the retransmission queue. 0 or -ENOMEM. */
+int us_tcp_loss_reserve(struct us_stack *s, struct us_tcpcb *tp);
 
 /* ---- tcp_recv.c ---- */
 /* Queues in-window payload (pkt data/len = payload, seq its first byte). */

@@ -230,7 +230,8 @@ int us_tcp_send(struct us_stack *s, struct us_sock *sk, const void *buf, size_t 
         return -EAGAIN; /* sk_stream_wait_connect, non-blocking */
     if (tp->state != US_TCP_ESTABLISHED && tp->state != US_TCP_CLOSE_WAIT)
         return -EPIPE;
-    if (us_tcp_sbuf_reserve(tp, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len) != 0)
+    if (us_tcp_sbuf_reserve(tp, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len) != 0 ||
+        us_tcp_loss_reserve(s, tp) != 0)
         return -ENOMEM;
     uint32_t room = (uint32_t)tp->sndbuf > tp->snd_len ? (uint32_t)tp->sndbuf - tp->snd_len : 0;
     if (room > tp->sbuf_cap - tp->snd_len)

@@ -373,6 +373,7 @@ static void tcpcb_release(struct us_tcpcb *tp)
     us_tcp_ofo_drop_all(tp);
     free(tp->sbuf);
     us_tcp_rtx_free(&tp->rtx);
+    free(tp->loss);
     free(tp);
 }
 

@@ -105,6 +105,14 @@ struct us_tcp_loss {
     uint32_t prr_delivered, prr_out, recover_fs; /* PRR (RFC 6937) */
 };
 
+/* A listener's queues (LISTEN only): allocated by listen, freed with the
+ * tcpcb, so connections do not carry them. */
+struct us_tcp_listen {
+    struct us_tcpcb *acceptq_head, *acceptq_tail; /* children not yet accepted */
+    int acceptq_len, backlog;
+    int synq_len; /* children in SYN_RECV */
+};
+
 struct us_tcpcb {
     /* Every connection has one of these: fields are grouped so that the
      * struct has no holes (issue 10's target is a few hundred bytes per idle
@@ -197,6 +205,7 @@ struct us_tcpcb {
     uint32_t tlp_probes;      /* loss probes since an ACK last delivered data */
     struct us_tcp_rtx rtx;    /* the segments in flight (tcp_rtx.h) */
     struct us_tcp_loss *loss; /* NULL until the first segment is recorded (tcp_loss.c) */
+    struct us_tcp_listen *lq; /* LISTEN: the accept and SYN queues; else NULL */
     struct {
         us_time_ns min_rtt;
         uint32_t fack;         /* the highest sequence number SACKed */
@@ -217,11 +226,6 @@ struct us_tcpcb {
     /* Keepalive (per socket, seconds; 0 = the sysctl). */
     int keepidle, keepintvl, keepcnt;
     uint32_t keep_probes;
-
-    /* Listener (LISTEN): children not yet accepted. */
-    int acceptq_len, backlog;
-    int synq_len; /* children in SYN_RECV */
-    struct us_tcpcb *acceptq_head, *acceptq_tail;
 
     /* Counters for tcp_info. */
     uint32_t segs_out, segs_in, total_retrans;

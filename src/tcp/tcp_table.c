@@ -348,18 +348,18 @@ static void unlink_child(struct us_tcpcb *tp)
     if (!l)
         return;
     if (tp->state == US_TCP_SYN_RECV)
-        l->synq_len--;
+        l->lq->synq_len--;
     struct us_tcpcb *prev = NULL;
-    for (struct us_tcpcb *c = l->acceptq_head; c; prev = c, c = c->lnext) {
+    for (struct us_tcpcb *c = l->lq->acceptq_head; c; prev = c, c = c->lnext) {
         if (c != tp)
             continue;
         if (prev)
             prev->lnext = c->lnext;
         else
-            l->acceptq_head = c->lnext;
-        if (l->acceptq_tail == c)
-            l->acceptq_tail = prev;
-        l->acceptq_len--;
+            l->lq->acceptq_head = c->lnext;
+        if (l->lq->acceptq_tail == c)
+            l->lq->acceptq_tail = prev;
+        l->lq->acceptq_len--;
         break;
     }
     tp->listener = NULL;
@@ -374,6 +374,7 @@ static void tcpcb_release(struct us_tcpcb *tp)
     free(tp->sbuf);
     us_tcp_rtx_free(&tp->rtx);
     free(tp->loss);
+    free(tp->lq);
     free(tp);
 }
 
@@ -439,7 +440,7 @@ void us_tcp_set_state(struct us_stack *s, struct us_tcpcb *tp, int state)
     /* RFC 1213 tcpEstabResets counts ESTABLISHED/CLOSE_WAIT → CLOSED;
      * us_tcp_drop does that on a reset. */
     if (old == US_TCP_SYN_RECV && tp->listener && state != US_TCP_SYN_RECV)
-        tp->listener->synq_len--;
+        tp->listener->lq->synq_len--;
     if (old == US_TCP_TIME_WAIT && state != US_TCP_TIME_WAIT)
         s->tcp->n_tw--; /* us_tcp_done of a TIME_WAIT tcpcb: not counted any more */
     tp->state = state;

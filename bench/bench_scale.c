@@ -604,8 +604,9 @@ int main(int argc, char **argv)
     row("bytes per idle established connection end", "bytes", "lower", r.est_bytes,
         "socket + tcpcb + hash, allocator bytes in use / 2N, N = 10,000; target 256");
     row("bytes per idle connection end after a byte each way", "bytes", "lower", r.used_bytes,
-        "the send ring (sized by the send buffer's autotuning) and the retransmission records "
-        "stay after the data is acknowledged");
+        "the send ring (512 bytes, doubled as far as the queued bytes need), the retransmission "
+        "records (8, doubled as the segments in flight need) and the 72-byte loss-recovery "
+        "block stay after the data is acknowledged");
     row("bytes per SYN-queue entry", "bytes", "lower", r.synq_bytes,
         "b's SYN_RECV children, allocator delta / N, N = 10,000; target 64");
     row("bytes per TIME_WAIT entry", "bytes", "lower", r.tw_bytes,

@@ -129,8 +129,9 @@ bool us_sock_mc_allow(const struct us_sock *sk, us_ip4 group, int ifindex)
 {
     if (!us_ip4_is_multicast(group))
         return true;
-    for (int i = 0; i < sk->mc_count; i++)
-        if (sk->mc_list[i].group == group && sk->mc_list[i].ifindex == ifindex)
+    const struct us_sock_mc *mc = sk->mc;
+    for (int i = 0; mc && i < mc->count; i++)
+        if (mc->list[i].group == group && mc->list[i].ifindex == ifindex)
             return true;
     /* Not joined by this socket: inet->mc_all (IP_MULTICAST_ALL) decides. */
     return sk->mc_all;

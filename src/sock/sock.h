@@ -20,23 +20,43 @@
 /* Hash chains of the UDP port table (a power of two). */
 #define US_UDP_HTABLE_SIZE 256
 
+/* A socket's multicast memberships (Linux's inet_sock mc_list): allocated
+ * by the first IP_ADD_MEMBERSHIP, freed when the socket closes. */
+struct us_sock_mc {
+    int count;
+    struct {
+        us_ip4 group;
+        int ifindex;
+    } list[US_IGMP_MAX_MEMBERSHIPS];
+};
+
+/* Every connection has one of these: fields are ordered to leave no holes
+ * (ustack aims at a few hundred bytes per idle connection, issue 10). */
 struct us_sock {
     int fd;
     int type;
     struct us_sock *hash_next; /* chain of the port table bucket */
-    bool hashed;               /* in the port table (bound) */
 
     /* Linux's inet_sock names: the bound local address (0 = any) and port,
      * the connected peer (daddr 0 = none). */
     us_ip4 rcv_saddr;
-    uint16_t num;
     us_ip4 daddr;
+    uint16_t num;
     uint16_t dport;
+    bool hashed;            /* in the port table (bound) */
     bool addr_from_connect; /* rcv_saddr was set by connect, undone on disconnect */
 
-    bool reuseaddr; /* SO_REUSEADDR */
-    bool broadcast; /* SO_BROADCAST */
-    bool urginline; /* SO_OOBINLINE (TCP's urgent data) */
+    bool reuseaddr;   /* SO_REUSEADDR */
+    bool broadcast;   /* SO_BROADCAST */
+    bool urginline;   /* SO_OOBINLINE (TCP's urgent data) */
+    uint8_t shutdown; /* Linux's sk_shutdown: US_RCV_SHUTDOWN | US_SEND_SHUTDOWN */
+    /* Multicast, Linux's inet_sock mc_ttl, mc_loop, mc_all and mc_list. */
+    uint8_t mc_ttl;
+    bool mc_loop, mc_all;
+    /* Threaded mode: dead (Linux's SOCK_DEAD) marks a socket closed while
+     * some still slept on it, which the last of them frees. */
+    bool dead;
+    bool rcvbuf_locked, sndbuf_locked; /* SO_RCVBUF / SO_SNDBUF set (SOCK_*BUF_LOCK) */
     int rcvbuf, sndbuf;
 
     /* The receive queue: the received packets themselves, data at their
@@ -48,34 +68,23 @@ struct us_sock {
      * device that queues), as Linux's sk_wmem_alloc. */
     uint32_t wmem_alloc;
     uint64_t drops;
-    int err;          /* Linux's sk_err: a positive errno reported once */
-    uint8_t shutdown; /* Linux's sk_shutdown: US_RCV_SHUTDOWN | US_SEND_SHUTDOWN */
+    int err; /* Linux's sk_err: a positive errno reported once */
+    bool keepalive, nodelay, cork;
+    int keepidle, keepintvl, keepcnt, user_mss;
 
-    /* Multicast, Linux's inet_sock mc_ttl, mc_loop, mc_all and mc_list. */
-    uint8_t mc_ttl;
-    bool mc_loop, mc_all;
-    int mc_count;
-    struct {
-        us_ip4 group;
-        int ifindex;
-    } mc_list[US_IGMP_MAX_MEMBERSHIPS];
+    struct us_sock_mc *mc; /* NULL until the first IP_ADD_MEMBERSHIP */
 
     us_sock_ready_fn ready;
     void *ready_ctx;
 
     /* Threaded mode (waitq.c): application threads blocked in a receive
-     * sleep on wq; dead (Linux's SOCK_DEAD) marks a socket closed while
-     * some still slept on it, which the last of them frees. */
+     * sleep on wq. */
     struct us_wait_queue_head wq;
-    bool dead;
     us_time_ns rcvtimeo; /* SO_RCVTIMEO in ns: US_TIME_NEVER = forever, 0 = don't wait */
 
     /* US_SOCK_STREAM: the connection (src/tcp/tcp.h); NULL until listen or
      * connect, and again after a reset or close. */
     struct us_tcpcb *tp;
-    bool rcvbuf_locked, sndbuf_locked; /* SO_RCVBUF / SO_SNDBUF set (SOCK_*BUF_LOCK) */
-    bool keepalive, nodelay, cork;
-    int keepidle, keepintvl, keepcnt, user_mss;
 };
 
 struct us_sock_table {

@@ -20,9 +20,11 @@ int us_sock_table_init(struct us_stack *s)
  * when the whole stack is being freed (its devices are already gone). */
 static void mc_drop_all(struct us_stack *s, struct us_sock *sk, bool quiet)
 {
-    for (int i = 0; i < sk->mc_count; i++)
-        us_igmp_leave(s, &s->ifaces[sk->mc_list[i].ifindex], sk->mc_list[i].group, quiet);
-    sk->mc_count = 0;
+    struct us_sock_mc *mc = sk->mc;
+    for (int i = 0; mc && i < mc->count; i++)
+        us_igmp_leave(s, &s->ifaces[mc->list[i].ifindex], mc->list[i].group, quiet);
+    free(mc);
+    sk->mc = NULL;
     if (!quiet)
         us_iface_flush(s);
 }
@@ -372,17 +374,28 @@ static int mc_join(struct us_stack *s, struct us_sock *sk, const struct us_ip_mr
     struct us_iface *ifc = mc_find_dev(s, mreq);
     if (!ifc)
         return -ENODEV;
-    for (int i = 0; i < sk->mc_count; i++)
-        if (sk->mc_list[i].group == mreq->multiaddr && sk->mc_list[i].ifindex == ifc->index)
+    struct us_sock_mc *mc = sk->mc;
+    int n = mc ? mc->count : 0;
+    for (int i = 0; i < n; i++)
+        if (mc->list[i].group == mreq->multiaddr && mc->list[i].ifindex == ifc->index)
             return -EADDRINUSE;
-    if (sk->mc_count >= US_IGMP_MAX_MEMBERSHIPS)
+    if (n >= US_IGMP_MAX_MEMBERSHIPS)
         return -ENOBUFS;
+    if (!mc) {
+        mc = calloc(1, sizeof(*mc));
+        if (!mc)
+            return -ENOBUFS; /* as sock_kmalloc failing in ip_mc_join_group */
+    }
     int err = us_igmp_join(s, ifc, mreq->multiaddr);
-    if (err)
+    if (err) {
+        if (!sk->mc)
+            free(mc);
         return err;
-    sk->mc_list[sk->mc_count].group = mreq->multiaddr;
-    sk->mc_list[sk->mc_count].ifindex = ifc->index;
-    sk->mc_count++;
+    }
+    sk->mc = mc;
+    mc->list[n].group = mreq->multiaddr;
+    mc->list[n].ifindex = ifc->index;
+    mc->count = n + 1;
     us_iface_flush(s);
     return 0;
 }
@@ -398,12 +411,13 @@ static int mc_leave(struct us_stack *s, struct us_sock *sk, const struct us_ip_m
             return -ENODEV;
         ifindex = ifc->index;
     }
-    for (int i = 0; i < sk->mc_count; i++) {
-        if (sk->mc_list[i].group != mreq->multiaddr ||
-            (ifindex >= 0 && sk->mc_list[i].ifindex != ifindex))
+    struct us_sock_mc *mc = sk->mc;
+    for (int i = 0; mc && i < mc->count; i++) {
+        if (mc->list[i].group != mreq->multiaddr ||
+            (ifindex >= 0 && mc->list[i].ifindex != ifindex))
             continue;
-        int idx = sk->mc_list[i].ifindex;
-        sk->mc_list[i] = sk->mc_list[--sk->mc_count];
+        int idx = mc->list[i].ifindex;
+        mc->list[i] = mc->list[--mc->count];
         us_igmp_leave(s, &s->ifaces[idx], mreq->multiaddr, false);
         us_iface_flush(s);
         return 0;
@@ -634,7 +648,7 @@ int us_sock_info(struct us_stack *s, int fd, struct us_sock_info *info)
     info->sndbuf = sk->sndbuf;
     info->drops = sk->drops;
     info->sleepers = sk->wq.sleepers;
-    info->wakeups = sk->wq.wakeups;
+    info->wakeups = us_wq_wakeups(&sk->wq);
     info->tx_queue = sk->wmem_alloc;
     if (sk->type == US_SOCK_STREAM && sk->tp) {
         info->rx_queue = sk->tp->rcv_queued;

@@ -10,23 +10,28 @@
 #include <time.h>
 
 /* The condition variable is made on first sleep, not at socket creation, so
- * event-loop sockets never pay for it; CLOCK_MONOTONIC because deadlines
- * (SO_RCVTIMEO) must not move with the wall clock. */
+ * event-loop sockets never pay for it (in time or memory); CLOCK_MONOTONIC
+ * because deadlines (SO_RCVTIMEO) must not move with the wall clock. */
 static int waitq_ready(struct us_wait_queue_head *wq)
 {
-    if (wq->cond_ready)
+    if (wq->c)
         return 0;
+    struct us_wait_queue_cond *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
     pthread_condattr_t attr;
     int err = pthread_condattr_init(&attr);
-    if (err)
+    if (!err) {
+        err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (!err)
+            err = pthread_cond_init(&c->cond, &attr);
+        pthread_condattr_destroy(&attr);
+    }
+    if (err) {
+        free(c);
         return -err;
-    err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (!err)
-        err = pthread_cond_init(&wq->cond, &attr);
-    pthread_condattr_destroy(&attr);
-    if (err)
-        return -err;
-    wq->cond_ready = true;
+    }
+    wq->c = c;
     return 0;
 }
 
@@ -35,40 +40,45 @@ int us_wait_woken(struct us_wait_queue_head *wq, pthread_mutex_t *lock, us_time_
     int err = waitq_ready(wq);
     if (err)
         return err;
-    uint64_t seq = wq->wake_seq;
+    struct us_wait_queue_cond *c = wq->c;
+    uint64_t seq = c->wake_seq;
     wq->sleepers++;
     wq->unwoken++;
     if (deadline == US_TIME_NEVER) {
-        err = pthread_cond_wait(&wq->cond, lock);
+        err = pthread_cond_wait(&c->cond, lock);
     } else {
         struct timespec ts = {.tv_sec = (time_t)(deadline / US_NS_PER_SEC),
                               .tv_nsec = (long)(deadline % US_NS_PER_SEC)};
-        err = pthread_cond_timedwait(&wq->cond, lock, &ts);
+        err = pthread_cond_timedwait(&c->cond, lock, &ts);
     }
     wq->sleepers--;
-    if (wq->wake_seq == seq)
+    if (c->wake_seq == seq)
         wq->unwoken--; /* timed out or spurious: no wake-up took us off */
     return err == ETIMEDOUT ? -ETIMEDOUT : -err;
 }
 
 void us_wake_up_all(struct us_wait_queue_head *wq)
 {
-    wq->wake_seq++;
     wq->unwoken = 0;
-    if (wq->cond_ready)
-        pthread_cond_broadcast(&wq->cond);
+    if (wq->c) { /* else nobody ever slept here */
+        wq->c->wake_seq++;
+        pthread_cond_broadcast(&wq->c->cond);
+    }
 }
 
 void us_waitq_destroy(struct us_wait_queue_head *wq)
 {
-    if (wq->cond_ready)
-        pthread_cond_destroy(&wq->cond);
-    wq->cond_ready = false;
+    if (wq->c) {
+        pthread_cond_destroy(&wq->c->cond);
+        free(wq->c);
+        wq->c = NULL;
+    }
 }
 
 void us_sock_wake_sleepers(struct us_stack *s, struct us_sock *sk)
 {
-    sk->wq.wakeups++;
+    if (sk->wq.c) /* always: only a sleeper makes unwoken non-zero */
+        sk->wq.c->wakeups++;
     s->mib.link.Wakeups++;
     us_wake_up_all(&sk->wq);
 }

@@ -79,18 +79,58 @@ enum {
     US_TCP_URG_READ = 0x400,   /* read with MSG_OOB */
 };
 
+/* What only a connection that has sent something needs: RACK's newest
+ * delivered segment and reordering window, the undo record of a
+ * congestion response, PRR's counts and the loss probe's episode. Allocated
+ * with the first segment put in the retransmission queue (tcp_loss.c),
+ * freed with the tcpcb; until then tp->loss is NULL, and every path that
+ * reads it runs only with records sent (or checks). */
+struct us_tcp_loss {
+    struct {
+        us_time_ns xmit_time; /* of the most recently sent segment delivered */
+        us_time_ns rtt;       /* its RTT */
+        uint32_t end_seq;     /* its end */
+        uint32_t dsack_round; /* no second step before snd_una passes this */
+        bool reord;           /* the path was seen to reorder */
+        uint8_t reo_steps;    /* reo_wnd in quarters of min_rtt, grown by D-SACKs */
+        uint8_t reo_persist;  /* recoveries the grown window lasts */
+    } rack;                   /* RFC 8985 §6 (min_rtt and fack: in the tcpcb) */
+    bool tlp_retrans;         /* the probe was a retransmission */
+    uint32_t tlp_end;         /* snd_max when the probe went */
+    /* Undo (tcp_undo.c), while tp->undo_active: the episode's start and what it cut. */
+    uint32_t undo_marker;  /* snd_una when the episode began */
+    uint32_t undo_retrans; /* its retransmissions not yet D-SACKed */
+    uint32_t undo_cwnd, undo_ssthresh;
+    uint32_t retrans_stamp;                      /* timestamp clock at its first retransmission */
+    uint32_t prr_delivered, prr_out, recover_fs; /* PRR (RFC 6937) */
+};
+
+/* A listener's queues (LISTEN only): allocated by listen, freed with the
+ * tcpcb, so connections do not carry them. */
+struct us_tcp_listen {
+    struct us_tcpcb *acceptq_head, *acceptq_tail; /* children not yet accepted */
+    int acceptq_len, backlog;
+    int synq_len; /* children in SYN_RECV */
+};
+
 struct us_tcpcb {
+    /* Every connection has one of these: fields are grouped so that the
+     * struct has no holes (issue 10's target is a few hundred bytes per idle
+     * connection); a new field goes where it fills a hole. */
     struct us_sock *sk;                   /* NULL while unaccepted or orphaned */
     struct us_tcpcb *listener;            /* for an unaccepted child */
     struct us_tcpcb *ehash_next, *lnext;  /* established chain; accept/syn queue link */
     struct us_tcpcb *all_next, *all_prev; /* every connection, for the timers */
     struct us_tcpcb *out_next;            /* stack's output list */
-    bool in_ehash;
-    int state; /* enum us_tcp_state */
+    int state;                            /* enum us_tcp_state */
     uint32_t flags;
 
     us_ip4 laddr, faddr;
     uint16_t lport, fport;
+    bool in_ehash;
+    bool dead;          /* freed: waits in the graveyard for the end of the round */
+    bool wake;          /* the socket needs a wake-up at the end of this segment */
+    bool dsack_pending; /* dsack below is to be reported */
 
     /* Send sequence space (RFC 9293 §3.3.1). snd_nxt: the next new byte;
      * snd_max: highest sent + 1 (the same once connected: retransmissions
@@ -104,6 +144,12 @@ struct us_tcpcb {
     uint16_t rcv_mss;               /* peer's MSS estimate for delayed ACKs */
     uint16_t advmss;                /* what we announced */
     uint16_t user_mss;              /* TCP_MAXSEG */
+    /* Urgent data received (tcp_recv.c, Linux's tcp_urg): copied_seq is
+     * the next byte the application reads (rcv_nxt - rcv_queued until a
+     * FIN); urg_seq the urgent byte's sequence number, valid while
+     * urg_data (US_TCP_URG_*) is not 0. */
+    uint16_t urg_data;
+    uint32_t copied_seq, urg_seq;
 
     /* Send buffer: a ring of sndbuf bytes holding [snd_una, snd_una+snd_len),
      * without SYN and FIN. */
@@ -115,12 +161,12 @@ struct us_tcpcb {
      * rcv_queued payload bytes unread. */
     struct us_pkt_queue rcvq;
     uint32_t rcv_queued;
-    struct us_tcp_ofo ofo;
     int rcvbuf;
-    uint32_t fin_seq; /* of a FIN received out of order (TF_RCVD_FIN) */
-    /* A duplicate to report in the next ACK (RFC 2883 D-SACK). */
+    struct us_tcp_ofo *ofo; /* the out-of-order queue; NULL while empty (tcp_ofo_lazy.c) */
+    uint32_t fin_seq;       /* of a FIN received out of order (TF_RCVD_FIN) */
+    /* A duplicate to report in the next ACK (RFC 2883 D-SACK), if dsack_pending. */
     struct us_tcp_sack_block dsack;
-    bool dsack_pending;
+    uint32_t rtt_seq; /* see rto_var below */
 
     /* RTT (RFC 6298) in ns. */
     us_time_ns srtt, rttvar, rto;
@@ -128,21 +174,22 @@ struct us_tcpcb {
      * 4 RTTVAR of a round trip (mdev_max), at least tcp_rto_min; a round
      * ends when snd_una passes rtt_seq. */
     us_time_ns rto_var, mdev_max;
-    uint32_t rtt_seq;
     us_time_ns rtt_time;  /* the SYN's or SYN-ACK's RTT: when it was sent */
-    bool rtt_timing;      /* the SYN is being timed (data: tcp_ack.c, from the records) */
     uint32_t backoff;     /* RTO doublings in a row */
     uint32_t retransmits; /* timeouts in a row for this snd_una */
     uint32_t syn_retries;
-    us_time_ns rto_at, delack_at, persist_at, keep_at, tw_at, fin2_at;
     uint32_t persist_backoff;
+    us_time_ns rto_at, delack_at, persist_at, keep_at, tw_at, fin2_at;
     /* The stack's timer heap (tcp_timer.c): filed under timer_key, never
      * later than the earliest deadline above; a deadline that moves later
      * leaves the entry alone until it comes due (lazy re-arming). */
     us_time_ns timer_key;
     struct us_tcpcb *th_child, *th_next, *th_prev; /* pairing-heap links */
     bool th_filed;                                 /* in the heap */
-    bool th_in_due; /* on the poll's list of due ones, linked by th_next */
+    bool th_in_due;   /* on the poll's list of due ones, linked by th_next */
+    bool rtt_timing;  /* the SYN is being timed (data: tcp_ack.c, from the records) */
+    bool undo_active; /* an undo record is kept (tp->loss) */
+    bool tlp_active;  /* a loss probe's episode is open (tp->loss->tlp_end) */
 
     /* Timestamps (RFC 7323 §3-4). */
     uint32_t ts_recent, ts_offset;
@@ -150,43 +197,29 @@ struct us_tcpcb {
     uint32_t last_ack_sent;
 
     /* Congestion control and loss recovery. */
-    struct us_tcp_cc_state cc;
     uint32_t dupacks;
-    uint32_t reno_sacked; /* no SACK: bytes the duplicate ACKs say left the network */
-    uint32_t cwnd_extra;  /* bytes a loss probe may send beyond cwnd */
-    uint32_t recover;     /* snd_max when recovery or the timeout began (RFC 6582 §3.2) */
-    uint32_t prr_delivered, prr_out, recover_fs; /* PRR (RFC 6937) */
-    struct us_tcp_rtx rtx;                       /* the segments in flight (tcp_rtx.h) */
+    struct us_tcp_cc_state cc;
+    uint32_t reno_sacked;     /* no SACK: bytes the duplicate ACKs say left the network */
+    uint32_t cwnd_extra;      /* bytes a loss probe may send beyond cwnd */
+    uint32_t recover;         /* snd_max when recovery or the timeout began (RFC 6582 §3.2) */
+    uint32_t tlp_probes;      /* loss probes since an ACK last delivered data */
+    struct us_tcp_rtx rtx;    /* the segments in flight (tcp_rtx.h) */
+    struct us_tcp_loss *loss; /* NULL until the first segment is recorded (tcp_loss.c) */
+    struct us_tcp_listen *lq; /* LISTEN: the accept and SYN queues; else NULL */
     struct {
-        us_time_ns xmit_time; /* of the most recently sent segment delivered */
-        uint32_t end_seq;     /* its end */
-        us_time_ns rtt;       /* its RTT */
         us_time_ns min_rtt;
         uint32_t fack;         /* the highest sequence number SACKed */
-        bool reord;            /* the path was seen to reorder */
-        uint8_t reo_steps;     /* reo_wnd in quarters of min_rtt, grown by D-SACKs */
-        uint8_t reo_persist;   /* recoveries the grown window lasts */
-        uint32_t dsack_round;  /* no second step before snd_una passes this */
-    } rack;                    /* RFC 8985 §6 */
+    } rack;                    /* RFC 8985 §6 (the rest in tp->loss) */
     us_time_ns reo_at, tlp_at; /* RACK's reordering timer, the loss probe */
-    /* Undo (tcp_undo.c): the episode's start and what it cut. */
-    bool undo_active;
-    uint32_t undo_marker;  /* snd_una when the episode began */
-    uint32_t undo_retrans; /* its retransmissions not yet D-SACKed */
-    uint32_t undo_cwnd, undo_ssthresh;
-    uint32_t retrans_stamp; /* timestamp clock at its first retransmission */
-    uint32_t tlp_end;       /* snd_max when the probe went */
-    uint32_t tlp_probes;    /* probes since an ACK last delivered data */
-    bool tlp_active, tlp_retrans;
-    us_time_ns lsndtime; /* when data last went out (Linux's lsndtime): idle restarts */
+    us_time_ns lsndtime;       /* when data last went out (Linux's lsndtime): idle restarts */
 
     /* Receive autotuning (tcp_rcv_space_adjust). */
     uint32_t rcvq_space, rcvq_copied_at_start;
     us_time_ns rcvq_time;
     uint64_t copied;
     us_time_ns rcv_rtt;    /* receiver's RTT estimate */
+    us_time_ns rcv_rtt_at; /* when a non-TS sample started (0 = none) */
     uint32_t rcv_rtt_seq;  /* non-TS estimate: rcv_nxt passing it ends one sample */
-    us_time_ns rcv_rtt_at; /* when that sample started (0 = none) */
     uint32_t quickack;     /* ACKs still to send at once (quick ACK mode) */
     uint32_t unacked_segs; /* full segments received since the last ACK */
 
@@ -194,25 +227,11 @@ struct us_tcpcb {
     int keepidle, keepintvl, keepcnt;
     uint32_t keep_probes;
 
-    /* Listener (LISTEN): children not yet accepted. */
-    struct us_tcpcb *acceptq_head, *acceptq_tail;
-    int acceptq_len, backlog;
-    int synq_len; /* children in SYN_RECV */
-
     /* Counters for tcp_info. */
-    uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
     uint32_t segs_out, segs_in, total_retrans;
-    int soft_err;            /* an ICMP error, reported if the connection times out */
+    int soft_err; /* an ICMP error, reported if the connection times out */
+    uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
     us_time_ns last_oow_ack; /* the last ACK to an unacceptable segment (rate limit) */
-    bool dead;               /* freed: waits in the graveyard for the end of the round */
-    bool wake;               /* the socket needs a wake-up at the end of this segment */
-
-    /* Urgent data received (tcp_recv.c, Linux's tcp_urg): copied_seq is
-     * the next byte the application reads (rcv_nxt - rcv_queued until a
-     * FIN); urg_seq the urgent byte's sequence number, valid while
-     * urg_data (US_TCP_URG_*) is not 0. */
-    uint32_t copied_seq, urg_seq;
-    uint16_t urg_data;
 };
 
 /* The established hash (tcp_table.c): ehash_mask + 1 buckets, doubled
@@ -264,6 +283,10 @@ struct us_tcp_table {
     uint32_t challenge_left; /* challenge ACKs still allowed in it */
     us_tcp_isn_fn isn_hook;
     void *isn_ctx;
+    /* Tests: this many allocations of an out-of-order queue fail, as
+     * without memory (tests/sim/test_sim_tcp_ofo_nomem.c). */
+    uint32_t ofo_nomem;
+    uint32_t loss_nomem; /* the same for the loss-recovery block (tcp_loss.c) */
 };
 
 /* ---- tcp_table.c ---- */
@@ -366,6 +389,30 @@ void us_tcp_send_cookie_synack(struct us_stack *s, const struct us_tcpcb *l,
  * its echoed timestamp carries in *o. */
 uint16_t us_tcp_cookie_check(struct us_stack *s, const struct us_ipv4_view *ip,
                              const struct us_tcp_view *th, struct us_tcp_cookie_opts *o);
+
+/* ---- tcp_ofo_lazy.c: the out-of-order queue, allocated while it holds data ---- */
+static inline bool us_tcp_has_ofo(const struct us_tcpcb *tp)
+{
+    return tp->ofo != NULL;
+}
+static inline uint32_t us_tcp_ofo_bytes(const struct us_tcpcb *tp)
+{
+    return tp->ofo ? tp->ofo->bytes : 0;
+}
+/* Holds a segment (payload at seq) beyond rcv_nxt, allocating the queue
+ * first; consumes pkt. Without memory: US_TCP_OFO_DROPPED_LIMIT. */
+enum us_tcp_ofo_result us_tcp_ofo_hold(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *pkt,
+                                       uint32_t seq);
+/* The next held segment now in order at rcv_nxt, or NULL; frees the queue
+ * when it empties. */
+struct us_pkt *us_tcp_ofo_next(struct us_tcpcb *tp);
+/* Frees whatever is held, and the queue. */
+void us_tcp_ofo_drop_all(struct us_tcpcb *tp);
+
+/* ---- tcp_loss.c ---- */
+/* tp->loss allocated if it is not yet: by the first send, and before the
+ * first record goes into the retransmission queue. 0 or -ENOMEM. */
+int us_tcp_loss_reserve(struct us_stack *s, struct us_tcpcb *tp);
 
 /* ---- tcp_recv.c ---- */
 /* Queues in-window payload (pkt data/len = payload, seq its first byte). */

@@ -184,14 +184,18 @@ static void clean_rtx(struct us_stack *s, struct us_tcpcb *tp, uint32_t ack, str
 void us_tcp_enter_recovery(struct us_stack *s, struct us_tcpcb *tp)
 {
     /* RFC 6675 §5 step 4 / RFC 6582 §3.2 step 2: one congestion response
-     * per window, until the ACK passes the RecoveryPoint. */
+     * per window, until the ACK passes the RecoveryPoint. Segments in
+     * flight have the loss block behind them (tcp_loss.c); this is only
+     * for a connection that lost something sent without a record. */
+    if (us_tcp_loss_reserve(s, tp) < 0)
+        return; /* no recovery without memory for it: the RTO repairs */
     uint32_t flight = us_tcp_flight(tp);
     us_tcp_undo_init(tp); /* before the flags say recovery */
     us_tcp_rack_recovery(tp);
     tp->flags |= TF_IN_RECOVERY;
     tp->recover = tp->snd_max;
-    tp->prr_delivered = tp->prr_out = 0;
-    tp->recover_fs = flight ? flight : 1;
+    tp->loss->prr_delivered = tp->loss->prr_out = 0;
+    tp->loss->recover_fs = flight ? flight : 1;
     us_tcp_cc_recovery_enter(&tp->cc, flight, s->now);
     /* RFC 6937: the first retransmission goes at once. */
     uint32_t pipe = us_tcp_pipe(tp);
@@ -211,16 +215,16 @@ static void prr_update(struct us_tcpcb *tp, uint32_t delivered, bool advanced, b
 {
     uint32_t pipe = us_tcp_pipe(tp), ssthresh = tp->cc.ssthresh;
     int64_t sndcnt;
-    tp->prr_delivered += delivered;
+    tp->loss->prr_delivered += delivered;
     if (pipe > ssthresh) {
         /* sndcnt = ceil(prr_delivered * ssthresh / RecoverFS) - prr_out */
-        uint64_t share =
-            ((uint64_t)tp->prr_delivered * ssthresh + tp->recover_fs - 1) / tp->recover_fs;
-        sndcnt = (int64_t)share - tp->prr_out;
+        uint64_t share = ((uint64_t)tp->loss->prr_delivered * ssthresh + tp->loss->recover_fs - 1) /
+                         tp->loss->recover_fs;
+        sndcnt = (int64_t)share - tp->loss->prr_out;
     } else {
         /* Below ssthresh: at most what was delivered (more while the
          * left edge moves and nothing new is lost), up to ssthresh. */
-        int64_t out = (int64_t)tp->prr_delivered - tp->prr_out;
+        int64_t out = (int64_t)tp->loss->prr_delivered - tp->loss->prr_out;
         sndcnt = out > delivered ? out : delivered;
         if (advanced && !newly_lost)
             sndcnt += tp->mss;
@@ -229,7 +233,7 @@ static void prr_update(struct us_tcpcb *tp, uint32_t delivered, bool advanced, b
     }
     if (sndcnt < 0)
         sndcnt = 0;
-    if (!tp->prr_out && sndcnt < tp->mss)
+    if (!tp->loss->prr_out && sndcnt < tp->mss)
         sndcnt = tp->mss; /* the fast retransmit goes at once */
     uint64_t cwnd = (uint64_t)pipe + (uint64_t)sndcnt;
     tp->cc.cwnd = cwnd > US_TCP_CC_CWND_MAX ? US_TCP_CC_CWND_MAX : (uint32_t)cwnd;
@@ -402,8 +406,8 @@ void us_tcp_ack(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_vie
         us_tcp_undo(tp, true);
         tp->flags &= ~(uint32_t)TF_LOSS;
         may_undo = false;
-    } else if (!(tp->flags & TF_LOSS) && a.dsack && tp->undo_active && !tp->undo_retrans &&
-               tp->retrans_stamp) {
+    } else if (!(tp->flags & TF_LOSS) && a.dsack && tp->undo_active && !tp->loss->undo_retrans &&
+               tp->loss->retrans_stamp) {
         /* tcp_try_undo_dsack: every retransmission of the episode came
          * back twice; in recovery or after it (the last D-SACK often
          * arrives after the ACK that ended it). */

@@ -52,8 +52,9 @@ struct us_tcp_cc_cubic {
 };
 
 /* Room reserved for algorithm-private state: algorithms other than those listed
- * in the union must fit in `raw`. */
-#define US_TCP_CC_PRIV_U64 16
+ * in the union must fit in `raw`. As large as the largest built-in one (CUBIC,
+ * 72 bytes) and no larger: every connection carries it. */
+#define US_TCP_CC_PRIV_U64 9
 
 struct us_tcp_cc_state {
     const struct us_tcp_cc_ops *ops; /* the algorithm, set by us_tcp_cc_init */

@@ -64,8 +64,8 @@ void us_tcp_print_sock(struct us_stack *s, const struct us_tcpcb *tp, int fd, FI
 {
     char local[32], peer[32];
     /* ss: for a listener Recv-Q is the accept queue and Send-Q the backlog. */
-    uint32_t rq = tp->state == US_TCP_LISTEN ? (uint32_t)tp->acceptq_len : tp->rcv_queued;
-    uint32_t sq = tp->state == US_TCP_LISTEN ? (uint32_t)tp->backlog : tp->snd_len;
+    uint32_t rq = tp->state == US_TCP_LISTEN ? (uint32_t)tp->lq->acceptq_len : tp->rcv_queued;
+    uint32_t sq = tp->state == US_TCP_LISTEN ? (uint32_t)tp->lq->backlog : tp->snd_len;
     fprintf(out, "%-10s %-6u %-6u %-21s %-21s", us_tcp_state_name(tp->state), rq, sq,
             us_sock_fmt_endpoint(tp->laddr, tp->lport, local, sizeof(local)),
             us_sock_fmt_endpoint(tp->faddr, tp->fport, peer, sizeof(peer)));

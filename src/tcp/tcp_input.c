@@ -219,12 +219,12 @@ static void accept_enqueue(struct us_stack *s, struct us_tcpcb *l, struct us_tcp
 {
     s->mib.tcp.PassiveOpens++;
     tp->lnext = NULL;
-    if (l->acceptq_tail)
-        l->acceptq_tail->lnext = tp;
+    if (l->lq->acceptq_tail)
+        l->lq->acceptq_tail->lnext = tp;
     else
-        l->acceptq_head = tp;
-    l->acceptq_tail = tp;
-    l->acceptq_len++;
+        l->lq->acceptq_head = tp;
+    l->lq->acceptq_tail = tp;
+    l->lq->acceptq_len++;
 }
 
 /* An ACK to a listener: the end of a cookie handshake (cookie_v4_check),
@@ -236,7 +236,7 @@ static void listen_ack(struct us_stack *s, struct us_tcpcb *l, const struct us_i
     struct us_tcp_cookie_opts co = {0};
     if (s->sysctl.tcp_syncookies && !(th->flags & (US_TCP_SYN | US_TCP_FIN)))
         mss = us_tcp_cookie_check(s, ip, th, &co);
-    if (mss && l->acceptq_len >= l->backlog) {
+    if (mss && l->lq->acceptq_len >= l->lq->backlog) {
         /* tcp_v4_syn_recv_sock's exit_overflow: drop the ACK quietly
          * (net.ipv4.tcp_abort_on_overflow = 0). */
         s->mib.tcpext.ListenOverflows++;
@@ -300,7 +300,7 @@ static void listen_input(struct us_stack *s, struct us_tcpcb *l, const struct us
         return;
     /* The accept queue full: Linux drops the SYN (tcp_conn_request's
      * sk_acceptq_is_full), counting both ListenOverflows and ListenDrops. */
-    if (l->acceptq_len >= l->backlog) {
+    if (l->lq->acceptq_len >= l->lq->backlog) {
         s->mib.tcpext.ListenOverflows++;
         s->mib.tcpext.ListenDrops++;
         return;
@@ -308,7 +308,7 @@ static void listen_input(struct us_stack *s, struct us_tcpcb *l, const struct us
     /* Linux's tcp_conn_request: the SYN queue (half-open children) is
      * bounded by the backlog (inet_csk_reqsk_queue_is_full); past it, a
      * SYN cookie if net.ipv4.tcp_syncookies, else the SYN is dropped. */
-    if (l->synq_len >= l->backlog) {
+    if (l->lq->synq_len >= l->lq->backlog) {
         if (s->sysctl.tcp_syncookies) {
             us_tcp_send_cookie_synack(s, l, ip, th);
             return;
@@ -323,7 +323,7 @@ static void listen_input(struct us_stack *s, struct us_tcpcb *l, const struct us
      * cookies on this does not apply, so a listener's backlog alone (4096
      * for `ustack tap --serve`) decides when cookies begin. */
     int max_syn = s->sysctl.tcp_max_syn_backlog;
-    if (!s->sysctl.tcp_syncookies && max_syn - l->synq_len < (max_syn >> 2)) {
+    if (!s->sysctl.tcp_syncookies && max_syn - l->lq->synq_len < (max_syn >> 2)) {
         s->mib.tcpext.ListenDrops++;
         return;
     }
@@ -340,7 +340,7 @@ static void listen_input(struct us_stack *s, struct us_tcpcb *l, const struct us
     tp->iss = us_tcp_new_isn(s, tp->laddr, tp->lport, tp->faddr, tp->fport);
     tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
     tp->state = US_TCP_SYN_RECV;
-    l->synq_len++;
+    l->lq->synq_len++;
     us_tcp_ehash_add(s, tp);
     us_tcp_send_syn(s, tp);
     us_tcp_req_from_tcpcb(s, tp); /* waits for the ACK as a small record */
@@ -553,7 +553,7 @@ static void established_input(struct us_stack *s, struct us_tcpcb *tp, struct us
             goto drop;
         }
         struct us_tcpcb *l = tp->listener;
-        if (l && l->acceptq_len >= l->backlog) {
+        if (l && l->lq->acceptq_len >= l->lq->backlog) {
             /* tcp_check_req with a full accept queue: drop the ACK, keep
              * the child half-open; the SYN-ACK timer will try again. */
             s->mib.tcpext.ListenOverflows++;

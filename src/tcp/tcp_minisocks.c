@@ -393,7 +393,7 @@ static void req_kill(struct us_stack *s, uint32_t ref)
 {
     struct us_tcp_mini_table *t = &s->tcp->req;
     struct us_tcp_req *r = req_at(t, ref);
-    r->listener->synq_len--;
+    r->listener->lq->synq_len--;
     mini_kill(s, t, req_fifo(r), ref);
 }
 
@@ -487,7 +487,7 @@ struct us_tcpcb *us_tcp_req_inflate(struct us_stack *s, uint32_t ref)
     tp->iss = r->iss;
     tp->snd_una = tp->iss;
     tp->snd_nxt = tp->snd_max = tp->iss + 1;
-    tp->state = US_TCP_SYN_RECV; /* still counted in l->synq_len */
+    tp->state = US_TCP_SYN_RECV; /* still counted in l->lq->synq_len */
     /* The SYN-ACKs sent (xmit): the window offered and its right edge. */
     uint32_t win = us_tcp_select_window(s, tp);
     tp->rcv_wnd = win;

@@ -59,8 +59,8 @@ static unsigned sack_blocks(const struct us_tcpcb *tp, struct us_tcp_sack_block 
         out[n++] = tp->dsack;
         max--;
     }
-    if (!us_tcp_ofo_empty(&tp->ofo))
-        n += us_tcp_ofo_sack(&tp->ofo, out + n, max);
+    if (us_tcp_has_ofo(tp))
+        n += us_tcp_ofo_sack(tp->ofo, out + n, max);
     return n;
 }
 
@@ -302,7 +302,7 @@ int us_tcp_retransmit_seg(struct us_stack *s, struct us_tcpcb *tp, uint32_t i)
     us_tcp_undo_retransmitted(s, tp);
     us_tcp_rtx_mark_retrans(&tp->rtx, g, s->now);
     if (tp->flags & TF_IN_RECOVERY)
-        tp->prr_out += us_tcp_seg_len(g);
+        tp->loss->prr_out += us_tcp_seg_len(g);
     return 0;
 }
 
@@ -395,13 +395,14 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
             flags |= US_TCP_FIN;
         uint32_t seq = tp->snd_nxt, end = seq + len + (fin ? 1 : 0);
         /* The record first, so a segment is never in flight unrecorded. */
-        if (us_tcp_rtx_reserve(&tp->rtx) < 0 || xmit(s, tp, seq, flags, off, len, NULL) < 0)
+        if (us_tcp_rtx_reserve(&tp->rtx) < 0 || us_tcp_loss_reserve(s, tp) < 0 ||
+            xmit(s, tp, seq, flags, off, len, NULL) < 0)
             break;
         us_tcp_rtx_push(&tp->rtx, seq, end, fin, s->now);
         sent_new = true;
         tp->bytes_sent += len;
         if (tp->flags & TF_IN_RECOVERY)
-            tp->prr_out += end - seq;
+            tp->loss->prr_out += end - seq;
         tp->snd_nxt = end;
         if (fin)
             tp->flags |= TF_FIN_SENT;

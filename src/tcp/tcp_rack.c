@@ -30,6 +30,8 @@ static bool sent_after(us_time_ns t1, uint32_t seq1, us_time_ns t2, uint32_t seq
 
 void us_tcp_rack_delivered(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_seg *g)
 {
+    if (!tp->loss) /* never: a record is sent with the block behind it */
+        return;
     us_time_ns rtt = s->now - g->xmit_time;
     if (g->flags & US_TCP_SEG_EVER_RETRANS) {
         /* RFC 8985 §6.2 step 2: this may be the ACK of the original, not
@@ -42,14 +44,14 @@ void us_tcp_rack_delivered(struct us_stack *s, struct us_tcpcb *tp, const struct
     } else if (us_seq_lt(g->end, tp->rack.fack)) {
         /* Sent once and delivered below data SACKed earlier: the network
          * reorders (Linux's tcp_check_sack_reordering). */
-        if (!tp->rack.reord)
+        if (!tp->loss->rack.reord)
             s->mib.tcpext.TCPSACKReorder++;
-        tp->rack.reord = true;
+        tp->loss->rack.reord = true;
     }
-    if (sent_after(g->xmit_time, g->end, tp->rack.xmit_time, tp->rack.end_seq)) {
-        tp->rack.xmit_time = g->xmit_time;
-        tp->rack.end_seq = g->end;
-        tp->rack.rtt = rtt;
+    if (sent_after(g->xmit_time, g->end, tp->loss->rack.xmit_time, tp->loss->rack.end_seq)) {
+        tp->loss->rack.xmit_time = g->xmit_time;
+        tp->loss->rack.end_seq = g->end;
+        tp->loss->rack.rtt = rtt;
     }
 }
 
@@ -61,19 +63,22 @@ void us_tcp_rack_delivered(struct us_stack *s, struct us_tcpcb *tp, const struct
 
 void us_tcp_rack_dsack(struct us_tcpcb *tp)
 {
-    tp->rack.reord = true; /* a needless retransmission: delayed, not lost */
-    if (tp->rack.reo_steps && us_seq_lt(tp->snd_una, tp->rack.dsack_round))
+    if (!tp->loss) /* a D-SACK before anything was sent: nothing to learn */
         return;
-    if (tp->rack.reo_steps < 255)
-        tp->rack.reo_steps = (uint8_t)(tp->rack.reo_steps ? tp->rack.reo_steps + 1 : 2);
-    tp->rack.dsack_round = tp->snd_max;
-    tp->rack.reo_persist = RACK_RECOVERY_THRESH;
+    tp->loss->rack.reord = true; /* a needless retransmission: delayed, not lost */
+    if (tp->loss->rack.reo_steps && us_seq_lt(tp->snd_una, tp->loss->rack.dsack_round))
+        return;
+    if (tp->loss->rack.reo_steps < 255)
+        tp->loss->rack.reo_steps =
+            (uint8_t)(tp->loss->rack.reo_steps ? tp->loss->rack.reo_steps + 1 : 2);
+    tp->loss->rack.dsack_round = tp->snd_max;
+    tp->loss->rack.reo_persist = RACK_RECOVERY_THRESH;
 }
 
 void us_tcp_rack_recovery(struct us_tcpcb *tp)
 {
-    if (tp->rack.reo_persist && !--tp->rack.reo_persist)
-        tp->rack.reo_steps = 1;
+    if (tp->loss->rack.reo_persist && !--tp->loss->rack.reo_persist)
+        tp->loss->rack.reo_steps = 1;
 }
 
 /* RFC 8985 §6.2 step 4: how much reordering to tolerate. None once
@@ -82,13 +87,13 @@ void us_tcp_rack_recovery(struct us_tcpcb *tp)
  * SRTT. */
 static us_time_ns reo_wnd(const struct us_tcpcb *tp)
 {
-    if (!tp->rack.reord) {
+    if (!tp->loss->rack.reord) {
         if (tp->flags & (TF_IN_RECOVERY | TF_LOSS))
             return 0;
         if (tp->rtx.sacked >= 3u * tp->mss)
             return 0;
     }
-    uint32_t steps = tp->rack.reo_steps ? tp->rack.reo_steps : 1;
+    uint32_t steps = tp->loss->rack.reo_steps ? tp->loss->rack.reo_steps : 1;
     us_time_ns w = tp->rack.min_rtt / 4 * steps;
     return w < tp->srtt ? w : tp->srtt;
 }
@@ -96,7 +101,7 @@ static us_time_ns reo_wnd(const struct us_tcpcb *tp)
 uint32_t us_tcp_rack_detect_loss(struct us_stack *s, struct us_tcpcb *tp)
 {
     tp->reo_at = US_TIME_NEVER;
-    if (!tp->rack.xmit_time)
+    if (!tp->loss || !tp->loss->rack.xmit_time)
         return 0;
     us_time_ns wnd = reo_wnd(tp), wait = 0;
     uint32_t newly = 0;
@@ -109,9 +114,9 @@ uint32_t us_tcp_rack_detect_loss(struct us_stack *s, struct us_tcpcb *tp)
         struct us_tcp_seg *g = &q->seg[link - 1];
         link = g->tnext;
         s->mib.tcpext.TCPRackSegsExamined++;
-        if (!sent_after(tp->rack.xmit_time, tp->rack.end_seq, g->xmit_time, g->end))
+        if (!sent_after(tp->loss->rack.xmit_time, tp->loss->rack.end_seq, g->xmit_time, g->end))
             break;
-        us_time_ns deadline = g->xmit_time + tp->rack.rtt + wnd;
+        us_time_ns deadline = g->xmit_time + tp->loss->rack.rtt + wnd;
         if (deadline <= s->now) {
             if (g->flags & US_TCP_SEG_RETRANS)
                 s->mib.tcpext.TCPLostRetransmit++;
@@ -186,7 +191,7 @@ void us_tcp_tlp_fire(struct us_stack *s, struct us_tcpcb *tp)
     us_tcp_output(s, tp);
     tp->cwnd_extra = 0;
     bool probed = tp->segs_out != segs;
-    tp->tlp_retrans = probed && tp->snd_max == before;
+    tp->loss->tlp_retrans = probed && tp->snd_max == before;
     if (!probed) {
         /* The last segment not SACKed: the tail in the open state; in
          * recovery, where the tail may be SACKed, the highest hole. */
@@ -200,13 +205,13 @@ void us_tcp_tlp_fire(struct us_stack *s, struct us_tcpcb *tp)
             if (us_tcp_seg_len(g) > mss + 1 && us_tcp_rtx_split(&tp->rtx, i - 1, g->end - mss) == 0)
                 i++;
             probed = us_tcp_retransmit_seg(s, tp, i - 1) == 0;
-            tp->tlp_retrans = probed;
+            tp->loss->tlp_retrans = probed;
         }
     }
     if (probed) {
         s->mib.tcpext.TCPLossProbes++;
         tp->tlp_active = true;
-        tp->tlp_end = tp->snd_max;
+        tp->loss->tlp_end = tp->snd_max;
         tp->tlp_probes++;
         us_tcp_rearm_rto(s, tp);
         us_tcp_tlp_schedule(s, tp); /* the next, if one more may go */
@@ -218,11 +223,11 @@ void us_tcp_tlp_ack(struct us_stack *s, struct us_tcpcb *tp, uint32_t ack, bool 
 {
     /* RFC 8985 §7.4 (Linux's tcp_process_tlp_ack): did the probe repair a
      * loss? Then the congestion window must still come down once. */
-    if (!tp->tlp_active || us_seq_lt(ack, tp->tlp_end))
+    if (!tp->tlp_active || us_seq_lt(ack, tp->loss->tlp_end))
         return;
-    if (!tp->tlp_retrans || dsack) {
+    if (!tp->loss->tlp_retrans || dsack) {
         tp->tlp_active = false; /* new data, or both copies arrived: no loss */
-    } else if (us_seq_gt(ack, tp->tlp_end)) {
+    } else if (us_seq_gt(ack, tp->loss->tlp_end)) {
         tp->tlp_active = false;
         s->mib.tcpext.TCPLossProbeRecovery++;
         /* In fast recovery the window is coming down already. */

@@ -27,7 +27,7 @@ uint32_t us_tcp_select_window(struct us_stack *s, struct us_tcpcb *tp)
 {
     (void)s;
     uint32_t space = us_tcp_rcv_space(tp);
-    uint32_t used = tp->rcv_queued + tp->ofo.bytes;
+    uint32_t used = tp->rcv_queued + us_tcp_ofo_bytes(tp);
     uint32_t free_space = space > used ? space - used : 0;
     uint32_t mss = tp->rcv_mss ? tp->rcv_mss : US_TCP_MSS_DEFAULT;
     /* Receiver SWS avoidance (RFC 9293 §3.8.6.2.2, __tcp_select_window):
@@ -43,7 +43,7 @@ uint32_t us_tcp_select_window(struct us_stack *s, struct us_tcpcb *tp)
     /* While a hole is open, hold the window still: the sender counts
      * duplicate ACKs only if the window is unchanged (RFC 5681 §2), and a
      * window that grows with every read would hide them from NewReno. */
-    if (!us_tcp_ofo_empty(&tp->ofo) && cur)
+    if (us_tcp_has_ofo(tp) && cur)
         return cur;
     if (free_space < cur)
         free_space = (cur + unit - 1) & ~(unit - 1);
@@ -83,7 +83,7 @@ static void ack_policy(struct us_stack *s, struct us_tcpcb *tp, uint32_t len)
 {
     if (len >= tp->rcv_mss || len >= 536)
         tp->unacked_segs++;
-    if (tp->unacked_segs >= 2 || tp->quickack || !us_tcp_ofo_empty(&tp->ofo)) {
+    if (tp->unacked_segs >= 2 || tp->quickack || us_tcp_has_ofo(tp)) {
         if (tp->quickack)
             tp->quickack--;
         tp->flags |= TF_ACKNOW;
@@ -148,14 +148,14 @@ void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *p
         }
         us_pkt_pull(pkt, tp->rcv_nxt - seq);
         uint32_t len = pkt->len;
-        bool had_ofo = !us_tcp_ofo_empty(&tp->ofo);
+        bool had_ofo = us_tcp_has_ofo(tp);
         us_pkt_queue_push(&tp->rcvq, pkt);
         tp->rcv_queued += len;
         tp->rcv_nxt += len;
         tp->bytes_received += len;
         /* The hole before held segments may be filled now (tcp_ofo_queue). */
         struct us_pkt *p;
-        while ((p = us_tcp_ofo_pop(&tp->ofo, tp->rcv_nxt))) {
+        while ((p = us_tcp_ofo_next(tp))) {
             p->cb = 0;
             us_pkt_queue_push(&tp->rcvq, p);
             tp->rcv_queued += p->len;
@@ -178,8 +178,7 @@ void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *p
      * at once (RFC 5681 §4.2, RFC 2018 §4), entering quick-ACK mode so the
      * repair is acknowledged promptly (tcp_data_queue_ofo). */
     uint32_t len = pkt->len;
-    enum us_tcp_ofo_result r =
-        us_tcp_ofo_insert(&tp->ofo, pkt, seq, tp->rcv_nxt, (uint32_t)tp->rcvbuf);
+    enum us_tcp_ofo_result r = us_tcp_ofo_hold(s, tp, pkt, seq);
     if (r == US_TCP_OFO_DUPLICATE)
         dsack_set(s, tp, seq, seq + len, false);
     if (r == US_TCP_OFO_QUEUED)
@@ -201,7 +200,7 @@ void us_tcp_maybe_window_update(struct us_stack *s, struct us_tcpcb *tp)
         return;
     uint32_t cur = us_seq_gt(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
     uint32_t space = us_tcp_rcv_space(tp);
-    uint32_t used = tp->rcv_queued + tp->ofo.bytes;
+    uint32_t used = tp->rcv_queued + us_tcp_ofo_bytes(tp);
     uint32_t now_free = space > used ? space - used : 0;
     uint32_t mss = tp->rcv_mss ? tp->rcv_mss : US_TCP_MSS_DEFAULT;
     if (now_free >= 2 * cur && now_free - cur >= mss) {

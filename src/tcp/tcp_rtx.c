@@ -9,7 +9,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define RTX_MIN_CAP 64
+/* Records of the first allocation: one per segment in flight. Small,
+ * because a connection that sends little keeps it while idle; one that
+ * sends much doubles it a few times, once. */
+#define RTX_MIN_CAP 8
 #define NONE        US_TCP_RTX_NONE
 
 /* ---- the time-ordered list (links are slot + 1) ---- */

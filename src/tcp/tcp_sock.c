@@ -7,6 +7,7 @@
 #include "sock/sock.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 int us_tcp_sock_init(struct us_stack *s, struct us_sock *sk)
@@ -58,7 +59,7 @@ int us_tcp_listen(struct us_stack *s, struct us_sock *sk, int backlog)
     if (backlog > s->sysctl.somaxconn)
         backlog = s->sysctl.somaxconn;
     if (sk->tp && sk->tp->state == US_TCP_LISTEN) {
-        sk->tp->backlog = backlog; /* listen() again changes the backlog */
+        sk->tp->lq->backlog = backlog; /* listen() again changes the backlog */
         return 0;
     }
     if (sk->tp)
@@ -73,14 +74,20 @@ int us_tcp_listen(struct us_stack *s, struct us_sock *sk, int backlog)
     struct us_tcpcb *other = us_tcp_lookup_listener(s, sk->rcv_saddr, sk->num);
     if (other && other->sk && other->sk->rcv_saddr == sk->rcv_saddr)
         return -EADDRINUSE;
-    struct us_tcpcb *tp = us_tcpcb_new(s);
-    if (!tp)
+    struct us_tcp_listen *lq = calloc(1, sizeof(*lq));
+    if (!lq)
         return -ENOMEM;
+    struct us_tcpcb *tp = us_tcpcb_new(s);
+    if (!tp) {
+        free(lq);
+        return -ENOMEM;
+    }
     copy_sock_opts(tp, sk);
+    tp->lq = lq;
     tp->state = US_TCP_LISTEN;
     tp->laddr = sk->rcv_saddr;
     tp->lport = sk->num;
-    tp->backlog = backlog;
+    tp->lq->backlog = backlog;
     tp->sk = sk;
     sk->tp = tp;
     return 0;
@@ -91,16 +98,16 @@ int us_tcp_accept(struct us_stack *s, struct us_sock *sk, struct us_sockaddr_in 
     struct us_tcpcb *l = sk->tp;
     if (!l || l->state != US_TCP_LISTEN)
         return -EINVAL;
-    struct us_tcpcb *tp = l->acceptq_head;
+    struct us_tcpcb *tp = l->lq->acceptq_head;
     if (!tp)
         return -EAGAIN;
     struct us_sock *nsk = us_sock_alloc(s, US_SOCK_STREAM);
     if (!nsk)
         return -ENOMEM;
-    l->acceptq_head = tp->lnext;
-    if (!l->acceptq_head)
-        l->acceptq_tail = NULL;
-    l->acceptq_len--;
+    l->lq->acceptq_head = tp->lnext;
+    if (!l->lq->acceptq_head)
+        l->lq->acceptq_tail = NULL;
+    l->lq->acceptq_len--;
     tp->lnext = NULL;
     tp->listener = NULL;
     /* The new socket has the listener's local port, and the address the
@@ -230,7 +237,8 @@ int us_tcp_send(struct us_stack *s, struct us_sock *sk, const void *buf, size_t 
         return -EAGAIN; /* sk_stream_wait_connect, non-blocking */
     if (tp->state != US_TCP_ESTABLISHED && tp->state != US_TCP_CLOSE_WAIT)
         return -EPIPE;
-    if (us_tcp_sbuf_reserve(tp, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len) != 0)
+    if (us_tcp_sbuf_reserve(tp, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len) != 0 ||
+        us_tcp_loss_reserve(s, tp) != 0)
         return -ENOMEM;
     uint32_t room = (uint32_t)tp->sndbuf > tp->snd_len ? (uint32_t)tp->sndbuf - tp->snd_len : 0;
     if (room > tp->sbuf_cap - tp->snd_len)
@@ -359,7 +367,7 @@ void us_tcp_sock_close(struct us_stack *s, struct us_sock *sk, bool quiet)
         return;
     }
     /* Nobody will read what is held out of order any more. */
-    us_tcp_ofo_purge(&tp->ofo);
+    us_tcp_ofo_drop_all(tp);
     /* An orphan now; past net.ipv4.tcp_max_orphans it is reset instead of
      * closed gracefully (tcp_close's tcp_check_oom, "too many orphaned
      * sockets"). */
@@ -398,7 +406,7 @@ int us_tcp_events(const struct us_sock *sk)
     if (sk->err)
         ev |= US_POLLERR;
     if (tp && tp->state == US_TCP_LISTEN)
-        return ev | (tp->acceptq_head ? US_POLLIN : 0);
+        return ev | (tp->lq->acceptq_head ? US_POLLIN : 0);
     /* tcp_poll */
     if (sk->shutdown == (US_RCV_SHUTDOWN | US_SEND_SHUTDOWN) || (!tp && sk->daddr))
         ev |= US_POLLHUP;

@@ -321,7 +321,6 @@ struct us_tcpcb *us_tcpcb_new(struct us_stack *s)
     tp->rto_at = tp->delack_at = tp->persist_at = tp->keep_at = tp->tw_at = tp->fin2_at =
         US_TIME_NEVER;
     tp->reo_at = tp->tlp_at = US_TIME_NEVER;
-    us_tcp_ofo_init(&tp->ofo);
     tp->all_next = s->tcp->all;
     if (tp->all_next)
         tp->all_next->all_prev = tp;
@@ -349,18 +348,18 @@ static void unlink_child(struct us_tcpcb *tp)
     if (!l)
         return;
     if (tp->state == US_TCP_SYN_RECV)
-        l->synq_len--;
+        l->lq->synq_len--;
     struct us_tcpcb *prev = NULL;
-    for (struct us_tcpcb *c = l->acceptq_head; c; prev = c, c = c->lnext) {
+    for (struct us_tcpcb *c = l->lq->acceptq_head; c; prev = c, c = c->lnext) {
         if (c != tp)
             continue;
         if (prev)
             prev->lnext = c->lnext;
         else
-            l->acceptq_head = c->lnext;
-        if (l->acceptq_tail == c)
-            l->acceptq_tail = prev;
-        l->acceptq_len--;
+            l->lq->acceptq_head = c->lnext;
+        if (l->lq->acceptq_tail == c)
+            l->lq->acceptq_tail = prev;
+        l->lq->acceptq_len--;
         break;
     }
     tp->listener = NULL;
@@ -371,9 +370,11 @@ static void unlink_child(struct us_tcpcb *tp)
 static void tcpcb_release(struct us_tcpcb *tp)
 {
     us_pkt_queue_purge(&tp->rcvq);
-    us_tcp_ofo_purge(&tp->ofo);
+    us_tcp_ofo_drop_all(tp);
     free(tp->sbuf);
     us_tcp_rtx_free(&tp->rtx);
+    free(tp->loss);
+    free(tp->lq);
     free(tp);
 }
 
@@ -418,7 +419,7 @@ void us_tcpcb_free(struct us_stack *s, struct us_tcpcb *tp)
      * timer walk, the input path around a readiness callback) may still
      * hold tp, and tp->all_next still leads on through the list. */
     us_pkt_queue_purge(&tp->rcvq);
-    us_tcp_ofo_purge(&tp->ofo);
+    us_tcp_ofo_drop_all(tp);
     tp->rcv_queued = 0;
     tp->snd_len = 0;
     tp->state = US_TCP_CLOSE;
@@ -439,7 +440,7 @@ void us_tcp_set_state(struct us_stack *s, struct us_tcpcb *tp, int state)
     /* RFC 1213 tcpEstabResets counts ESTABLISHED/CLOSE_WAIT → CLOSED;
      * us_tcp_drop does that on a reset. */
     if (old == US_TCP_SYN_RECV && tp->listener && state != US_TCP_SYN_RECV)
-        tp->listener->synq_len--;
+        tp->listener->lq->synq_len--;
     if (old == US_TCP_TIME_WAIT && state != US_TCP_TIME_WAIT)
         s->tcp->n_tw--; /* us_tcp_done of a TIME_WAIT tcpcb: not counted any more */
     tp->state = state;
@@ -527,7 +528,7 @@ void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
     tp->sbuf = NULL;
     tp->sbuf_cap = tp->snd_len = tp->sbuf_head = 0;
     us_tcp_rtx_free(&tp->rtx);
-    us_tcp_ofo_purge(&tp->ofo);
+    us_tcp_ofo_drop_all(tp);
     if (tp->sk) {
         /* The socket still reads what was received before the FIN (Linux
          * keeps it on the closed socket); us_close orphans the tcpcb, and
@@ -542,6 +543,9 @@ void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
     if (!tp->dead) /* no record to be had: the tcpcb waits as before */
         us_tcp_timer_arm(s, tp, &tp->tw_at, tp->tw_at);
 }
+
+/* The send ring's first size, in bytes. */
+#define SBUF_MIN_CAP 512
 
 /* Moves the ring's bytes into a new one of cap bytes. */
 static int sbuf_resize(struct us_tcpcb *tp, uint32_t cap)
@@ -575,16 +579,17 @@ int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap)
 
 int us_tcp_sbuf_reserve(struct us_tcpcb *tp, uint32_t len)
 {
-    /* Room for len more bytes, within sndbuf: the ring doubles from 4 KiB
-     * as far as the queued bytes need, so a connection that sends little
-     * keeps a small ring whatever its send buffer has grown to, and one
-     * that fills it reallocates only a logarithmic number of times. */
+    /* Room for len more bytes, within sndbuf: the ring doubles from
+     * SBUF_MIN_CAP as far as the queued bytes need, so a connection that
+     * sends little keeps a small ring (while idle, too) whatever its send
+     * buffer has grown to, and one that fills it reallocates only a
+     * logarithmic number of times. */
     uint64_t need = (uint64_t)tp->snd_len + len;
     if (need > (uint64_t)tp->sndbuf)
         need = (uint64_t)tp->sndbuf;
     if (need <= tp->sbuf_cap)
         return 0;
-    uint64_t cap = tp->sbuf_cap ? tp->sbuf_cap : 4096;
+    uint64_t cap = tp->sbuf_cap ? tp->sbuf_cap : SBUF_MIN_CAP;
     while (cap < need)
         cap *= 2;
     if (cap > UINT32_MAX / 2)

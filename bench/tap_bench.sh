@@ -43,7 +43,7 @@
 # (ustack/peer for throughput, peer/ustack for latency), and a table on stderr.
 # --quick: 2 runs of 1 s per figure and per loss point (under a
 # minute); default 5 runs (BENCH_RUNS, as scripts/bench.sh sets it) of
-# 3 s (about 8 minutes). USTACK=path overrides build/ustack.
+# 3 s (about 4 minutes). USTACK=path overrides build/ustack.
 # Exits 77 (skipped) when not root or without unshare or /dev/net/tun.
 set -euo pipefail
 

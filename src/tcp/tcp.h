@@ -344,6 +344,10 @@ uint32_t us_tcp_tw_lookup(struct us_stack *s, us_ip4 laddr, uint16_t lport, us_i
 /* A segment for TIME_WAIT record ref (tcp_timewait_state_process); true: a
  * SYN that reopens the pair, the record is gone. */
 bool us_tcp_tw_input(struct us_stack *s, uint32_t ref, const struct us_tcp_view *th);
+/* Whether a SYN to a pair in TIME_WAIT (a tcpcb or a record) may reopen it:
+ * by its timestamp when the pair used them, else by its sequence number. */
+bool us_tcp_tw_syn_is_newer(const struct us_tcp_view *th, uint32_t rcv_nxt, bool tstamp,
+                            uint32_t ts_recent);
 void us_tcp_tw_print(struct us_stack *s, FILE *out);
 /* A listener's child just created in SYN_RECV (its SYN-ACK sent) becomes
  * a request record; tp is freed. Nothing happens if no record can be had. */

@@ -399,13 +399,7 @@ static bool time_wait_input(struct us_stack *s, struct us_tcpcb *tp, const struc
         return false;
     }
     if ((th->flags & US_TCP_SYN) && !(th->flags & US_TCP_ACK)) {
-        /* RFC 6191 / RFC 9293 §3.6.1: a SYN whose sequence number (or
-         * timestamp) is above what the old connection used may start a new
-         * incarnation at once. */
-        bool newer = us_seq_gt(th->seq, tp->rcv_nxt);
-        if ((tp->flags & TF_TSTAMP) && th->opts.ts_present)
-            newer = us_seq_gt(th->opts.tsval, tp->ts_recent);
-        if (newer) {
+        if (us_tcp_tw_syn_is_newer(th, tp->rcv_nxt, tp->flags & TF_TSTAMP, tp->ts_recent)) {
             s->mib.tcpext.TWRecycled++;
             us_tcp_done(s, tp);
             return true;

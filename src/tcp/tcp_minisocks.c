@@ -317,6 +317,17 @@ static void tw_send_ack(struct us_stack *s, const struct us_tcp_tw *tw)
     us_ipv4_output(s, p, tw->m.laddr, tw->m.faddr, US_IPPROTO_TCP, &io);
 }
 
+bool us_tcp_tw_syn_is_newer(const struct us_tcp_view *th, uint32_t rcv_nxt, bool tstamp,
+                            uint32_t ts_recent)
+{
+    /* RFC 6191 / RFC 9293 §3.6.1: a SYN whose sequence number (or
+     * timestamp) is above what the old connection used may start a new
+     * incarnation at once. */
+    if (tstamp && th->opts.ts_present)
+        return us_seq_gt(th->opts.tsval, ts_recent);
+    return us_seq_gt(th->seq, rcv_nxt);
+}
+
 bool us_tcp_tw_input(struct us_stack *s, uint32_t ref, const struct us_tcp_view *th)
 {
     struct us_tcp_mini_table *t = &s->tcp->tw;
@@ -327,13 +338,7 @@ bool us_tcp_tw_input(struct us_stack *s, uint32_t ref, const struct us_tcp_view 
         return false;
     }
     if ((th->flags & US_TCP_SYN) && !(th->flags & US_TCP_ACK)) {
-        /* RFC 6191 / RFC 9293 §3.6.1: a SYN whose sequence number (or
-         * timestamp) is above what the old connection used may start a new
-         * incarnation at once. */
-        bool newer = us_seq_gt(th->seq, tw->rcv_nxt);
-        if ((tw->flags & TW_TSTAMP) && th->opts.ts_present)
-            newer = us_seq_gt(th->opts.tsval, tw->ts_recent);
-        if (newer) {
+        if (us_tcp_tw_syn_is_newer(th, tw->rcv_nxt, tw->flags & TW_TSTAMP, tw->ts_recent)) {
             s->mib.tcpext.TWRecycled++;
             tw_kill(s, ref);
             return true;

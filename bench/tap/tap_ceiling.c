@@ -41,54 +41,11 @@
 #include <unistd.h>
 
 #include "dev/uring_tx.h"
+#include "tap_frame.h"
 #include "tap_open.h"
 
 #define FRAME_LEN   1514
 #define TCP_PAYLOAD 1460
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* The kernel side's MAC address: the destination of the frames we write. */
-static int kernel_mac(const char *dev, uint8_t mac[6])
-{
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-    int r = ioctl(s, SIOCGIFHWADDR, &ifr);
-    close(s);
-    if (r < 0)
-        return -1;
-    memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-    return 0;
-}
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc)
-{
-    for (size_t i = 0; i + 1 < n; i += 2)
-        acc += (uint32_t)p[i] << 8 | p[i + 1];
-    if (n & 1)
-        acc += (uint32_t)p[n - 1] << 8;
-    return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-    while (acc >> 16)
-        acc = (acc & 0xffff) + (acc >> 16);
-    return (uint16_t)~acc;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
 
 /* 192.0.2.2:40000 -> 192.0.2.1:9 (no listener), RST|ACK, 1460 bytes. */
 static void build_frame(uint8_t *f, const uint8_t dst_mac[6])

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "dev/uring_tx.h"
+#include "tap_frame.h"
 #include "tap_open.h"
 
 #define MSS       1460
@@ -50,35 +51,6 @@
 
 static const uint8_t our_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x1e, 0x02};
 static const uint8_t our_ip[4] = {192, 0, 2, 2}, kernel_ip[4] = {192, 0, 2, 1};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc)
-{
-    for (size_t i = 0; i + 1 < n; i += 2)
-        acc += (uint32_t)p[i] << 8 | p[i + 1];
-    if (n & 1)
-        acc += (uint32_t)p[n - 1] << 8;
-    return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-    while (acc >> 16)
-        acc = (acc & 0xffff) + (acc >> 16);
-    return (uint16_t)~acc;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -197,20 +169,6 @@ static void *reader(void *arg)
         ;
     close(s);
     return NULL;
-}
-
-static int kernel_mac(const char *dev, uint8_t mac[6])
-{
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-    int r = ioctl(s, SIOCGIFHWADDR, &ifr);
-    close(s);
-    if (r < 0)
-        return -1;
-    memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-    return 0;
 }
 
 /* Waits (at most 5 s) for the kernel's SYN and answers it. */

@@ -517,6 +517,9 @@ us_time_ns us_tcp_timers(struct us_stack *s, us_time_ns now);
  * the deadline is earlier than any tp already had (O(log n) amortised). */
 void us_tcp_timer_arm(struct us_stack *s, struct us_tcpcb *tp, us_time_ns *slot, us_time_ns when);
 void us_tcp_rearm_rto(struct us_stack *s, struct us_tcpcb *tp);
+/* Counts a SYN or SYN-ACK about to be sent again after its timer: one more
+ * retry and back-off step, no RTT sample from it (Karn), the counters. */
+void us_tcp_syn_retransmitting(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_rtt_sample(struct us_tcpcb *tp, us_time_ns rtt);
 void us_tcp_reset_keepalive(struct us_stack *s, struct us_tcpcb *tp);
 /* tcp_prefetch.c: the connections of a receive batch's frames into the cache. */

@@ -534,12 +534,7 @@ static void req_timeout(struct us_stack *s, uint32_t ref)
     struct us_tcpcb *tp = us_tcp_req_inflate(s, ref);
     if (!tp)
         return; /* no memory now: the record stays due and is tried again */
-    tp->syn_retries++;
-    tp->backoff++;
-    tp->rtt_timing = false;
-    s->mib.tcpext.TCPSynRetrans++;
-    s->mib.tcp.RetransSegs++;
-    tp->total_retrans++;
+    us_tcp_syn_retransmitting(s, tp);
     tp->rto_at = US_TIME_NEVER;
     us_time_ns next = s->now + synack_timeout(tp->backoff);
     us_tcp_send_syn(s, tp);

@@ -206,6 +206,16 @@ static us_time_ns backed_off(us_time_ns rto, uint32_t backoff)
     return t > US_TCP_RTO_MAX ? US_TCP_RTO_MAX : t;
 }
 
+void us_tcp_syn_retransmitting(struct us_stack *s, struct us_tcpcb *tp)
+{
+    tp->syn_retries++;
+    tp->backoff++;
+    tp->rtt_timing = false; /* Karn: a resent SYN's answer times nothing */
+    s->mib.tcpext.TCPSynRetrans++;
+    s->mib.tcp.RetransSegs++;
+    tp->total_retrans++;
+}
+
 /* The retransmission timer (tcp_retransmit_timer). */
 static void rto_fire(struct us_stack *s, struct us_tcpcb *tp)
 {
@@ -219,12 +229,7 @@ static void rto_fire(struct us_stack *s, struct us_tcpcb *tp)
                 us_tcp_drop(s, tp, ETIMEDOUT);
             return;
         }
-        tp->syn_retries++;
-        tp->backoff++;
-        tp->rtt_timing = false;
-        s->mib.tcpext.TCPSynRetrans++;
-        s->mib.tcp.RetransSegs++;
-        tp->total_retrans++;
+        us_tcp_syn_retransmitting(s, tp);
         tp->rto_at = US_TIME_NEVER;
         /* Linux's initial RTO of 1 s, doubled per retry (RFC 6298 §5.5). */
         us_time_ns t = backed_off(US_TCP_TIMEOUT_INIT, tp->backoff);

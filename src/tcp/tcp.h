@@ -330,7 +330,6 @@ void us_tcp_unorphan(struct us_stack *s, struct us_tcpcb *tp);
 /* Buffers for a new connection: none now (the send ring comes with the
  * first send). 0 or -ENOMEM. */
 int us_tcp_alloc_buffers(struct us_stack *s, struct us_tcpcb *tp);
-int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap);
 /* The send ring grown (not past sndbuf) for len more bytes. 0 or -ENOMEM. */
 int us_tcp_sbuf_reserve(struct us_tcpcb *tp, uint32_t len);
 

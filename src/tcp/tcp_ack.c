@@ -290,17 +290,11 @@ void us_tcp_sndbuf_expand(struct us_stack *s, struct us_tcpcb *tp)
         want = (uint64_t)s->sysctl.tcp_wmem[2];
     if (want <= (uint64_t)tp->sndbuf)
         return;
-    /* The ring grows by doubling, not by every ACK's worth. */
-    uint64_t cap = tp->sbuf_cap;
-    if (want > cap)
-        cap = want > 2 * cap ? want : 2 * cap;
-    if (cap > (uint64_t)s->sysctl.tcp_wmem[2])
-        cap = want;
-    if (us_tcp_grow_sndbuf(tp, (uint32_t)cap) == 0) {
-        tp->sndbuf = (int)want;
-        if (tp->sk)
-            tp->sk->sndbuf = tp->sndbuf;
-    }
+    /* Only the limit grows: the ring itself grows as far as sends fill it
+     * (us_tcp_sbuf_reserve). */
+    tp->sndbuf = (int)want;
+    if (tp->sk)
+        tp->sk->sndbuf = tp->sndbuf;
 }
 
 void us_tcp_ack(struct us_stack *s, struct us_tcpcb *tp, const struct us_tcp_view *th,

@@ -568,15 +568,6 @@ static int sbuf_resize(struct us_tcpcb *tp, uint32_t cap)
     return 0;
 }
 
-int us_tcp_grow_sndbuf(struct us_tcpcb *tp, uint32_t cap)
-{
-    /* Autotuning (us_tcp_sndbuf_expand) raises sndbuf; the ring itself
-     * grows only as far as sends fill it (us_tcp_sbuf_reserve). */
-    (void)tp;
-    (void)cap;
-    return 0;
-}
-
 int us_tcp_sbuf_reserve(struct us_tcpcb *tp, uint32_t len)
 {
     /* Room for len more bytes, within sndbuf: the ring doubles from

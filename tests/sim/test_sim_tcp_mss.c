@@ -231,16 +231,23 @@ static void test_mss_clamped_connecting(void **state)
     net_free(n);
 }
 
+/* The stack's listener on port 80 (any address) with this backlog. */
+static int listen_80(struct net *n, int backlog)
+{
+    int lfd = us_socket(n->s, US_SOCK_STREAM);
+    assert_true(lfd >= 0);
+    struct us_sockaddr_in any = {0, 80};
+    assert_int_equal(us_bind(n->s, lfd, &any), 0);
+    assert_int_equal(us_listen(n->s, lfd, backlog), 0);
+    return lfd;
+}
+
 /* Each peer connects to the stack's listener offering MSS 1460. */
 static void test_mss_clamped_listening(void **state)
 {
     (void)state;
     struct net *n = net_new();
-    int lfd = us_socket(n->s, US_SOCK_STREAM);
-    assert_true(lfd >= 0);
-    struct us_sockaddr_in any = {0, 80};
-    assert_int_equal(us_bind(n->s, lfd, &any), 0);
-    assert_int_equal(us_listen(n->s, lfd, 8), 0);
+    int lfd = listen_80(n, 8);
     for (int i = 0; i < NIF; i++) {
         struct peer *p = &n->p[i];
         p->port = 80;
@@ -269,11 +276,7 @@ static void test_mss_clamped_syncookie(void **state)
 {
     (void)state;
     struct net *n = net_new();
-    int lfd = us_socket(n->s, US_SOCK_STREAM);
-    assert_true(lfd >= 0);
-    struct us_sockaddr_in any = {0, 80};
-    assert_int_equal(us_bind(n->s, lfd, &any), 0);
-    assert_int_equal(us_listen(n->s, lfd, 1), 0);
+    int lfd = listen_80(n, 1);
     /* A half-open connection from peer a fills the SYN queue. */
     struct us_tcp_opts so = {.mss_present = true, .mss = PEER_MSS};
     n->p[0].port = 80;

@@ -26,10 +26,29 @@ struct us_dev_ops {
     void (*destroy)(struct us_dev *dev);
 };
 
-/* Linux's /sys/class/net/<dev>/statistics names. */
+/* Linux's /sys/class/net/<dev>/statistics names; a super-frame counts as
+ * one packet there, and the gso counters say how many of the packets were
+ * super-frames and how many segments those stood for. */
 struct us_dev_stats {
     uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
     uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
+    uint64_t rx_gso_frames, rx_gso_segs, tx_gso_frames, tx_gso_segs;
+};
+
+/* What a device does beyond plain frames (Linux's netdev features, as
+ * `ethtool -k` names them). A wrapper has its lower device's features. */
+enum {
+    /* Takes frames marked US_PKT_CSUM_PARTIAL and completes their L4
+     * checksum (tx-checksumming). */
+    US_DEV_F_TX_CSUM = 1 << 0,
+    /* Takes TCP/IPv4 super-frames (gso_size set, up to gso_max_size) and
+     * delivers them as the segments they stand for (tcp-segmentation-offload). */
+    US_DEV_F_TSO = 1 << 1,
+    /* May deliver frames marked US_PKT_CSUM_VALID or _PARTIAL (rx-checksumming). */
+    US_DEV_F_RX_CSUM = 1 << 2,
+    /* May deliver TCP/IPv4 super-frames, allocated from rx_pool_large
+     * (generic-receive-offload / large-receive-offload). */
+    US_DEV_F_GRO = 1 << 3,
 };
 
 struct us_dev {
@@ -38,7 +57,12 @@ struct us_dev {
     uint32_t mtu;                /* largest IP datagram the device carries */
     struct us_mac mac;           /* the address the stack uses on this device */
     struct us_pkt_pool *rx_pool; /* where received frames are allocated; set before rx */
-    struct us_dev *lower;        /* the wrapped device, for wrappers; NULL otherwise */
+    /* Where frames too long for rx_pool's buffers are allocated (super-frames,
+     * jumbo frames); NULL: such frames are dropped as rx_errors. */
+    struct us_pkt_pool *rx_pool_large;
+    uint32_t features;     /* US_DEV_F_* */
+    uint32_t gso_max_size; /* largest IP datagram of a super-frame it takes (with US_DEV_F_TSO) */
+    struct us_dev *lower;  /* the wrapped device, for wrappers; NULL otherwise */
     struct us_dev_stats stats;
 };
 
@@ -61,6 +85,11 @@ static inline int us_dev_pollfd(struct us_dev *d)
 void us_dev_destroy(struct us_dev *d);
 /* Sets rx_pool on d and every device it wraps. */
 void us_dev_set_rx_pool(struct us_dev *d, struct us_pkt_pool *pool);
+/* Sets rx_pool_large on d and every device it wraps. */
+void us_dev_set_rx_pool_large(struct us_dev *d, struct us_pkt_pool *pool);
+/* A buffer for a received frame of len bytes: from rx_pool if it fits
+ * there (headroom kept), else from rx_pool_large; NULL if neither has one. */
+struct us_pkt *us_dev_rx_alloc(struct us_dev *d, uint32_t len);
 
 /* ---- Linux TAP (/dev/net/tun, IFF_TAP | IFF_NO_PI) ---- */
 
@@ -77,7 +106,12 @@ const char *us_tap_dev_tx_method(const struct us_dev *tap);
 /* ---- In-memory wire joining stacks on the virtual clock ---- */
 
 struct us_wire_config {
-    uint32_t mtu;           /* IP MTU of every port (0 = 1500) */
+    uint32_t mtu; /* IP MTU of every port (0 = 1500; up to 65535) */
+    /* Ports with the offloads of a veth pair (US_DEV_F_TX_CSUM, _TSO,
+     * _RX_CSUM, _GRO): TCP super-frames of up to 64 KiB cross the wire
+     * whole with their metadata (gso_size, partial checksum), and are
+     * serialised, queued and dropped whole. */
+    bool offload;
     uint64_t bandwidth_bps; /* serialisation rate per port; 0 = infinite */
     us_time_ns latency;     /* propagation delay */
     uint32_t queue_limit;   /* frames queued per sending port before tail drop (0 = 1000) */

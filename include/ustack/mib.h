@@ -10,21 +10,24 @@
 #define US_IP_MIB(X)                                                                               \
     X(InReceives)                                                                                  \
     X(InHdrErrors)                                                                                 \
-    X(InAddrErrors) X(ForwDatagrams) X(InUnknownProtos) X(InDiscards) X(InDelivers) X(OutRequests) \
-        X(OutDiscards) X(OutNoRoutes) X(ReasmTimeout) X(ReasmReqds) X(ReasmOKs) X(ReasmFails)      \
-            X(FragOKs) X(FragFails) X(FragCreates)
+    X(InAddrErrors)                                                                                \
+    X(ForwDatagrams) X(InUnknownProtos) X(InDiscards) X(InDelivers) X(OutRequests) X(OutDiscards)  \
+        X(OutNoRoutes) X(ReasmTimeout) X(ReasmReqds) X(ReasmOKs) X(ReasmFails) X(FragOKs)          \
+            X(FragFails) X(FragCreates)
 
 #define US_IPEXT_MIB(X)                                                                            \
     X(InNoRoutes)                                                                                  \
     X(InTruncatedPkts)                                                                             \
-    X(InMcastPkts) X(OutMcastPkts) X(InBcastPkts) X(OutBcastPkts) X(InOctets) X(OutOctets)         \
-        X(InCsumErrors) X(ReasmOverlaps)
+    X(InMcastPkts)                                                                                 \
+    X(OutMcastPkts) X(InBcastPkts) X(OutBcastPkts) X(InOctets) X(OutOctets) X(InCsumErrors)        \
+        X(ReasmOverlaps)
 
 #define US_ICMP_MIB(X)                                                                             \
     X(InMsgs)                                                                                      \
     X(InErrors)                                                                                    \
-    X(InCsumErrors) X(InDestUnreachs) X(InTimeExcds) X(InParmProbs) X(InSrcQuenchs) X(InRedirects) \
-        X(InEchos) X(InEchoReps) X(InTimestamps) X(InTimestampReps) X(OutMsgs) X(OutErrors)        \
+    X(InCsumErrors)                                                                                \
+    X(InDestUnreachs) X(InTimeExcds) X(InParmProbs) X(InSrcQuenchs) X(InRedirects) X(InEchos)      \
+        X(InEchoReps) X(InTimestamps) X(InTimestampReps) X(OutMsgs) X(OutErrors)                   \
             X(OutDestUnreachs) X(OutTimeExcds) X(OutParmProbs) X(OutEchos) X(OutEchoReps)          \
                 X(OutRateLimited)
 
@@ -36,8 +39,9 @@
 #define US_TCP_MIB(X)                                                                              \
     X(ActiveOpens)                                                                                 \
     X(PassiveOpens)                                                                                \
-    X(AttemptFails) X(EstabResets) X(CurrEstab) X(InSegs) X(OutSegs) X(RetransSegs) X(InErrs)      \
-        X(OutRsts) X(InCsumErrors)
+    X(AttemptFails)                                                                                \
+    X(EstabResets) X(CurrEstab) X(InSegs) X(OutSegs) X(RetransSegs) X(InErrs) X(OutRsts)           \
+        X(InCsumErrors)
 
 /* /proc/net/netstat's TcpExt, Linux's names. */
 // clang-format off
@@ -98,13 +102,15 @@
 #define US_ARP_MIB(X)                                                                              \
     X(InRequests)                                                                                  \
     X(InReplies)                                                                                   \
-    X(InErrors) X(OutRequests) X(OutReplies) X(OutGratuitous) X(UnresolvedDiscards)                \
-        X(ResolveFailures) X(CacheFull)
+    X(InErrors)                                                                                    \
+    X(OutRequests) X(OutReplies) X(OutGratuitous) X(UnresolvedDiscards) X(ResolveFailures)         \
+        X(CacheFull)
 
 #define US_LINK_MIB(X)                                                                             \
     X(InFrames)                                                                                    \
     X(InErrors)                                                                                    \
-    X(InOtherHost) X(InUnknownEthertype) X(OutFrames) X(OutDrops) X(RxRounds) X(RxBudgetExhausted) \
+    X(InOtherHost)                                                                                 \
+    X(InUnknownEthertype) X(OutFrames) X(OutDrops) X(RxRounds) X(RxBudgetExhausted)                \
         X(PoolExhausted) X(Wakeups) X(WakeupsSpurious)
 
 #define US_MIB_FIELD(name) uint64_t name;

@@ -8,10 +8,16 @@
 
 #define US_PKT_HEADROOM 192 /* eth + max IPv4 header + max TCP header, rounded up */
 
-/* Offload metadata a device may carry with a frame (virtio-net header style). */
+/* Offload metadata a device may carry with a frame (virtio-net header
+ * style, Linux's ip_summed and gso_size). */
 enum {
-    US_PKT_CSUM_PARTIAL = 1 << 0, /* L4 checksum still to be computed */
-    US_PKT_CSUM_VALID = 1 << 1,   /* L4 checksum already verified by the device */
+    /* The L4 checksum is still to be computed (CHECKSUM_PARTIAL): its field
+     * holds the folded pseudo-header sum, not complemented, with the length
+     * of the whole L4 segment; whoever completes it sums from the L4 header
+     * to the end. A receiver takes such a frame as valid: it never left
+     * memory (a TAP's kernel, a veth or in-memory peer). */
+    US_PKT_CSUM_PARTIAL = 1 << 0,
+    US_PKT_CSUM_VALID = 1 << 1, /* L4 checksum already verified by the device */
 };
 
 /* How a received frame was addressed at the link layer (Linux's pkt_type). */
@@ -30,13 +36,17 @@ struct us_pkt {
     uint32_t len;        /* valid bytes from data */
     uint32_t cap;        /* bytes in the buffer from head */
     uint16_t offload;    /* US_PKT_CSUM_* */
-    uint16_t gso_size;   /* 0 unless the frame is a GSO super-frame */
-    uint16_t l3_off;     /* offset of the network header from data, set by input */
-    uint16_t l4_off;     /* offset of the transport header from data, set by input */
-    int16_t ifindex;     /* interface it arrived on, -1 if none */
-    uint8_t pkt_type;    /* US_PKT_HOST, _BROADCAST or _MULTICAST */
-    uint32_t cb;         /* scratch for the layer holding the packet (like skb->cb) */
-    us_time_ns tstamp;   /* when the device received it (or when it was queued) */
+    /* 0, or the frame is a TCP/IPv4 super-frame (GSO/TSO/GRO): one IP
+     * datagram of up to 64 KiB standing for segments of gso_size payload
+     * bytes each (the last may be shorter), with one set of headers that
+     * every segment repeats; always with US_PKT_CSUM_PARTIAL or _VALID. */
+    uint16_t gso_size;
+    uint16_t l3_off;   /* offset of the network header from data, set by input */
+    uint16_t l4_off;   /* offset of the transport header from data, set by input */
+    int16_t ifindex;   /* interface it arrived on, -1 if none */
+    uint8_t pkt_type;  /* US_PKT_HOST, _BROADCAST or _MULTICAST */
+    uint32_t cb;       /* scratch for the layer holding the packet (like skb->cb) */
+    us_time_ns tstamp; /* when the device received it (or when it was queued) */
     struct us_pkt_pool *pool;
     /* Called once when the packet is freed, with owner at hand (Linux's
      * skb->destructor and skb->sk): a UDP socket's send buffer charge is

@@ -268,10 +268,13 @@ struct us_tcp_repr {
     uint16_t window;
     uint16_t urg_ptr;
     struct us_tcp_opts opts;
+    /* Leave the checksum to the device (US_PKT_CSUM_PARTIAL): the field gets
+     * the pseudo-header sum only, and the payload is not read. */
+    bool csum_partial;
 };
 /* Writes header and options at seg, where the payload already follows them in
- * place; seg_len = header + options + payload. Computes the checksum. Returns
- * the header length written. */
+ * place; seg_len = header + options + payload. Computes the checksum (unless
+ * r->csum_partial). Returns the header length written. */
 size_t us_tcp_emit(uint8_t *seg, size_t seg_len, const struct us_tcp_repr *r, us_ip4 src,
                    us_ip4 dst);
 

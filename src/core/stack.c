@@ -7,6 +7,7 @@
 #include "net/rx.h"
 #include "sock/sock.h"
 #include "tcp/tcp.h"
+#include "ustack/gso.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -35,7 +36,9 @@ struct us_stack *us_stack_new(const struct us_stack_config *cfg)
     unsigned large = c.large_pkt_count ? c.large_pkt_count : 64;
     unsigned max = c.pkt_max_count ? c.pkt_max_count : c.pkt_count ? count : 16 * count;
     s->pool = us_pkt_pool_new_growable(count, max, buf);
-    s->large_pool = us_pkt_pool_new(large, US_LARGE_BUF_SIZE);
+    /* Super-frames in flight and in reorder queues: grown as the pool is. */
+    unsigned large_max = c.large_pkt_count ? large : 16 * large;
+    s->large_pool = us_pkt_pool_new_growable(large, large_max, US_LARGE_BUF_SIZE);
     s->frag = us_frag_table_new(us_rng_next(&s->rng), US_FRAG_MAX_QUEUES);
     us_arp_init(&s->arp, us_rng_next(&s->rng));
     s->igmp_next_timer = US_TIME_NEVER;
@@ -115,8 +118,8 @@ int us_iface_add(struct us_stack *s, struct us_dev *dev, us_ip4 addr, int prefix
         return -ENOSPC;
     if (prefix_len < 0 || prefix_len > 32 || addr == 0 || us_ip4_is_multicast(addr))
         return -EINVAL;
-    if (dev->mtu + US_ETH_HLEN + US_PKT_HEADROOM > us_pkt_pool_buf_size(s->pool))
-        return -EINVAL; /* frames of this MTU do not fit the pool's buffers */
+    if (dev->mtu > 65535 || dev->mtu + US_ETH_HLEN + US_PKT_HEADROOM > US_LARGE_BUF_SIZE)
+        return -EINVAL; /* frames of this MTU fit no buffer */
     struct us_iface *ifc = &s->ifaces[s->n_ifaces];
     memset(ifc, 0, sizeof(*ifc));
     ifc->dev = dev;
@@ -126,6 +129,7 @@ int us_iface_add(struct us_stack *s, struct us_dev *dev, us_ip4 addr, int prefix
     ifc->mask = us_ip4_mask(prefix_len);
     ifc->bcast = prefix_len >= 31 ? US_IP4_BROADCAST : (addr | ~ifc->mask);
     us_dev_set_rx_pool(dev, s->pool);
+    us_dev_set_rx_pool_large(dev, s->large_pool);
     us_route_add(s, addr & ifc->mask, prefix_len, 0, ifc->index);
     s->now = now;
     us_arp_announce(s, ifc);
@@ -160,11 +164,34 @@ static void iface_tx_burst(struct us_stack *s, struct us_iface *ifc)
     s->mib.link.OutFrames += (uint64_t)n;
 }
 
-void us_iface_xmit(struct us_stack *s, struct us_iface *ifc, struct us_pkt *frame)
+static void iface_queue(struct us_stack *s, struct us_iface *ifc, struct us_pkt *frame)
 {
     if (ifc->txn == US_TX_BATCH)
         iface_tx_burst(s, ifc);
     ifc->txq[ifc->txn++] = frame;
+}
+
+void us_iface_xmit(struct us_stack *s, struct us_iface *ifc, struct us_pkt *frame)
+{
+    /* What the device cannot do, done in software first (Linux's
+     * validate_xmit_skb): a super-frame cut into segments, a partial
+     * checksum completed. */
+    uint32_t features = ifc->dev->features;
+    if (frame->gso_size && !(features & US_DEV_F_TSO)) {
+        struct us_pkt_queue segs = {0};
+        if (us_gso_segment(frame, US_ETH_HLEN, s->pool, s->large_pool, &segs) < 0) {
+            s->mib.link.PoolExhausted++;
+            us_pkt_free(frame);
+            return;
+        }
+        struct us_pkt *p;
+        while ((p = us_pkt_queue_pop(&segs)))
+            iface_queue(s, ifc, p);
+        return;
+    }
+    if ((frame->offload & US_PKT_CSUM_PARTIAL) && !(features & US_DEV_F_TX_CSUM))
+        (void)us_pkt_csum_finish(frame, US_ETH_HLEN);
+    iface_queue(s, ifc, frame);
 }
 
 void us_iface_flush(struct us_stack *s)

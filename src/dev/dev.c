@@ -14,3 +14,19 @@ void us_dev_set_rx_pool(struct us_dev *d, struct us_pkt_pool *pool)
     for (; d; d = d->lower)
         d->rx_pool = pool;
 }
+
+void us_dev_set_rx_pool_large(struct us_dev *d, struct us_pkt_pool *pool)
+{
+    for (; d; d = d->lower)
+        d->rx_pool_large = pool;
+}
+
+struct us_pkt *us_dev_rx_alloc(struct us_dev *d, uint32_t len)
+{
+    struct us_pkt_pool *pool = d->rx_pool;
+    if (!pool || len + US_PKT_HEADROOM > us_pkt_pool_buf_size(pool))
+        pool = d->rx_pool_large;
+    if (!pool || len + US_PKT_HEADROOM > us_pkt_pool_buf_size(pool))
+        return NULL;
+    return us_pkt_alloc(pool);
+}

@@ -9,6 +9,7 @@
 #include "ustack/dev.h"
 
 #include "core/random.h"
+#include "ustack/gso.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -49,7 +50,7 @@ static double clamp_prob(double p)
 
 /* ---- the faults ---- */
 
-static void corrupt_frame(struct fault_dev *f, struct us_pkt *p)
+static void flip_byte(struct fault_dev *f, struct us_pkt *p)
 {
     if (p->len == 0)
         return;
@@ -59,6 +60,37 @@ static void corrupt_frame(struct fault_dev *f, struct us_pkt *p)
     uint64_t r = us_rng_next(&f->rng);
     uint32_t at = from + (uint32_t)(r % (p->len - from));
     p->data[at] ^= (uint8_t)(1 + (r >> 32) % 255); /* never 0, so it really changes */
+}
+
+/* Damages p as a wire would, appending what goes on to out. An offloaded
+ * frame first becomes what the wire would carry, so the receiver's checksum
+ * check finds the damage: a partial checksum is completed, a "valid" mark
+ * dropped, and a super-frame cut into its segments (us_gso_segment), of
+ * which one, drawn at random, is damaged. Where that is impossible (no
+ * buffers), the frame is damaged as it is and its marks dropped: the
+ * receiver then finds its checksum wrong and loses all of it. */
+static void corrupt_frame(struct fault_dev *f, struct us_pkt *p, struct us_pkt_queue *out)
+{
+    if (p->gso_size) {
+        struct us_pkt_queue segs = {0};
+        int n = us_gso_segment(p, ETH_HLEN_FAULT, f->dev.rx_pool, f->dev.rx_pool_large, &segs);
+        if (n > 0) {
+            uint32_t hit = (uint32_t)(us_rng_next(&f->rng) % (uint64_t)n);
+            struct us_pkt *q;
+            for (uint32_t i = 0; (q = us_pkt_queue_pop(&segs)); i++) {
+                if (i == hit)
+                    flip_byte(f, q);
+                us_pkt_queue_push(out, q);
+            }
+            return;
+        }
+    } else if (p->offload & US_PKT_CSUM_PARTIAL) {
+        (void)us_pkt_csum_finish(p, ETH_HLEN_FAULT);
+    }
+    p->offload = 0;
+    p->gso_size = 0;
+    flip_byte(f, p);
+    us_pkt_queue_push(out, p);
 }
 
 static void held_insert(struct us_pkt_queue *q, struct us_pkt *p)
@@ -75,45 +107,52 @@ static void held_insert(struct us_pkt_queue *q, struct us_pkt *p)
     q->count++;
 }
 
-/* Applies the faults to p. Frames to pass on now go to out (up to 2);
- * held ones to held. Returns how many went to out. */
-static int apply_faults(struct fault_dev *f, struct us_pkt *p, us_time_ns now,
-                        struct us_pkt *out[2], struct us_pkt_queue *held, uint64_t *lost)
+/* Applies the faults to p. Frames to pass on now are appended to out
+ * (up to 2, or a corrupted super-frame's segments and a duplicate); held
+ * ones go to held. A super-frame meets its fate whole: lost, it is every
+ * segment in it lost. */
+static void apply_faults(struct fault_dev *f, struct us_pkt *p, us_time_ns now,
+                         struct us_pkt_queue *out, struct us_pkt_queue *held, uint64_t *lost)
 {
     const struct us_fault_config *c = &f->cfg;
     if (chance(f, c->loss)) {
         f->fstats.dropped++;
         (*lost)++;
         us_pkt_free(p);
-        return 0;
+        return;
     }
+    struct us_pkt_queue mine = {0};
     if (chance(f, c->corrupt)) {
-        corrupt_frame(f, p);
+        corrupt_frame(f, p, &mine);
         f->fstats.corrupted++;
+    } else {
+        us_pkt_queue_push(&mine, p);
     }
-    int k = 0;
-    out[k++] = p;
     if (chance(f, c->dup)) {
-        struct us_pkt *copy = us_pkt_clone(p);
+        /* The first frame's copy (a corrupted super-frame's first segment). */
+        struct us_pkt *copy = us_pkt_clone(mine.head);
         if (copy) { /* an empty pool just means no duplicate this time */
-            out[k++] = copy;
+            us_pkt_queue_push(&mine, copy);
             f->fstats.duplicated++;
         }
     }
+    uint32_t k = mine.count;
     us_time_ns hold = c->delay;
     if (c->delay)
-        f->fstats.delayed += (uint64_t)k;
+        f->fstats.delayed += k;
     if (chance(f, c->reorder)) {
         hold += c->reorder_delay;
-        f->fstats.reordered += (uint64_t)k;
+        f->fstats.reordered += k;
     }
-    if (hold == 0)
-        return k;
-    for (int i = 0; i < k; i++) {
-        out[i]->tstamp = now + hold;
-        held_insert(held, out[i]);
+    struct us_pkt *q;
+    while ((q = us_pkt_queue_pop(&mine))) {
+        if (hold == 0) {
+            us_pkt_queue_push(out, q);
+        } else {
+            q->tstamp = now + hold;
+            held_insert(held, q);
+        }
     }
-    return 0;
 }
 
 /* ---- transmit ---- */
@@ -152,16 +191,18 @@ static int fault_tx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time
         return n - tx_flush(f, pkts, n, now);
     /* Lost and held frames count as accepted: the sender cannot tell. */
     struct us_pkt *batch[TX_BATCH];
-    int k = 0, refused = 0;
+    struct us_pkt_queue out = {0};
+    int refused = 0;
     uint64_t lost = 0;
     for (int i = 0; i < n; i++) {
-        k += apply_faults(f, pkts[i], now, &batch[k], &f->tx_held, &lost);
-        if (k >= TX_BATCH - 1) {
+        apply_faults(f, pkts[i], now, &out, &f->tx_held, &lost);
+        while (out.count) {
+            int k = 0;
+            while (k < TX_BATCH && out.head)
+                batch[k++] = us_pkt_queue_pop(&out);
             refused += tx_flush(f, batch, k, now);
-            k = 0;
         }
     }
-    refused += tx_flush(f, batch, k, now);
     d->stats.tx_dropped += lost;
     return refused > n ? 0 : n - refused; /* a refused duplicate can push it past n */
 }
@@ -188,12 +229,8 @@ static int fault_rx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time
         int want = n - (int)f->rx_ready.count;
         int m = us_dev_rx_burst(d->lower, pkts, want, now);
         uint64_t lost = 0;
-        for (int i = 0; i < m; i++) {
-            struct us_pkt *out[2];
-            int k = apply_faults(f, pkts[i], now, out, &f->rx_held, &lost);
-            for (int j = 0; j < k; j++)
-                us_pkt_queue_push(&f->rx_ready, out[j]);
-        }
+        for (int i = 0; i < m; i++)
+            apply_faults(f, pkts[i], now, &f->rx_ready, &f->rx_held, &lost);
         d->stats.rx_dropped += lost;
     }
     int got = 0;
@@ -267,6 +304,9 @@ struct us_dev *us_fault_dev_new(struct us_dev *lower, const struct us_fault_conf
     f->dev.mtu = lower->mtu;
     f->dev.mac = lower->mac;
     f->dev.rx_pool = lower->rx_pool;
+    f->dev.rx_pool_large = lower->rx_pool_large;
+    f->dev.features = lower->features;
+    f->dev.gso_max_size = lower->gso_max_size;
     f->dev.lower = lower;
     return &f->dev;
 }

@@ -1,6 +1,11 @@
 /* pcap writer: wraps any device and records every frame it receives (after
  * the lower device delivers it) and sends (before the lower device takes it),
- * stamped with `now`, so a capture of a simulation shows virtual time. */
+ * stamped with `now`, so a capture of a simulation shows virtual time.
+ *
+ * A super-frame is recorded as it is, one record of up to 64 KiB, as
+ * tcpdump on a TAP or veth with offloads shows it: its IPv4 total length
+ * is the whole datagram's, and a partial checksum is left as the device got
+ * it (tcpdump's "cksum incorrect", Wireshark's unverified checksum). */
 #include "ustack/dev.h"
 
 #include <pcap/pcap.h>
@@ -8,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCAP_SNAPLEN 65535
+/* tcpdump's default: a whole 64 KiB super-frame with its Ethernet header. */
+#define PCAP_SNAPLEN 262144
 
 struct pcap_dev {
     struct us_dev dev; /* first, so a struct us_dev * is a struct pcap_dev * */
@@ -119,6 +125,9 @@ struct us_dev *us_pcap_dev_new(struct us_dev *lower, const char *path, char *err
     pc->dev.mtu = lower->mtu;
     pc->dev.mac = lower->mac;
     pc->dev.rx_pool = lower->rx_pool;
+    pc->dev.rx_pool_large = lower->rx_pool_large;
+    pc->dev.features = lower->features;
+    pc->dev.gso_max_size = lower->gso_max_size;
     pc->dev.lower = lower;
     return &pc->dev;
 }

@@ -17,6 +17,7 @@
  * when the port accepts it until its last bit leaves (the one being
  * serialised included), as a router's output queue with its line. */
 #include "ustack/dev.h"
+#include "ustack/gso.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,15 +83,17 @@ static void inbound_insert(struct us_pkt_queue *q, struct us_pkt *c)
 
 static void deliver_copy(struct wire_port *to, const struct us_pkt *p, us_time_ns arrival)
 {
-    struct us_pkt *c = to->dev.rx_pool ? us_pkt_alloc(to->dev.rx_pool) : NULL;
-    if (!c) {
-        to->dev.stats.rx_dropped++;
-        return;
-    }
-    uint8_t *dst = us_pkt_put(c, p->len);
+    struct us_pkt *c = us_dev_rx_alloc(&to->dev, p->len);
+    uint8_t *dst = c ? us_pkt_put(c, p->len) : NULL;
     if (!dst) {
-        /* The receiver's buffers are smaller than the frame. */
-        to->dev.stats.rx_errors++;
+        /* No buffer; or none as large as the frame (rx_errors). */
+        if (c || !to->dev.rx_pool ||
+            p->len + US_PKT_HEADROOM <= us_pkt_pool_buf_size(to->dev.rx_pool) ||
+            (to->dev.rx_pool_large &&
+             p->len + US_PKT_HEADROOM <= us_pkt_pool_buf_size(to->dev.rx_pool_large)))
+            to->dev.stats.rx_dropped++;
+        else
+            to->dev.stats.rx_errors++;
         us_pkt_free(c);
         return;
     }
@@ -98,6 +101,10 @@ static void deliver_copy(struct wire_port *to, const struct us_pkt *p, us_time_n
     c->offload = p->offload;
     c->gso_size = p->gso_size;
     c->tstamp = arrival;
+    if (c->gso_size) {
+        to->dev.stats.rx_gso_frames++;
+        to->dev.stats.rx_gso_segs += us_gso_segs(c, ETH_HLEN_WIRE);
+    }
     inbound_insert(&to->inbound, c);
 }
 
@@ -106,7 +113,8 @@ static bool port_send(struct wire_port *port, const struct us_pkt *p, us_time_ns
 {
     struct us_dev *d = &port->dev;
     struct us_wire *w = port->wire;
-    uint32_t limit = p->gso_size ? WIRE_GSO_MAX_FRAME : d->mtu + ETH_HLEN_WIRE;
+    bool gso = p->gso_size && (d->features & US_DEV_F_TSO);
+    uint32_t limit = gso ? WIRE_GSO_MAX_FRAME : d->mtu + ETH_HLEN_WIRE;
     if (!w || p->len > limit) {
         d->stats.tx_errors++; /* oversized, or the wire is gone (no carrier) */
         return false;
@@ -135,6 +143,10 @@ static bool port_send(struct wire_port *port, const struct us_pkt *p, us_time_ns
             deliver_copy(w->ports[i], p, arrival);
     d->stats.tx_packets++;
     d->stats.tx_bytes += p->len;
+    if (p->gso_size) {
+        d->stats.tx_gso_frames++;
+        d->stats.tx_gso_segs += us_gso_segs(p, ETH_HLEN_WIRE);
+    }
     return true;
 }
 
@@ -208,6 +220,8 @@ struct us_wire *us_wire_new(const struct us_wire_config *cfg)
         w->cfg = *cfg;
     if (w->cfg.mtu == 0)
         w->cfg.mtu = 1500;
+    if (w->cfg.mtu > 65535)
+        w->cfg.mtu = 65535;
     if (w->cfg.queue_limit == 0)
         w->cfg.queue_limit = 1000;
     return w;
@@ -235,6 +249,10 @@ struct us_dev *us_wire_port_new(struct us_wire *w, const char *name)
     port->wire = w;
     port->dev.ops = &wire_ops;
     port->dev.mtu = w->cfg.mtu;
+    if (w->cfg.offload) {
+        port->dev.features = US_DEV_F_TX_CSUM | US_DEV_F_TSO | US_DEV_F_RX_CSUM | US_DEV_F_GRO;
+        port->dev.gso_max_size = 65535;
+    }
     if (name)
         snprintf(port->dev.name, sizeof(port->dev.name), "%s", name);
     else

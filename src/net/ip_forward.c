@@ -1,6 +1,7 @@
 /* Forwarding (net.ipv4.ip_forward=1), RFC 1812 §5.3: TTL, next-hop MTU and
  * the ICMP errors a router owes the sender. */
 #include "net/ip.h"
+#include "ustack/gso.h"
 
 void us_ipv4_forward(struct us_stack *s, struct us_iface *in, struct us_pkt *pkt,
                      const struct us_ipv4_view *ip)
@@ -21,7 +22,8 @@ void us_ipv4_forward(struct us_stack *s, struct us_iface *in, struct us_pkt *pkt
         return;
     }
     struct us_iface *out = &s->ifaces[r->ifindex];
-    if (ip->df && pkt->len > out->dev->mtu) {
+    /* A super-frame fits if each of its segments does. */
+    if (ip->df && us_gso_network_seglen(pkt, 0) > out->dev->mtu) {
         /* RFC 1191 §4: the next-hop MTU goes in the low 16 bits. */
         s->mib.ip.FragFails++;
         us_icmp_send_error(s, pkt, US_ICMP_DEST_UNREACH, US_ICMP_FRAG_NEEDED,

@@ -27,7 +27,9 @@ static void link_output(struct us_stack *s, struct us_iface *ifc, struct us_pkt 
 int us_ipv4_send_on(struct us_stack *s, struct us_iface *ifc, struct us_pkt *pkt, us_ip4 dst,
                     bool df, us_ip4 nexthop)
 {
-    if (pkt->len <= ifc->dev->mtu) {
+    /* A super-frame goes whole: the device, or us_iface_xmit for it, cuts
+     * it into segments that fit. */
+    if (pkt->len <= ifc->dev->mtu || pkt->gso_size) {
         link_output(s, ifc, pkt, dst, nexthop);
         return 0;
     }

@@ -64,11 +64,12 @@ enum {
     TF_KEEPALIVE = 1 << 12,
     TF_QUEUED = 1 << 13, /* on the stack's output list */
     TF_IN_RECOVERY = 1 << 14,
-    TF_SYNCOOKIE = 1 << 15, /* created from a SYN cookie */
-    TF_LOSS = 1 << 16,      /* after a timeout, until recover is ACKed (Linux's CA_Loss) */
-    TF_ORPHAN = 1 << 17,    /* closed by the application, counted in n_orphans */
-    TF_URGINLINE = 1 << 18, /* SO_OOBINLINE: urgent bytes stay in the stream */
-    TF_URG_MODE = 1 << 19,  /* snd_up is set: urgent data not yet acknowledged */
+    TF_SYNCOOKIE = 1 << 15,    /* created from a SYN cookie */
+    TF_LOSS = 1 << 16,         /* after a timeout, until recover is ACKed (Linux's CA_Loss) */
+    TF_ORPHAN = 1 << 17,       /* closed by the application, counted in n_orphans */
+    TF_URGINLINE = 1 << 18,    /* SO_OOBINLINE: urgent bytes stay in the stream */
+    TF_URG_MODE = 1 << 19,     /* snd_up is set: urgent data not yet acknowledged */
+    TF_CSUM_OFFLOAD = 1 << 20, /* the route's device completes checksums (US_DEV_F_TX_CSUM) */
 };
 
 /* tp->urg_data (Linux's TCP_URG_*): the urgent byte's state, and in the
@@ -149,6 +150,9 @@ struct us_tcpcb {
      * FIN); urg_seq the urgent byte's sequence number, valid while
      * urg_data (US_TCP_URG_*) is not 0. */
     uint16_t urg_data;
+    /* The largest IP datagram of a super-frame (TSO) the route's device
+     * takes, 0 if none: us_tcp_route_caps. */
+    uint16_t gso_max;
     uint32_t copied_seq, urg_seq;
 
     /* Send buffer: a ring of sndbuf bytes holding [snd_una, snd_una+snd_len),
@@ -324,6 +328,9 @@ void us_tcp_drop(struct us_stack *s, struct us_tcpcb *tp, int err);
 void us_tcp_wake(struct us_stack *s, struct us_tcpcb *tp);
 /* The route MTU - 40 for faddr. */
 uint16_t us_tcp_route_mss(struct us_stack *s, us_ip4 faddr);
+/* What the device towards tp->faddr offers TCP (Linux's sk_route_caps):
+ * sets tp->gso_max and TF_CSUM_OFFLOAD. */
+void us_tcp_route_caps(struct us_stack *s, struct us_tcpcb *tp);
 void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp);
 /* No longer an orphan to count (freed, or in TIME_WAIT). */
 void us_tcp_unorphan(struct us_stack *s, struct us_tcpcb *tp);

@@ -209,6 +209,7 @@ static struct us_tcpcb *child_new(struct us_stack *s, struct us_tcpcb *l,
         return NULL;
     }
     tp->advmss = us_tcp_route_mss(s, tp->faddr);
+    us_tcp_route_caps(s, tp);
     if (tp->user_mss && tp->advmss > tp->user_mss)
         tp->advmss = tp->user_mss;
     tp->ts_offset = us_tcp_ts_offset(s, tp->laddr, tp->faddr);
@@ -658,7 +659,7 @@ void us_tcp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
 {
     struct us_tcp_view th;
     int err = us_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst,
-                           pkt->offload & US_PKT_CSUM_VALID ? US_WIRE_CSUM_VALID : 0, &th);
+                           pkt->offload & (US_PKT_CSUM_VALID | US_PKT_CSUM_PARTIAL) ? US_WIRE_CSUM_VALID : 0, &th);
     if (err) {
         if (err == US_WIRE_BAD_CSUM)
             s->mib.tcp.InCsumErrors++;

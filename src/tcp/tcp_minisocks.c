@@ -465,6 +465,7 @@ struct us_tcpcb *us_tcp_req_inflate(struct us_stack *s, uint32_t ref)
     tp->keepintvl = l->keepintvl;
     tp->keepcnt = l->keepcnt;
     tp->advmss = us_tcp_route_mss(s, tp->faddr);
+    us_tcp_route_caps(s, tp);
     if (tp->user_mss && tp->advmss > tp->user_mss)
         tp->advmss = tp->user_mss;
     tp->ts_offset = us_tcp_ts_offset(s, tp->laddr, tp->faddr);

@@ -127,15 +127,16 @@ static void urg_fields(struct us_tcpcb *tp, struct us_tcp_repr *r)
 }
 
 /* Builds and sends one segment: seq, flags, len payload bytes from the ring
- * at offset off. The window and ACK fields are current. */
-static int xmit(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint8_t flags, uint32_t off,
-                uint32_t len, const struct us_tcp_opts *syn_opts)
+ * at offset off. The window and ACK fields are current. With gso_size, a
+ * super-frame standing for segments of gso_size bytes each (TSO), the
+ * device cutting it; its headers are the first segment's. */
+static int xmit_gso(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint8_t flags,
+                    uint32_t off, uint32_t len, const struct us_tcp_opts *syn_opts,
+                    uint32_t gso_size)
 {
-    struct us_pkt *p = us_pkt_alloc(s->pool);
-    if (!p) {
-        s->mib.link.PoolExhausted++;
+    struct us_pkt *p = us_stack_pkt_alloc(s, US_TCP_HLEN + 40 + len);
+    if (!p)
         return -1;
-    }
     struct us_tcp_repr r;
     memset(&r, 0, sizeof(r));
     r.sport = tp->lport;
@@ -178,15 +179,31 @@ static int xmit(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint8_t f
     }
     if (len)
         ring_copy(tp, off, seg + hlen, len);
+    if (tp->flags & TF_CSUM_OFFLOAD) {
+        r.csum_partial = true;
+        p->offload = US_PKT_CSUM_PARTIAL;
+    }
     us_tcp_emit(seg, hlen + len, &r, tp->laddr, tp->faddr);
-    s->mib.tcp.OutSegs++;
-    tp->segs_out++;
+    /* Counted as the segments on the wire (Linux's tcp_skb_pcount). */
+    uint32_t segs = 1;
+    if (gso_size && len > gso_size) {
+        p->gso_size = (uint16_t)gso_size;
+        segs = (len + gso_size - 1) / gso_size;
+    }
+    s->mib.tcp.OutSegs += segs;
+    tp->segs_out += segs;
     if (len)
         tp->lsndtime = s->now; /* data only: pure ACKs are not sending */
     /* Linux sets DF on TCP (path MTU discovery, RFC 1191). */
     struct us_ip_send_opts io = {.df = true};
     us_ipv4_output(s, p, tp->laddr, tp->faddr, US_IPPROTO_TCP, &io);
     return 0;
+}
+
+static int xmit(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint8_t flags, uint32_t off,
+                uint32_t len, const struct us_tcp_opts *syn_opts)
+{
+    return xmit_gso(s, tp, seq, flags, off, len, syn_opts, 0);
 }
 
 void us_tcp_send_syn(struct us_stack *s, struct us_tcpcb *tp)
@@ -263,6 +280,23 @@ static bool should_send(const struct us_tcpcb *tp, uint32_t len, uint32_t avail,
     if (tp->flags & TF_CORK)
         return (tp->flags & TF_FIN_QUEUED) != 0;
     return (tp->flags & TF_NODELAY) || tp->snd_una == tp->snd_max || (tp->flags & TF_FIN_QUEUED);
+}
+
+/* How many full segments of mss go as one super-frame, of the len bytes
+ * the windows allow now: at most what the device takes (tp->gso_max, IP
+ * and TCP headers with options included), and 1 without TSO (Linux's
+ * tcp_tso_segs; no pacing here to shrink it). A tail shorter than mss is
+ * left to the next round, where Nagle and SWS avoidance judge it alone. */
+static uint32_t tso_segs(const struct us_tcpcb *tp, uint32_t len, uint32_t mss)
+{
+    if (!tp->gso_max || len < 2 * mss)
+        return 1;
+    uint32_t hdrs = US_IPV4_HLEN + US_TCP_HLEN + 40;
+    uint32_t max = tp->gso_max > hdrs ? (tp->gso_max - hdrs) / mss : 1;
+    uint32_t segs = len / mss;
+    if (segs > max)
+        segs = max;
+    return segs ? segs : 1;
 }
 
 /* Counts a retransmission of len bytes. */
@@ -365,8 +399,9 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
             usable = cw_room;
         uint32_t len = avail < usable ? avail : usable;
         uint32_t mss = cur_mss(tp);
+        uint32_t segs = tso_segs(tp, len, mss);
         if (len > mss)
-            len = mss;
+            len = segs * mss;
         bool data = should_send(tp, len, avail, mss);
         if (!data)
             len = 0;
@@ -394,11 +429,16 @@ void us_tcp_output(struct us_stack *s, struct us_tcpcb *tp)
         if (fin)
             flags |= US_TCP_FIN;
         uint32_t seq = tp->snd_nxt, end = seq + len + (fin ? 1 : 0);
-        /* The record first, so a segment is never in flight unrecorded. */
-        if (us_tcp_rtx_reserve(&tp->rtx) < 0 || us_tcp_loss_reserve(s, tp) < 0 ||
-            xmit(s, tp, seq, flags, off, len, NULL) < 0)
+        /* The records first, so a segment is never in flight unrecorded. A
+         * super-frame (segs > 1) gets a record per segment, the FIN in
+         * the last, as Linux's rtx queue holds skbs of gso_size: loss,
+         * SACK and retransmission stay per segment. */
+        if (us_tcp_rtx_reserve_n(&tp->rtx, segs) < 0 || us_tcp_loss_reserve(s, tp) < 0 ||
+            xmit_gso(s, tp, seq, flags, off, len, NULL, segs > 1 ? mss : 0) < 0)
             break;
-        us_tcp_rtx_push(&tp->rtx, seq, end, fin, s->now);
+        for (uint32_t i = 1; i < segs; i++)
+            us_tcp_rtx_push(&tp->rtx, seq + (i - 1) * mss, seq + i * mss, false, s->now);
+        us_tcp_rtx_push(&tp->rtx, seq + (segs - 1) * mss, end, fin, s->now);
         sent_new = true;
         tp->bytes_sent += len;
         if (tp->flags & TF_IN_RECOVERY)

@@ -78,10 +78,14 @@ static void rcv_rtt_measure(struct us_stack *s, struct us_tcpcb *tp)
     }
 }
 
-/* The ACK policy after new in-order data (__tcp_ack_snd_check). */
-static void ack_policy(struct us_stack *s, struct us_tcpcb *tp, uint32_t len)
+/* The ACK policy after new in-order data (__tcp_ack_snd_check). A
+ * super-frame counts as the full segments it stands for (gso_size: Linux's
+ * tcp_measure_rcv_mss reads the same), so it is ACKed at once. */
+static void ack_policy(struct us_stack *s, struct us_tcpcb *tp, uint32_t len, uint32_t gso_size)
 {
-    if (len >= tp->rcv_mss || len >= 536)
+    if (gso_size && len > gso_size)
+        tp->unacked_segs += len / gso_size;
+    else if (len >= tp->rcv_mss || len >= 536)
         tp->unacked_segs++;
     if (tp->unacked_segs >= 2 || tp->quickack || us_tcp_has_ofo(tp)) {
         if (tp->quickack)
@@ -147,7 +151,7 @@ void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *p
             return;
         }
         us_pkt_pull(pkt, tp->rcv_nxt - seq);
-        uint32_t len = pkt->len;
+        uint32_t len = pkt->len, gso_size = pkt->gso_size;
         bool had_ofo = us_tcp_has_ofo(tp);
         us_pkt_queue_push(&tp->rcvq, pkt);
         tp->rcv_queued += len;
@@ -168,7 +172,7 @@ void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *p
             tp->flags |= TF_ACKNOW;
             us_tcp_schedule_output(s, tp);
         } else {
-            ack_policy(s, tp, len);
+            ack_policy(s, tp, len, gso_size);
         }
         if ((tp->flags & TF_RCVD_FIN) && tp->rcv_nxt == tp->fin_seq)
             us_tcp_fin(s, tp);

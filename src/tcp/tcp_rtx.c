@@ -134,6 +134,14 @@ int us_tcp_rtx_reserve(struct us_tcp_rtx *q)
     return q->n == q->cap ? rtx_grow(q) : 0;
 }
 
+int us_tcp_rtx_reserve_n(struct us_tcp_rtx *q, uint32_t k)
+{
+    while (q->cap - q->n < k)
+        if (rtx_grow(q) < 0)
+            return -ENOMEM;
+    return 0;
+}
+
 int us_tcp_rtx_push(struct us_tcp_rtx *q, uint32_t seq, uint32_t end, bool fin, us_time_ns now)
 {
     if (us_tcp_rtx_reserve(q) < 0)

@@ -95,6 +95,8 @@ static inline uint32_t us_tcp_seg_len(const struct us_tcp_seg *g)
 
 /* Room for one more record. 0 or -ENOMEM. */
 int us_tcp_rtx_reserve(struct us_tcp_rtx *q);
+/* Room for k more records. 0 or -ENOMEM. */
+int us_tcp_rtx_reserve_n(struct us_tcp_rtx *q, uint32_t k);
 /* Appends a record [seq, end) sent now. 0 or -ENOMEM. */
 int us_tcp_rtx_push(struct us_tcp_rtx *q, uint32_t seq, uint32_t end, bool fin, us_time_ns now);
 /* Splits record i at sequence number at (inside it): i keeps [seq, at), a

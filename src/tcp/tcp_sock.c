@@ -205,6 +205,7 @@ int us_tcp_connect(struct us_stack *s, struct us_sock *sk, const struct us_socka
     sk->err = 0;
     sk->shutdown = 0;
     tp->advmss = us_tcp_route_mss(s, tp->faddr);
+    us_tcp_route_caps(s, tp);
     if (tp->user_mss && tp->advmss > tp->user_mss)
         tp->advmss = tp->user_mss;
     tp->rcv_wscale = us_tcp_choose_wscale(s, tp);

@@ -504,6 +504,22 @@ uint16_t us_tcp_route_mss(struct us_stack *s, us_ip4 faddr)
     return (uint16_t)(mss > 65495 ? 65495 : mss);
 }
 
+void us_tcp_route_caps(struct us_stack *s, struct us_tcpcb *tp)
+{
+    const struct us_route *r = us_route_lookup(s, tp->faddr);
+    uint32_t f = r ? s->ifaces[r->ifindex].dev->features : 0;
+    tp->flags &= ~(uint32_t)TF_CSUM_OFFLOAD;
+    tp->gso_max = 0;
+    if (f & US_DEV_F_TX_CSUM) {
+        tp->flags |= TF_CSUM_OFFLOAD;
+        /* Linux's sk_can_gso: TSO needs the device to do checksums too. */
+        if (f & US_DEV_F_TSO) {
+            uint32_t max = s->ifaces[r->ifindex].dev->gso_max_size;
+            tp->gso_max = (uint16_t)(max > 65535 ? 65535 : max);
+        }
+    }
+}
+
 void us_tcp_enter_time_wait(struct us_stack *s, struct us_tcpcb *tp)
 {
     /* tcp_time_wait: a bounded table; past tcp_max_tw_buckets the

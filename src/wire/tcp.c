@@ -236,6 +236,9 @@ size_t us_tcp_emit(uint8_t *seg, size_t seg_len, const struct us_tcp_repr *r, us
     be16_store(seg + 16, 0);
     be16_store(seg + 18, r->urg_ptr);
     uint32_t sum = us_csum_pseudo(src, dst, US_IPPROTO_TCP, (uint16_t)seg_len);
-    be16_store(seg + 16, (uint16_t)~us_csum_fold(us_csum_partial(seg, seg_len, sum)));
+    if (r->csum_partial)
+        be16_store(seg + 16, us_csum_fold(sum));
+    else
+        be16_store(seg + 16, (uint16_t)~us_csum_fold(us_csum_partial(seg, seg_len, sum)));
     return hdr_len;
 }

@@ -78,9 +78,9 @@ struct upair {
 
 /* MTU 1500, no latency, infinite bandwidth: a frame sent at `now` can be
  * received at once. The real clock drives the stacks' timers. */
-static inline void upair_init(struct upair *p, uint32_t mtu)
+static inline void upair_init_offload(struct upair *p, uint32_t mtu, bool offload)
 {
-    struct us_wire_config wc = {.mtu = mtu, .queue_limit = 8192};
+    struct us_wire_config wc = {.mtu = mtu, .queue_limit = 8192, .offload = offload};
     p->wire = us_wire_new(&wc);
     struct us_stack_config ca = {.name = "a", .seed = 1, .pkt_count = 16384};
     struct us_stack_config cb = {.name = "b", .seed = 2, .pkt_count = 16384};
@@ -92,6 +92,11 @@ static inline void upair_init(struct upair *p, uint32_t mtu)
     if (us_iface_add(p->a, us_wire_port_new(p->wire, "a0"), BENCH_A_IP, 24, now) < 0 ||
         us_iface_add(p->b, us_wire_port_new(p->wire, "b0"), BENCH_B_IP, 24, now) < 0)
         die("cannot add the interfaces");
+}
+
+static inline void upair_init(struct upair *p, uint32_t mtu)
+{
+    upair_init_offload(p, mtu, false);
 }
 
 static inline void upair_free(struct upair *p)

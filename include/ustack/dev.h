@@ -60,6 +60,10 @@ struct us_dev {
     /* Where frames too long for rx_pool's buffers are allocated (super-frames,
      * jumbo frames); NULL: such frames are dropped as rx_errors. */
     struct us_pkt_pool *rx_pool_large;
+    /* Buffers the device takes without a copy (a wire's own pool, as veth
+     * moves an skb): a stack builds super-frames for it there (the lowest
+     * device's, under wrappers: us_dev_tx_pool). NULL: none. */
+    struct us_pkt_pool *tx_pool;
     uint32_t features;     /* US_DEV_F_* */
     uint32_t gso_max_size; /* largest IP datagram of a super-frame it takes (with US_DEV_F_TSO) */
     struct us_dev *lower;  /* the wrapped device, for wrappers; NULL otherwise */
@@ -85,6 +89,13 @@ static inline int us_dev_pollfd(struct us_dev *d)
 void us_dev_destroy(struct us_dev *d);
 /* Sets rx_pool on d and every device it wraps. */
 void us_dev_set_rx_pool(struct us_dev *d, struct us_pkt_pool *pool);
+/* The tx_pool of the device at the bottom of d's wrappers, or NULL. */
+static inline struct us_pkt_pool *us_dev_tx_pool(const struct us_dev *d)
+{
+    while (d->lower)
+        d = d->lower;
+    return d->tx_pool;
+}
 /* Sets rx_pool_large on d and every device it wraps. */
 void us_dev_set_rx_pool_large(struct us_dev *d, struct us_pkt_pool *pool);
 /* A buffer for a received frame of len bytes: from rx_pool if it fits

@@ -11,25 +11,26 @@
     X(InReceives)                                                                                  \
     X(InHdrErrors)                                                                                 \
     X(InAddrErrors)                                                                                \
-    X(ForwDatagrams) X(InUnknownProtos) X(InDiscards) X(InDelivers) X(OutRequests) X(OutDiscards)  \
-        X(OutNoRoutes) X(ReasmTimeout) X(ReasmReqds) X(ReasmOKs) X(ReasmFails) X(FragOKs)          \
-            X(FragFails) X(FragCreates)
+    X(ForwDatagrams)                                                                               \
+    X(InUnknownProtos) X(InDiscards) X(InDelivers) X(OutRequests) X(OutDiscards) X(OutNoRoutes)    \
+        X(ReasmTimeout) X(ReasmReqds) X(ReasmOKs) X(ReasmFails) X(FragOKs) X(FragFails)            \
+            X(FragCreates)
 
 #define US_IPEXT_MIB(X)                                                                            \
     X(InNoRoutes)                                                                                  \
     X(InTruncatedPkts)                                                                             \
     X(InMcastPkts)                                                                                 \
-    X(OutMcastPkts) X(InBcastPkts) X(OutBcastPkts) X(InOctets) X(OutOctets) X(InCsumErrors)        \
-        X(ReasmOverlaps)
+    X(OutMcastPkts)                                                                                \
+    X(InBcastPkts) X(OutBcastPkts) X(InOctets) X(OutOctets) X(InCsumErrors) X(ReasmOverlaps)
 
 #define US_ICMP_MIB(X)                                                                             \
     X(InMsgs)                                                                                      \
     X(InErrors)                                                                                    \
     X(InCsumErrors)                                                                                \
-    X(InDestUnreachs) X(InTimeExcds) X(InParmProbs) X(InSrcQuenchs) X(InRedirects) X(InEchos)      \
-        X(InEchoReps) X(InTimestamps) X(InTimestampReps) X(OutMsgs) X(OutErrors)                   \
-            X(OutDestUnreachs) X(OutTimeExcds) X(OutParmProbs) X(OutEchos) X(OutEchoReps)          \
-                X(OutRateLimited)
+    X(InDestUnreachs)                                                                              \
+    X(InTimeExcds) X(InParmProbs) X(InSrcQuenchs) X(InRedirects) X(InEchos) X(InEchoReps)          \
+        X(InTimestamps) X(InTimestampReps) X(OutMsgs) X(OutErrors) X(OutDestUnreachs)              \
+            X(OutTimeExcds) X(OutParmProbs) X(OutEchos) X(OutEchoReps) X(OutRateLimited)
 
 #define US_UDP_MIB(X)                                                                              \
     X(InDatagrams)                                                                                 \
@@ -40,8 +41,8 @@
     X(ActiveOpens)                                                                                 \
     X(PassiveOpens)                                                                                \
     X(AttemptFails)                                                                                \
-    X(EstabResets) X(CurrEstab) X(InSegs) X(OutSegs) X(RetransSegs) X(InErrs) X(OutRsts)           \
-        X(InCsumErrors)
+    X(EstabResets)                                                                                 \
+    X(CurrEstab) X(InSegs) X(OutSegs) X(RetransSegs) X(InErrs) X(OutRsts) X(InCsumErrors)
 
 /* /proc/net/netstat's TcpExt, Linux's names. */
 // clang-format off
@@ -103,15 +104,16 @@
     X(InRequests)                                                                                  \
     X(InReplies)                                                                                   \
     X(InErrors)                                                                                    \
-    X(OutRequests) X(OutReplies) X(OutGratuitous) X(UnresolvedDiscards) X(ResolveFailures)         \
-        X(CacheFull)
+    X(OutRequests)                                                                                 \
+    X(OutReplies) X(OutGratuitous) X(UnresolvedDiscards) X(ResolveFailures) X(CacheFull)
 
 #define US_LINK_MIB(X)                                                                             \
     X(InFrames)                                                                                    \
     X(InErrors)                                                                                    \
     X(InOtherHost)                                                                                 \
-    X(InUnknownEthertype) X(OutFrames) X(OutDrops) X(RxRounds) X(RxBudgetExhausted)                \
-        X(PoolExhausted) X(Wakeups) X(WakeupsSpurious)
+    X(InUnknownEthertype)                                                                          \
+    X(OutFrames) X(OutDrops) X(RxRounds) X(RxBudgetExhausted) X(PoolExhausted) X(Wakeups)          \
+        X(WakeupsSpurious)
 
 #define US_MIB_FIELD(name) uint64_t name;
 struct us_ip_mib {

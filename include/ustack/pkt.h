@@ -64,6 +64,10 @@ struct us_pkt_pool *us_pkt_pool_new_growable(unsigned count, unsigned max_count,
  * the number given back (0 when none were added or some are in use). */
 unsigned us_pkt_pool_trim(struct us_pkt_pool *pool);
 void us_pkt_pool_free(struct us_pkt_pool *pool);
+/* Frees the pool now if every buffer is home, else when the last one is
+ * freed: for a pool whose buffers travel to owners that may outlive its
+ * creator (a wire's buffers queued in a stack). */
+void us_pkt_pool_release(struct us_pkt_pool *pool);
 unsigned us_pkt_pool_buf_size(const struct us_pkt_pool *pool);
 unsigned us_pkt_pool_available(const struct us_pkt_pool *pool);
 unsigned us_pkt_pool_count(const struct us_pkt_pool *pool);

@@ -26,6 +26,7 @@ struct us_pkt_pool {
     unsigned count, available, buf_size;
     unsigned chunk_count, max_count; /* buffers per chunk; the most there may be */
     unsigned n_chunks;
+    bool released; /* us_pkt_pool_release: freed when the last buffer comes home */
     uint64_t alloc_failures;
     struct pool_chunk chunks[POOL_MAX_CHUNKS];
 };
@@ -123,6 +124,16 @@ void us_pkt_pool_free(struct us_pkt_pool *pool)
     free(pool);
 }
 
+void us_pkt_pool_release(struct us_pkt_pool *pool)
+{
+    if (!pool)
+        return;
+    if (pool->available == pool->count)
+        us_pkt_pool_free(pool);
+    else
+        pool->released = true;
+}
+
 unsigned us_pkt_pool_buf_size(const struct us_pkt_pool *pool)
 {
     return pool->buf_size;
@@ -175,6 +186,8 @@ void us_pkt_free(struct us_pkt *p)
     p->next = pool->free_list;
     pool->free_list = p;
     pool->available++;
+    if (pool->released && pool->available == pool->count)
+        us_pkt_pool_free(pool);
 }
 
 void us_pkt_free_chain(struct us_pkt *p)

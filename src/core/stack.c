@@ -111,6 +111,18 @@ struct us_pkt *us_stack_pkt_alloc(struct us_stack *s, size_t len)
     return p;
 }
 
+struct us_pkt *us_stack_pkt_alloc_to(struct us_stack *s, size_t len, us_ip4 dst)
+{
+    const struct us_route *r = us_route_lookup(s, dst);
+    struct us_pkt_pool *pool = r ? us_dev_tx_pool(s->ifaces[r->ifindex].dev) : NULL;
+    if (pool && len + US_PKT_HEADROOM <= us_pkt_pool_buf_size(pool)) {
+        struct us_pkt *p = us_pkt_alloc(pool);
+        if (p)
+            return p;
+    }
+    return us_stack_pkt_alloc(s, len);
+}
+
 int us_iface_add(struct us_stack *s, struct us_dev *dev, us_ip4 addr, int prefix_len,
                  us_time_ns now)
 {

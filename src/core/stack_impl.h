@@ -86,5 +86,8 @@ void us_iface_flush(struct us_stack *s);
 struct us_iface *us_iface_by_addr(struct us_stack *s, us_ip4 addr);
 /* A packet from the frame pool if len fits it, else from the large pool. */
 struct us_pkt *us_stack_pkt_alloc(struct us_stack *s, size_t len);
+/* A packet of len bytes for dst: from the tx_pool of the device the route
+ * to dst leaves by, if it has one (no copy on the way), else as above. */
+struct us_pkt *us_stack_pkt_alloc_to(struct us_stack *s, size_t len, us_ip4 dst);
 
 #endif

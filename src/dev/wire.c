@@ -9,6 +9,12 @@
  * they sat in its NIC ring. A receiver whose pool is empty when the frame is
  * sent drops it (rx_dropped), which is where a real NIC would drop it too.
  *
+ * A wire with offloads has a pool of its own for super-frames (every
+ * port's tx_pool): between two ports such a frame is not copied but moved
+ * to the receiver, as veth hands an skb to the other namespace, and the
+ * receiver frees it back to the wire's pool. The pool outlives the wire
+ * until its last buffer comes home (us_pkt_pool_release).
+ *
  * Per sending port the link serialises frames at bandwidth_bps: a frame
  * departs (its last bit leaves) at max(now, busy_until) + len*8/bps and
  * arrives latency later. A ring of departure times and lengths counts the
@@ -26,6 +32,8 @@
 #define ETH_HLEN_WIRE 14
 /* A GSO super-frame carries at most one maximal IPv4 datagram. */
 #define WIRE_GSO_MAX_FRAME (65535u + ETH_HLEN_WIRE)
+/* The wire's own buffers: a whole super-frame with a stack's headroom. */
+#define WIRE_POOL_BUF_SIZE (WIRE_GSO_MAX_FRAME + US_PKT_HEADROOM + 64)
 
 /* A frame on the link: when its last bit leaves, and its length. */
 struct wire_departure {
@@ -45,6 +53,7 @@ struct wire_port {
 
 struct us_wire {
     struct us_wire_config cfg;
+    struct us_pkt_pool *pool; /* super-frames moved between ports (offload), or NULL */
     struct wire_port **ports;
     unsigned nports, cap;
     unsigned next_id; /* numbers ports for deterministic MACs and names */
@@ -108,8 +117,30 @@ static void deliver_copy(struct wire_port *to, const struct us_pkt *p, us_time_n
     inbound_insert(&to->inbound, c);
 }
 
-/* Accepts p onto the link or counts why not; the caller frees p. */
-static bool port_send(struct wire_port *port, const struct us_pkt *p, us_time_ns now)
+/* Hands p itself to the one other port: a frame from the wire's pool. */
+static void deliver_move(struct wire_port *to, struct us_pkt *p, us_time_ns arrival)
+{
+    if (p->destructor) {
+        void (*destructor)(struct us_pkt *) = p->destructor;
+        p->destructor = NULL;
+        destructor(p); /* the device has taken the frame */
+    }
+    p->owner = NULL;
+    p->tstamp = arrival;
+    p->cb = 0;
+    p->ifindex = -1;
+    p->pkt_type = US_PKT_HOST;
+    p->l3_off = p->l4_off = 0;
+    if (p->gso_size) {
+        to->dev.stats.rx_gso_frames++;
+        to->dev.stats.rx_gso_segs += us_gso_segs(p, ETH_HLEN_WIRE);
+    }
+    inbound_insert(&to->inbound, p);
+}
+
+/* Accepts p onto the link or counts why not. Frees p, or moves it to the
+ * receiver. */
+static bool port_send(struct wire_port *port, struct us_pkt *p, us_time_ns now)
 {
     struct us_dev *d = &port->dev;
     struct us_wire *w = port->wire;
@@ -117,6 +148,7 @@ static bool port_send(struct wire_port *port, const struct us_pkt *p, us_time_ns
     uint32_t limit = gso ? WIRE_GSO_MAX_FRAME : d->mtu + ETH_HLEN_WIRE;
     if (!w || p->len > limit) {
         d->stats.tx_errors++; /* oversized, or the wire is gone (no carrier) */
+        us_pkt_free(p);
         return false;
     }
     uint32_t qlim = w->cfg.queue_limit;
@@ -128,6 +160,7 @@ static bool port_send(struct wire_port *port, const struct us_pkt *p, us_time_ns
     uint64_t qbytes = w->cfg.queue_limit_bytes;
     if (port->dep_count >= qlim || (qbytes && port->dep_bytes + p->len > qbytes)) {
         d->stats.tx_dropped++;
+        us_pkt_free(p);
         return false;
     }
     us_time_ns start = port->busy_until > now ? port->busy_until : now;
@@ -138,25 +171,28 @@ static bool port_send(struct wire_port *port, const struct us_pkt *p, us_time_ns
     port->dep_count++;
     port->dep_bytes += p->len;
     us_time_ns arrival = depart + w->cfg.latency;
-    for (unsigned i = 0; i < w->nports; i++)
-        if (w->ports[i] != port)
-            deliver_copy(w->ports[i], p, arrival);
     d->stats.tx_packets++;
     d->stats.tx_bytes += p->len;
     if (p->gso_size) {
         d->stats.tx_gso_frames++;
         d->stats.tx_gso_segs += us_gso_segs(p, ETH_HLEN_WIRE);
     }
+    if (p->pool == w->pool && w->nports == 2) {
+        deliver_move(w->ports[w->ports[0] == port], p, arrival);
+        return true;
+    }
+    for (unsigned i = 0; i < w->nports; i++)
+        if (w->ports[i] != port)
+            deliver_copy(w->ports[i], p, arrival);
+    us_pkt_free(p);
     return true;
 }
 
 static int wire_tx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time_ns now)
 {
     int accepted = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         accepted += port_send(port_of(d), pkts[i], now);
-        us_pkt_free(pkts[i]);
-    }
     return accepted;
 }
 
@@ -222,6 +258,13 @@ struct us_wire *us_wire_new(const struct us_wire_config *cfg)
         w->cfg.mtu = 1500;
     if (w->cfg.mtu > 65535)
         w->cfg.mtu = 65535;
+    if (w->cfg.offload) {
+        w->pool = us_pkt_pool_new_growable(64, 1024, WIRE_POOL_BUF_SIZE);
+        if (!w->pool) {
+            free(w);
+            return NULL;
+        }
+    }
     if (w->cfg.queue_limit == 0)
         w->cfg.queue_limit = 1000;
     return w;
@@ -252,6 +295,7 @@ struct us_dev *us_wire_port_new(struct us_wire *w, const char *name)
     if (w->cfg.offload) {
         port->dev.features = US_DEV_F_TX_CSUM | US_DEV_F_TSO | US_DEV_F_RX_CSUM | US_DEV_F_GRO;
         port->dev.gso_max_size = 65535;
+        port->dev.tx_pool = w->pool;
     }
     if (name)
         snprintf(port->dev.name, sizeof(port->dev.name), "%s", name);
@@ -268,8 +312,11 @@ void us_wire_free(struct us_wire *w)
     if (!w)
         return;
     /* Ports outliving the wire just lose their carrier; no dangling pointer. */
-    for (unsigned i = 0; i < w->nports; i++)
+    for (unsigned i = 0; i < w->nports; i++) {
         w->ports[i]->wire = NULL;
+        w->ports[i]->dev.tx_pool = NULL;
+    }
+    us_pkt_pool_release(w->pool);
     free(w->ports);
     free(w);
 }

@@ -134,7 +134,9 @@ static int xmit_gso(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uint8
                     uint32_t off, uint32_t len, const struct us_tcp_opts *syn_opts,
                     uint32_t gso_size)
 {
-    struct us_pkt *p = us_stack_pkt_alloc(s, US_TCP_HLEN + 40 + len);
+    size_t need = US_TCP_HLEN + 40 + len;
+    struct us_pkt *p =
+        gso_size ? us_stack_pkt_alloc_to(s, need, tp->faddr) : us_stack_pkt_alloc(s, need);
     if (!p)
         return -1;
     struct us_tcp_repr r;

@@ -702,7 +702,11 @@ void us_tcp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
         us_pkt_free(pkt);
         return;
     }
-    tp->segs_in++;
+    /* A super-frame counts as the segments it stands for (Linux's
+     * tcp_segs_in; TcpInSegs counts it once, as Linux's tcp_v4_rcv does). */
+    tp->segs_in += pkt->gso_size && pkt->len > pkt->gso_size
+                       ? (pkt->len + pkt->gso_size - 1u) / pkt->gso_size
+                       : 1u;
     if (tp->state == US_TCP_SYN_SENT) {
         syn_sent_input(s, tp, ip, &th);
         us_pkt_free(pkt);

@@ -124,7 +124,9 @@ static void established(struct us_stack *s, struct us_tcpcb *tp, const struct us
     us_tcp_set_state(s, tp, US_TCP_ESTABLISHED);
     us_tcp_init_cc(s, tp);
     us_tcp_sndbuf_expand(s, tp); /* tcp_init_buffer_space */
-    tp->snd_wnd = (uint32_t)th->window << tp->snd_wscale;
+    /* RFC 7323 §2.2: the window of a SYN (the client's SYN-ACK here) is
+     * never scaled; that of the ACK completing a passive open is. */
+    tp->snd_wnd = th->flags & US_TCP_SYN ? th->window : (uint32_t)th->window << tp->snd_wscale;
     tp->max_sndwnd = tp->snd_wnd;
     tp->snd_wl1 = th->seq;
     tp->snd_wl2 = th->ack;

@@ -353,6 +353,7 @@ static void test_corrupt_costs_one_segment(void **state)
  * frame within the MTU whose checksums verify in full. */
 struct plain_check {
     struct devwrap w;
+    uint32_t mtu;
     uint64_t frames, data_frames, too_long, marked, bad_csum;
     uint32_t max_len;
 };
@@ -369,7 +370,7 @@ static enum dw_verdict plain_rx(struct devwrap *dw, struct us_pkt *f, us_time_ns
     pc->frames++;
     if (f->len > pc->max_len)
         pc->max_len = f->len;
-    if (f->len > 1500 + US_ETH_HLEN || ip.total_len > 1500)
+    if (f->len > pc->mtu + US_ETH_HLEN || ip.total_len > pc->mtu)
         pc->too_long++;
     if (f->gso_size || f->offload)
         pc->marked++;
@@ -382,9 +383,13 @@ static enum dw_verdict plain_rx(struct devwrap *dw, struct us_pkt *f, us_time_ns
 
 static const struct devwrap_hooks plain_hooks = {.rx = plain_rx};
 
-static void test_router_offload_to_plain(void **state)
+/* a on an offload wire, c on a plain one, r between them; with narrow, r's
+ * interface towards c has that MTU (a link narrower than both ends', which
+ * c's MSS does not show): the super-frames' segments do not fit it, r says
+ * "fragmentation needed" and a's path MTU discovery (RFC 1191) shrinks the
+ * segments inside its super-frames. */
+static void router_offload_to_plain(uint32_t narrow)
 {
-    (void)state;
     struct us_wire_config w1c = {.latency = 10 * 1000, .queue_limit = 4096, .offload = true};
     struct us_wire_config w2c = {.latency = 10 * 1000, .queue_limit = 4096};
     struct us_wire *w1 = us_wire_new(&w1c), *w2 = us_wire_new(&w2c);
@@ -396,11 +401,14 @@ static void test_router_offload_to_plain(void **state)
     assert_non_null(r);
     assert_non_null(cs);
     static struct plain_check pc;
-    pc = (struct plain_check){0};
+    pc = (struct plain_check){.mtu = narrow ? narrow : 1500};
     struct us_dev *cdev = devwrap_init(&pc.w, us_wire_port_new(w2, "c0"), NULL, &plain_hooks);
     assert_int_equal(us_iface_add(a, us_wire_port_new(w1, "a0"), A_IP, 24, 0), 0);
     assert_int_equal(us_iface_add(r, us_wire_port_new(w1, "r0"), R1_IP, 24, 0), 0);
-    assert_int_equal(us_iface_add(r, us_wire_port_new(w2, "r1"), R2_IP, 24, 0), 1);
+    struct us_dev *r1dev = us_wire_port_new(w2, "r1");
+    if (narrow)
+        r1dev->mtu = narrow;
+    assert_int_equal(us_iface_add(r, r1dev, R2_IP, 24, 0), 1);
     assert_int_equal(us_iface_add(cs, cdev, C_IP, 24, 0), 0);
     assert_int_equal(us_route_add(a, 0, 0, R1_IP, 0), 0);
     assert_int_equal(us_route_add(cs, 0, 0, R2_IP, 0), 0);
@@ -421,7 +429,7 @@ static void test_router_offload_to_plain(void **state)
     assert_true(sfd >= 0);
     /* The MSS is the plain wire's: a's route MTU is 1500 either way. */
     uint32_t mss = tcp_info_of(a, cfd).snd_mss;
-    assert_true(mss <= 1460);
+    assert_int_equal(mss, 1448);
 
     static struct flow f1, f2;
     f1 = (struct flow){a, cs, cfd, sfd, 6 * MIB_, 0, 0, 0x1234, false, false, 0, 0, {0}};
@@ -441,12 +449,13 @@ static void test_router_offload_to_plain(void **state)
     assert_int_equal(f2.received, 256 * 1024);
     if (getenv("TCP_OFFLOAD_VERBOSE"))
         fprintf(stderr,
-                "router: a sent %llu super-frames (%llu segments); r forwarded %llu; c got %llu "
-                "TCP frames (%llu with data), largest %u bytes\n",
-                (unsigned long long)port_stats(a)->tx_gso_frames,
+                "router (narrow %u): a sent %llu super-frames (%llu segments); r forwarded %llu; "
+                "c got %llu TCP frames (%llu with data), largest %u bytes; a's MSS %u, %u resent\n",
+                narrow, (unsigned long long)port_stats(a)->tx_gso_frames,
                 (unsigned long long)port_stats(a)->tx_gso_segs,
                 (unsigned long long)ctr(r, "IpForwDatagrams"), (unsigned long long)pc.frames,
-                (unsigned long long)pc.data_frames, pc.max_len);
+                (unsigned long long)pc.data_frames, pc.max_len, tcp_info_of(a, cfd).snd_mss,
+                tcp_info_of(a, cfd).total_retrans);
 
     /* Super-frames went to the router, and came out cut. */
     const struct us_dev_stats *pa = port_stats(a);
@@ -455,15 +464,24 @@ static void test_router_offload_to_plain(void **state)
     struct us_dev *r0 = us_iface_dev(r, 0), *r1 = us_iface_dev(r, 1);
     assert_int_equal(r0->stats.rx_gso_frames, pa->tx_gso_frames);
     assert_int_equal(r1->stats.tx_gso_frames, 0);
+    /* Nothing r sent was refused for its size (tx_errors), nor dropped. */
+    assert_int_equal(r1->stats.tx_errors, 0);
+    assert_int_equal(r1->stats.tx_dropped, 0);
     /* Every frame c got: ordinary, within the MTU, checksums valid. */
     assert_true(pc.data_frames >= 6 * MIB_ / mss);
-    assert_true(pc.max_len > 1400);
+    assert_true(pc.max_len + 100 > pc.mtu + US_ETH_HLEN);
     assert_int_equal(pc.too_long, 0);
     assert_int_equal(pc.marked, 0);
     assert_int_equal(pc.bad_csum, 0);
     assert_int_equal(ctr(cs, "TcpInCsumErrors"), 0);
-    assert_int_equal(ctr(r, "IpFragFails"), 0);
     assert_int_equal(ctr(r, "LinkPoolExhausted"), 0);
+    if (narrow) {
+        /* Path MTU discovery: refused, told, and the MSS follows. */
+        assert_true(ctr(r, "IpFragFails") > 0);
+        assert_int_equal(tcp_info_of(a, cfd).snd_mss, narrow - 40 - 12);
+    } else {
+        assert_int_equal(ctr(r, "IpFragFails"), 0);
+    }
 
     us_stack_free(a);
     us_stack_free(r);
@@ -471,6 +489,18 @@ static void test_router_offload_to_plain(void **state)
     us_wire_free(w1);
     us_wire_free(w2);
     free(n);
+}
+
+static void test_router_offload_to_plain(void **state)
+{
+    (void)state;
+    router_offload_to_plain(0);
+}
+
+static void test_router_offload_pmtu(void **state)
+{
+    (void)state;
+    router_offload_to_plain(1280);
 }
 
 /* ---- larger MTUs, without offloads ---- */
@@ -538,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_dup_reorder_corrupt),
         cmocka_unit_test(test_corrupt_costs_one_segment),
         cmocka_unit_test(test_router_offload_to_plain),
+        cmocka_unit_test(test_router_offload_pmtu),
         cmocka_unit_test(test_mtu_9000),
         cmocka_unit_test(test_mtu_9000_offload),
         cmocka_unit_test(test_mtu_65535),

@@ -26,7 +26,7 @@ sim() { # name, then ustack sim's options
 
 # counts NAME DIR: "FRAMES SUPER SEGS" from the report's "a -> b:" or "b -> a:" line.
 counts() {
-    sed -n "s/^$2: \([0-9]*\) frames, \([0-9]*\) of them super-frames, standing for \([0-9]*\) segments$/\1 \2 \3/p" \
+    sed -n "s/^$2: \([0-9]*\) frames, \([0-9]*\) of them super-frames, standing for \([0-9]*\) segments; [0-9]* dropped by the full queue$/\1 \2 \3/p" \
         "$dir/$1.out"
 }
 

@@ -1,7 +1,8 @@
 /* Software offloads (ustack/gso.h) on hand-built frames: a TCP/IPv4
  * super-frame cut into segments as a TSO device would (headers, flags,
  * checksums, payload), its refusals (not TCP, not a super-frame, out of
- * buffers) leaving the frame as it was; a partial checksum completed for
+ * buffers) leaving the frame as it was; IP options repeated in every
+ * segment of a bare datagram; a partial checksum completed for
  * TCP and UDP as a full software checksum would be; the segment count and
  * largest segment of a super-frame. */
 #include <stdarg.h>
@@ -180,6 +181,57 @@ static void test_segment_large_pieces(void **state)
     p = tcp_frame(large, US_TCP_ACK, 20000, 8948);
     assert_int_equal(us_gso_segment(p, US_ETH_HLEN, pool, NULL, &out), -ENOMEM);
     us_pkt_free(p);
+    us_pkt_pool_free(pool);
+    us_pkt_pool_free(large);
+}
+
+/* A bare datagram (l3_off 0) with IP options: every segment repeats them,
+ * its header checksum covering them. */
+static void test_segment_ip_options_bare(void **state)
+{
+    (void)state;
+    struct us_pkt_pool *large = us_pkt_pool_new(1, BIG);
+    struct us_pkt_pool *pool = us_pkt_pool_new(8, 2048);
+    struct us_pkt *p = us_pkt_alloc(large);
+    const uint8_t ra[US_IPOPT_RA_LEN] = {148, 4, 0, 0}; /* Router Alert (RFC 2113) */
+    uint32_t ihl = US_IPV4_HLEN + sizeof(ra), plen = 2500;
+    uint8_t *d = us_pkt_put(p, ihl + US_TCP_HLEN + plen);
+    struct us_ipv4_repr ip = {.total_len = (uint16_t)(ihl + US_TCP_HLEN + plen),
+                              .id = 9,
+                              .df = true,
+                              .ttl = 64,
+                              .proto = US_IPPROTO_TCP,
+                              .src = SRC,
+                              .dst = DST};
+    us_ipv4_emit_opts(d, &ip, ra, sizeof(ra));
+    for (uint32_t i = 0; i < plen; i++)
+        d[ihl + US_TCP_HLEN + i] = payload_byte(i);
+    struct us_tcp_repr r = {.sport = 1, .dport = 2, .seq = 100, .flags = US_TCP_ACK};
+    us_tcp_emit(d + ihl, US_TCP_HLEN + plen, &r, SRC, DST);
+    p->gso_size = 1000;
+    p->offload = US_PKT_CSUM_VALID;
+    assert_int_equal(us_gso_segs(p, 0), 3);
+    assert_int_equal(us_gso_network_seglen(p, 0), ihl + US_TCP_HLEN + 1000);
+    struct us_pkt_queue out = {0};
+    assert_int_equal(us_gso_segment(p, 0, pool, large, &out), 3);
+    uint32_t i = 0, at = 0;
+    for (struct us_pkt *s = out.head; s; s = s->next, i++) {
+        uint32_t want = i < 2 ? 1000 : 500;
+        assert_int_equal(s->len, ihl + US_TCP_HLEN + want);
+        assert_int_equal(s->data[0] & 15, ihl / 4);
+        assert_memory_equal(s->data + US_IPV4_HLEN, ra, sizeof(ra));
+        assert_int_equal(be16_load(s->data + 4), 9 + i);
+        assert_int_equal(us_inet_csum(s->data, ihl), 0);
+        struct us_ipv4_view v;
+        struct us_tcp_view t;
+        assert_int_equal(us_ipv4_parse(s->data, s->len, &v), 0);
+        assert_int_equal(us_tcp_parse(v.payload, v.payload_len, SRC, DST, 0, &t), 0);
+        assert_int_equal(t.seq, 100 + at);
+        for (uint32_t k = 0; k < want; k++)
+            assert_int_equal(t.payload[k], payload_byte(at + k));
+        at += want;
+    }
+    us_pkt_queue_purge(&out);
     us_pkt_pool_free(pool);
     us_pkt_pool_free(large);
 }
@@ -386,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_segment_super_frame),
         cmocka_unit_test(test_segment_exact_multiple),
         cmocka_unit_test(test_segment_large_pieces),
+        cmocka_unit_test(test_segment_ip_options_bare),
         cmocka_unit_test(test_segment_refusals_leave_frame),
         cmocka_unit_test(test_csum_finish_tcp),
         cmocka_unit_test(test_csum_finish_udp),

@@ -124,7 +124,9 @@ static void established(struct us_stack *s, struct us_tcpcb *tp, const struct us
     us_tcp_set_state(s, tp, US_TCP_ESTABLISHED);
     us_tcp_init_cc(s, tp);
     us_tcp_sndbuf_expand(s, tp); /* tcp_init_buffer_space */
-    tp->snd_wnd = (uint32_t)th->window << tp->snd_wscale;
+    /* RFC 7323 §2.2: the window of a SYN (the client's SYN-ACK here) is
+     * never scaled; that of the ACK completing a passive open is. */
+    tp->snd_wnd = th->flags & US_TCP_SYN ? th->window : (uint32_t)th->window << tp->snd_wscale;
     tp->max_sndwnd = tp->snd_wnd;
     tp->snd_wl1 = th->seq;
     tp->snd_wl2 = th->ack;
@@ -702,7 +704,11 @@ void us_tcp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
         us_pkt_free(pkt);
         return;
     }
-    tp->segs_in++;
+    /* A super-frame counts as the segments it stands for (Linux's
+     * tcp_segs_in; TcpInSegs counts it once, as Linux's tcp_v4_rcv does). */
+    tp->segs_in += pkt->gso_size && pkt->len > pkt->gso_size
+                       ? (pkt->len + pkt->gso_size - 1u) / pkt->gso_size
+                       : 1u;
     if (tp->state == US_TCP_SYN_SENT) {
         syn_sent_input(s, tp, ip, &th);
         us_pkt_free(pkt);

@@ -149,6 +149,9 @@ static inline struct us_dev *devwrap_init(struct devwrap *w, struct us_dev *lowe
     w->dev.mtu = lower->mtu;
     w->dev.mac = lower->mac;
     w->dev.rx_pool = lower->rx_pool;
+    w->dev.rx_pool_large = lower->rx_pool_large;
+    w->dev.features = lower->features; /* a wrapper has its lower device's offloads */
+    w->dev.gso_max_size = lower->gso_max_size;
     snprintf(w->dev.name, sizeof(w->dev.name), "%s", name ? name : lower->name);
     w->hooks = hooks;
     return &w->dev;

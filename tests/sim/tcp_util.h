@@ -32,6 +32,8 @@ struct tnet_cfg {
     void *wrap_ctx;
     bool sniff;
     uint64_t seed;
+    uint32_t mtu; /* 0: 1500 */
+    bool offload; /* the wire's ports have a veth's offloads (us_wire_config.offload) */
 };
 
 /* A frame the sniffer saw, as TCP. */
@@ -63,7 +65,9 @@ static inline struct tnet *tnet_new(const struct tnet_cfg *c)
     struct us_wire_config wc = {.latency = c->latency ? c->latency : 10 * 1000,
                                 .bandwidth_bps = c->bandwidth_bps,
                                 .queue_limit = c->queue_limit ? c->queue_limit : 4096,
-                                .queue_limit_bytes = c->queue_limit_bytes};
+                                .queue_limit_bytes = c->queue_limit_bytes,
+                                .mtu = c->mtu,
+                                .offload = c->offload};
     n->wire = us_wire_new(&wc);
     unsigned pkts = c->pkt_count ? c->pkt_count : 8192;
     struct us_stack_config ca = {

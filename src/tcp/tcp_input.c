@@ -660,8 +660,9 @@ drop:
 void us_tcp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_view *ip)
 {
     struct us_tcp_view th;
-    int err = us_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst,
-                           pkt->offload & (US_PKT_CSUM_VALID | US_PKT_CSUM_PARTIAL) ? US_WIRE_CSUM_VALID : 0, &th);
+    int err = us_tcp_parse(
+        ip->payload, ip->payload_len, ip->src, ip->dst,
+        pkt->offload & (US_PKT_CSUM_VALID | US_PKT_CSUM_PARTIAL) ? US_WIRE_CSUM_VALID : 0, &th);
     if (err) {
         if (err == US_WIRE_BAD_CSUM)
             s->mib.tcp.InCsumErrors++;

@@ -55,8 +55,9 @@ void us_udp_input(struct us_stack *s, struct us_pkt *pkt, const struct us_ipv4_v
                   bool to_broadcast)
 {
     struct us_udp_view udp;
-    int err = us_udp_parse(ip->payload, ip->payload_len, ip->src, ip->dst,
-                           pkt->offload & (US_PKT_CSUM_VALID | US_PKT_CSUM_PARTIAL) ? US_WIRE_CSUM_VALID : 0, &udp);
+    int err = us_udp_parse(
+        ip->payload, ip->payload_len, ip->src, ip->dst,
+        pkt->offload & (US_PKT_CSUM_VALID | US_PKT_CSUM_PARTIAL) ? US_WIRE_CSUM_VALID : 0, &udp);
     if (err) {
         if (err == US_WIRE_BAD_CSUM)
             s->mib.udp.InCsumErrors++;

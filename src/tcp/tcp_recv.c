@@ -123,6 +123,22 @@ void us_tcp_dsack_old(struct us_stack *s, struct us_tcpcb *tp, uint32_t seq, uin
         dsack_set(s, tp, seq, us_seq_min(seq + len, tp->rcv_nxt), true);
 }
 
+/* Linux's tcp_try_coalesce: the bytes of a segment that fit behind the
+ * last queued buffer's are copied there and its own buffer freed at once,
+ * so a queue of small segments, or of small super-frames each in a 64 KiB
+ * buffer, holds a few full buffers rather than many nearly empty ones.
+ * Full-sized segments never fit and cost no copy. */
+static void rcvq_append(struct us_tcpcb *tp, struct us_pkt *pkt)
+{
+    struct us_pkt *tail = tp->rcvq.tail;
+    if (tail && pkt->len <= us_pkt_tailroom(tail)) {
+        memcpy(us_pkt_put(tail, pkt->len), pkt->data, pkt->len);
+        us_pkt_free(pkt);
+        return;
+    }
+    us_pkt_queue_push(&tp->rcvq, pkt);
+}
+
 void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *pkt, uint32_t seq)
 {
     /* Trim what lies beyond the window we offered (RFC 9293 §3.10.7.4
@@ -153,7 +169,7 @@ void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *p
         us_pkt_pull(pkt, tp->rcv_nxt - seq);
         uint32_t len = pkt->len, gso_size = pkt->gso_size;
         bool had_ofo = us_tcp_has_ofo(tp);
-        us_pkt_queue_push(&tp->rcvq, pkt);
+        rcvq_append(tp, pkt);
         tp->rcv_queued += len;
         tp->rcv_nxt += len;
         tp->bytes_received += len;
@@ -161,10 +177,11 @@ void us_tcp_data_queue(struct us_stack *s, struct us_tcpcb *tp, struct us_pkt *p
         struct us_pkt *p;
         while ((p = us_tcp_ofo_next(tp))) {
             p->cb = 0;
-            us_pkt_queue_push(&tp->rcvq, p);
-            tp->rcv_queued += p->len;
-            tp->rcv_nxt += p->len;
-            tp->bytes_received += p->len;
+            uint32_t plen = p->len;
+            rcvq_append(tp, p);
+            tp->rcv_queued += plen;
+            tp->rcv_nxt += plen;
+            tp->bytes_received += plen;
         }
         rcv_rtt_measure(s, tp);
         if (had_ofo) {

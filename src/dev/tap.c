@@ -389,6 +389,11 @@ static int tap_pollfd(struct us_dev *d)
 static void tap_destroy(struct us_dev *d)
 {
     struct tap_dev *t = tap_of(d);
+    /* A persistent TAP keeps its offloads past us, and the next process
+     * to read it without virtio-net headers would get super-frames and
+     * checksums it cannot use: leave it as a plain TAP. */
+    if (t->tun_offload)
+        (void)ioctl(t->fd, TUNSETOFFLOAD, 0UL);
     us_uring_tx_free(t->tx_ring);
     close(t->fd);
     free(t);
@@ -557,6 +562,13 @@ struct us_dev *us_tap_dev_open_config(const char *name, const struct us_tap_conf
             free(t);
             return NULL;
         }
+    }
+    if (!t->vnet_hdr_len) {
+        /* Plain frames: a persistent TAP may still have the offloads a
+         * process that ended without closing it (killed) turned on; the
+         * kernel would send us super-frames and partial checksums with
+         * no header to say so. */
+        (void)ioctl(t->fd, TUNSETOFFLOAD, 0UL);
     }
     tap_name_offloads(t);
     const char *use_ring = getenv("USTACK_TAP_IO_URING");

@@ -225,7 +225,8 @@ static void send_segment(struct conn *c, uint8_t flags, const uint8_t *payload, 
                               .dst = ip_kernel};
     us_ipv4_emit(f + US_ETH_HLEN, &ip);
     uint8_t *seg = f + US_ETH_HLEN + US_IPV4_HLEN;
-    memcpy(seg + US_TCP_HLEN + optlen, payload, len);
+    if (len)
+        memcpy(seg + US_TCP_HLEN + optlen, payload, len);
     struct us_tcp_repr r = {.sport = OUR_PORT,
                             .dport = KERNEL_PORT,
                             .seq = c->snd_nxt,

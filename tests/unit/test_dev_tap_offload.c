@@ -4,7 +4,8 @@
  * shows (ethtool's TSO flag), a persistent TAP left plain when the device
  * closes; and a TCP connection made by hand with a kernel socket, over
  * which a super-frame we write reaches the socket intact and the kernel's
- * data comes to us as super-frames with gso_size set. Only 192.0.2.0/24
+ * data comes to us as super-frames with gso_size set; and a burst with
+ * frames that have no room for the header in front. Only 192.0.2.0/24
  * (TEST-NET-1) is used. A skip exits 77, which ctest reports as Skipped. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -444,11 +445,81 @@ static void test_super_frames_both_ways(void **state)
     us_pkt_pool_free(c.large);
 }
 
+/* A frame of an ethertype nobody handles (IEEE 802 local experimental),
+ * numbered i in its payload; with no headroom when bare (the header then
+ * cannot be pushed in front of it). */
+#define EXP_ETHERTYPE 0x88b5
+static struct us_pkt *numbered_frame(struct us_pkt_pool *pool, const struct us_mac *mac, int i,
+                                     bool bare)
+{
+    struct us_pkt *p = us_pkt_alloc(pool);
+    assert_non_null(p);
+    if (bare)
+        p->data = p->head;
+    uint32_t len = 60 + (uint32_t)i * 100;
+    uint8_t *f = us_pkt_put(p, len);
+    if (!f)
+        abort();
+    memset(f, 0xff, 6);
+    memcpy(f + 6, mac->b, 6);
+    f[12] = EXP_ETHERTYPE >> 8, f[13] = EXP_ETHERTYPE & 0xff;
+    for (uint32_t k = 14; k < len; k++)
+        f[k] = (uint8_t)(i + k);
+    return p;
+}
+
+/* A burst where some frames have no room for the virtio-net header in
+ * front: those go with writev(), in their turn, and all arrive whole and
+ * in order, counted as the frames they are. */
+static void test_burst_without_headroom(void **state)
+{
+    (void)state;
+    enter_netns();
+    struct us_dev *d = open_or_skip(false);
+    struct us_pkt_pool *pool = us_pkt_pool_new(16, 2048);
+    us_dev_set_rx_pool(d, pool);
+    kernel_side(&d->mac);
+    int ps = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(EXP_ETHERTYPE));
+    assert_true(ps >= 0);
+    struct sockaddr_ll sll = {.sll_family = AF_PACKET,
+                              .sll_protocol = htons(EXP_ETHERTYPE),
+                              .sll_ifindex = (int)if_nametoindex(TAP_NAME)};
+    assert_int_equal(bind(ps, (struct sockaddr *)&sll, sizeof(sll)), 0);
+
+    enum { N = 6 };
+    struct us_pkt *burst[N];
+    uint64_t bytes = 0;
+    for (int i = 0; i < N; i++) {
+        burst[i] = numbered_frame(pool, &d->mac, i, i == 1 || i == 2 || i == 4);
+        bytes += burst[i]->len;
+    }
+    assert_int_equal(us_pkt_headroom(burst[1]), 0);
+    assert_int_equal(us_dev_tx_burst(d, burst, N, 0), N);
+    assert_int_equal(d->stats.tx_packets, N);
+    assert_int_equal(d->stats.tx_bytes, bytes);
+    for (int i = 0; i < N; i++) {
+        static uint8_t buf[2048];
+        struct pollfd pfd = {.fd = ps, .events = POLLIN};
+        if (poll(&pfd, 1, 3000) != 1)
+            fail_msg("frame %d of %d never reached the kernel (3 s)", i, N);
+        ssize_t got = recv(ps, buf, sizeof(buf), 0);
+        struct us_pkt *w = numbered_frame(pool, &d->mac, i, false);
+        if (got != (ssize_t)w->len || memcmp(buf, w->data, w->len) != 0)
+            fail_msg("frame %d: %zd bytes, not its %u: lost, reordered or damaged", i, got, w->len);
+        us_pkt_free(w);
+    }
+    close(ps);
+    us_dev_destroy(d);
+    assert_int_equal(us_pkt_pool_available(pool), 16);
+    us_pkt_pool_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_super_frames_both_ways),
+        cmocka_unit_test(test_burst_without_headroom),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (failed == 0 && skipped > 0)

@@ -100,12 +100,16 @@ transfer() {
 # asks. The ASan pass of scripts/test.sh moves less (USTACK_TCP_BULK_MIB).
 # The faults hit frames both ways; with offloads a lost super-frame is every
 # segment in it lost.
-read -r clean l1 l5 l10 <<<"${USTACK_TCP_BULK_MIB:-100 100 100 100}"
+# Then 2% of frames corrupted (a fifth figure, 20 MiB unless given): with
+# offloads the injector cuts a super-frame and damages one of its segments,
+# whose checksum the receiver must then find wrong.
+read -r clean l1 l5 l10 corrupt <<<"${USTACK_TCP_BULK_MIB:-100 100 100 100 20}"
 for MODE in offload no-offload; do
   step "$MODE"
   transfer clean "$clean"
   transfer loss1 "$l1" --loss 0.01 --reorder 0.01 --dup 0.01 --seed 11
   transfer loss5 "$l5" --loss 0.05 --reorder 0.02 --dup 0.02 --seed 12
   transfer loss10 "$l10" --loss 0.10 --reorder 0.02 --dup 0.02 --seed 13
+  transfer corrupt2 "${corrupt:-$l1}" --corrupt 0.02 --seed 14
 done
 echo PASS

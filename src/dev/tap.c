@@ -56,8 +56,9 @@
 
 /* The header is struct virtio_net_hdr, 10 bytes, the TAP's own default:
  * the 12-byte virtio_net_hdr_mrg_rxbuf adds num_buffers, which means
- * something only to a virtio ring's mergeable buffers; the TAP writes 1 and
- * ignores it, so 2 more bytes a frame each way for nothing. */
+ * something only to a virtio ring's mergeable buffers; the TAP skips those
+ * 2 bytes both ways (tun_put_user, tun_get_user), so they would only be 2
+ * more bytes a frame to move. */
 #define TAP_VNET_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr))
 
 struct tap_dev {

@@ -241,6 +241,7 @@ veth_offloads() {
 # The kernel over veth with its offloads on: the two bulk figures.
 measure_veth_offload() {
   veth_offloads on
+  : >"$WORK/kserve.log" # not the last server's " up", before this one has redirected
   in_peer "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
   local pid=$!
   for _ in $(seq 100); do
@@ -255,6 +256,7 @@ measure_veth_offload() {
 }
 
 measure_veth() {
+  : >"$WORK/kserve.log" # not the last server's " up", before this one has redirected
   in_peer "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
   local pid=$!
   for _ in $(seq 100); do

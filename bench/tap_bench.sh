@@ -242,7 +242,10 @@ veth_offloads() {
 measure_veth_offload() {
   veth_offloads on
   : >"$WORK/kserve.log" # not the last server's " up", before this one has redirected
-  in_peer "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
+  # nsenter itself (it execs the server), not in_peer: a function run in the
+  # background is a subshell, and the TERM below would stop only that while
+  # the server kept its ports until its time ran out.
+  nsenter -t "$VETH_NS_PID" -n -- "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
   local pid=$!
   for _ in $(seq 100); do
     grep -q " up" "$WORK/kserve.log" 2>/dev/null && break
@@ -257,7 +260,10 @@ measure_veth_offload() {
 
 measure_veth() {
   : >"$WORK/kserve.log" # not the last server's " up", before this one has redirected
-  in_peer "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
+  # nsenter itself (it execs the server), not in_peer: a function run in the
+  # background is a subshell, and the TERM below would stop only that while
+  # the server kept its ports until its time ran out.
+  nsenter -t "$VETH_NS_PID" -n -- "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
   local pid=$!
   for _ in $(seq 100); do
     grep -q " up" "$WORK/kserve.log" 2>/dev/null && break

@@ -210,8 +210,10 @@ static bool vnet_tx(const struct tap_dev *t, struct us_pkt *p, struct virtio_net
         return false;
     uint32_t ihl = (f[14] & 15u) * 4u, l4 = US_ETH_HLEN + ihl;
     uint8_t proto = f[23];
+    if (ihl < 20 || p->len < l4 + (proto == US_IPPROTO_TCP ? US_TCP_HLEN : 8))
+        return false;
     if (p->gso_size) {
-        if (proto != US_IPPROTO_TCP || p->len < l4 + US_TCP_HLEN)
+        if (proto != US_IPPROTO_TCP)
             return false;
         uint8_t *th = f + l4;
         uint32_t thl = (uint32_t)(th[12] >> 4) * 4u;

@@ -29,7 +29,11 @@
 # services with the kernel's TCP; the clients use the other end,
 # 192.0.2.129/25 (more specific than the TAP's /24). Offloads (TSO, GSO, GRO)
 # are off on both ends so the kernel moves 1514-byte frames as the TAP does;
-# every kernel socket uses cubic (TCP_CONGESTION).
+# every kernel socket uses cubic (TCP_CONGESTION). Those rows are ustack on a
+# plain TAP (--no-offload). With offloads (virtio-net headers: 64 KiB TCP
+# super-frames and partial checksums each way, ustack's default), the two
+# bulk figures again, next to the same ustack with --no-offload and to the
+# kernel over the veth pair with TSO, GSO and GRO on.
 # Loss: for 1%, 5% and 10% loss injected by ustack's fault injector on its
 # TAP device (ustack tap --loss P --fault-dir), on the data's direction
 # only, ustack sending (chargen, loss on what it sends) against the kernel
@@ -142,9 +146,12 @@ start_peer() {
   local log=$WORK/$1.log
   ip neigh flush dev "$TAP" 2>/dev/null || true
   if [ "$1" = ustack ]; then
-    # shellcheck disable=SC2086 # USTACK_EXTRA: options, split on purpose
+    # Plain frames unless USTACK_OFFLOAD=1.
+    local mode=--no-offload
+    [ "${USTACK_OFFLOAD:-0}" = 1 ] && mode=
+    # shellcheck disable=SC2086 # USTACK_EXTRA, mode: options, split on purpose
     "$USTACK" tap --dev "$TAP" --addr "$STACK_IP/24" --serve echo,discard,chargen \
-      ${USTACK_EXTRA:-} >"$log" 2>&1 &
+      $mode ${USTACK_EXTRA:-} >"$log" 2>&1 &
   else
     "$OUT/lwip_tap" "$TAP" "$STACK_IP" >"$WORK/lwip.json" 2>"$log" &
   fi
@@ -214,8 +221,49 @@ measure_ustack_busypoll() {
   stop_peer
 }
 
+# ustack with the TAP's offloads: the two bulk figures.
+measure_ustack_offload() {
+  USTACK_OFFLOAD=1 start_peer ustack || return 0
+  grep -q "offloads: tx-csum tso rx-csum gro" "$WORK/ustack.log" ||
+    echo "tap_bench: ustack's offloads not all on: $(grep offloads "$WORK/ustack.log")" >&2
+  timeout "$LIMIT" "$OUT/bulk_client" send "$STACK_IP" 9 "$SECS" | record rx_bulk ustack-offload bytes_per_s 1e-6 || true
+  timeout "$LIMIT" "$OUT/bulk_client" recv "$STACK_IP" 19 "$SECS" | record tx_bulk ustack-offload bytes_per_s 1e-6 || true
+  stop_peer
+}
+
+# veth_offloads on|off: TSO, GSO and GRO at both ends of the pair.
+veth_offloads() {
+  command -v ethtool >/dev/null || return 0
+  ethtool -K vb0 tso "$1" gso "$1" gro "$1" >/dev/null 2>&1 || true
+  in_peer ethtool -K vb1 tso "$1" gso "$1" gro "$1" >/dev/null 2>&1 || true
+}
+
+# The kernel over veth with its offloads on: the two bulk figures.
+measure_veth_offload() {
+  veth_offloads on
+  : >"$WORK/kserve.log" # not the last server's " up", before this one has redirected
+  # nsenter itself (it execs the server), not in_peer: a function run in the
+  # background is a subshell, and the TERM below would stop only that while
+  # the server kept its ports until its time ran out.
+  nsenter -t "$VETH_NS_PID" -n -- "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
+  local pid=$!
+  for _ in $(seq 100); do
+    grep -q " up" "$WORK/kserve.log" 2>/dev/null && break
+    sleep 0.05
+  done
+  timeout "$LIMIT" "$OUT/bulk_client" send "$VETH_PEER" 9 "$SECS" | record rx_bulk veth-offload bytes_per_s 1e-6 || true
+  timeout "$LIMIT" "$OUT/bulk_client" recv "$VETH_PEER" 19 "$SECS" | record tx_bulk veth-offload bytes_per_s 1e-6 || true
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  veth_offloads off
+}
+
 measure_veth() {
-  in_peer "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
+  : >"$WORK/kserve.log" # not the last server's " up", before this one has redirected
+  # nsenter itself (it execs the server), not in_peer: a function run in the
+  # background is a subshell, and the TERM below would stop only that while
+  # the server kept its ports until its time ran out.
+  nsenter -t "$VETH_NS_PID" -n -- "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
   local pid=$!
   for _ in $(seq 100); do
     grep -q " up" "$WORK/kserve.log" 2>/dev/null && break
@@ -281,6 +329,8 @@ for r in $(seq "$RUNS"); do
   measure_ustack_write
   measure_ustack_busypoll
   measure_veth
+  measure_ustack_offload
+  measure_veth_offload
   measure_ceiling
   for p in 0.01 0.05 0.10; do
     measure_loss "$p" "$r"
@@ -289,7 +339,8 @@ done
 
 LWIP_CONFIG=$(head -1 "$WORK/lwip.json" 2>/dev/null || echo '{}')
 VETH_CONFIG="{\"peer\": \"kernel over veth\", \"kernel\": \"$(uname -r)\", \"congestion\": \"cubic (TCP_CONGESTION per socket)\", \"offloads\": \"$VETH_OFFLOADS\", \"mtu\": 1500, \"server\": \"bench/tap/kernel_serve.c, a thread per connection\"}"
-/usr/bin/python3 - "$RESULTS" "$LWIP_CONFIG" "$VETH_CONFIG" "$LOSS_SECS" <<'EOF'
+VETH_OFFLOAD_CONFIG=${VETH_CONFIG/\"$VETH_OFFLOADS\"/\"tso gso gro on\"}
+/usr/bin/python3 - "$RESULTS" "$LWIP_CONFIG" "$VETH_CONFIG" "$LOSS_SECS" "$VETH_OFFLOAD_CONFIG" <<'EOF'
 import json, statistics, sys
 
 vals = {}
@@ -299,6 +350,7 @@ for line in open(sys.argv[1]):
 lwip_config = json.loads(sys.argv[2])
 veth_config = json.loads(sys.argv[3])
 loss_secs = sys.argv[4]
+veth_offload_config = json.loads(sys.argv[5])
 
 def stats(m, p):
     xs = vals.get((m, p), [])
@@ -307,7 +359,8 @@ def stats(m, p):
     return {"median": round(statistics.median(xs), 2), "min": round(min(xs), 2),
             "max": round(max(xs), 2), "runs": len(xs)}
 
-# name, label, unit, better, ustack metric, peer name, peer metric
+# name, label, unit, better, ustack metric, peer name, peer metric[, ustack's
+# key: "ustack" (plain TAP) unless given]
 rows = [
     ("tap_tcp_bulk_kernel_to_stack", "TAP: kernel -> stack TCP bulk", "MB/s", "higher",
      "rx_bulk", "lwip", "rx_bulk"),
@@ -339,6 +392,15 @@ rows = [
     ("tap_vs_veth_tcp_rr_1byte_busypoll_p50", "1-byte echo, busy-poll p50: ustack over TAP vs kernel over veth",
      "us", "lower", "rr_busy", "kernel over veth", "rr_busy"),
 ]
+# With offloads: ustack over the TAP with virtio-net headers.
+for m, way in (("rx_bulk", "kernel_to_stack"), ("tx_bulk", "stack_to_kernel")):
+    arrow = "kernel -> stack" if m == "rx_bulk" else "stack -> kernel"
+    rows.append(("tap_offload_vs_veth_tcp_bulk_" + way, "%s TCP bulk with offloads: ustack over "
+                 "TAP (TSO/GRO, checksum offload) vs kernel over veth (TSO/GSO/GRO)" % arrow,
+                 "MB/s", "higher", m, "kernel over veth, offloads on", m, "ustack-offload"))
+    rows.append(("tap_offload_vs_plain_tcp_bulk_" + way, "TAP: %s TCP bulk, ustack with offloads "
+                 "vs --no-offload" % arrow, "MB/s", "higher", m, "ustack --no-offload", m,
+                 "ustack-offload"))
 # Loss rows: ustack as the sender against the kernel as the sender, through
 # the same loss on the data's direction.
 for pct in (1, 5, 10):
@@ -346,7 +408,8 @@ for pct in (1, 5, 10):
                  "TAP: TCP bulk at %d%% loss, ustack sends vs kernel sends" % pct,
                  "MB/s", "higher", "loss%d" % pct, "kernel sender", "loss%d" % pct))
 peer_key = {"lwip": "lwip", "kernel over veth": "veth", "kernel sender": "kernel",
-            "ustack with write()": "ustack-write"}
+            "ustack with write()": "ustack-write", "kernel over veth, offloads on": "veth-offload",
+            "ustack --no-offload": "ustack"}
 notes = {
     "tap-write-ceiling": "the same full-size frame written one write() each, RST|ACK to a "
                          "closed port: the kernel drops it without TCP receive work or a wake-up",
@@ -357,14 +420,20 @@ notes = {
                            "as before io_uring",
     "kernel over veth": "the kernel's TCP at both ends of a veth pair between two namespaces, "
                         "offloads off, cubic; ustack's figure is over the TAP",
+    "kernel over veth, offloads on": "the kernel's TCP at both ends of a veth pair between two "
+                                     "namespaces, TSO, GSO and GRO on, cubic; ustack's figure is "
+                                     "over the TAP with its offloads (64 KiB super-frames each "
+                                     "way); the target is >= 1250 MB/s (10 Gbit/s) each way",
+    "ustack --no-offload": "the same ustack on a plain TAP (--no-offload), one frame per "
+                           "read() and write()",
     "kernel sender": "loss injected by ustack's fault injector on the data's direction only "
                      "(ustack tap --loss P --fault-dir tx when ustack sends chargen, rx when the "
                      "kernel sends to discard), ACKs not lost; %s s per point; every byte checked "
                      "(bulk_client check)" % loss_secs,
 }
 table = []
-for name, label, unit, better, um, peer, pm in rows:
-    u = stats(um, "ustack")
+for name, label, unit, better, um, peer, pm, *ukey in rows:
+    u = stats(um, ukey[0] if ukey else "ustack")
     p = stats(pm, peer_key.get(peer, "ceiling"))
     ratio = None
     if u and p and u["median"] and p["median"]:
@@ -376,6 +445,8 @@ for name, label, unit, better, um, peer, pm in rows:
         row["peer_config"] = lwip_config
     if peer == "kernel over veth":
         row["peer_config"] = veth_config
+    if peer == "kernel over veth, offloads on":
+        row["peer_config"] = veth_offload_config
     if peer in notes:
         row["note"] = notes[peer]
     print(json.dumps(row), flush=True)

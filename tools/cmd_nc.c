@@ -288,6 +288,7 @@ int cli_nc(int argc, char **argv)
     int rc = tap_env_open(&o, &env);
     if (rc)
         return rc;
+    tap_env_print_offloads(&env, stderr); /* standard output carries the data */
     rc = nc_run(&env, listen_mode, listen_mode ? NULL : argv[optind], (uint16_t)port, oob_byte);
     if (o.nstat)
         tap_env_report(&env, stderr); /* standard output carries the data */

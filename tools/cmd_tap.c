@@ -150,6 +150,7 @@ int cli_tap(int argc, char **argv)
     const struct us_dev *tap = run.env.top;
     while (tap->lower)
         tap = tap->lower;
+    tap_env_print_offloads(&run.env, stdout);
     printf("ustack: %s up, %s/%d mac %s mtu %u, sending with %s\n", o.dev,
            us_ip4_fmt(run.env.addr, ab), run.env.prefix, us_mac_fmt(&run.env.top->mac, mb),
            (unsigned)o.mtu, us_tap_dev_tx_method(tap));

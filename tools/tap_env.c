@@ -31,6 +31,9 @@ int tap_opts_take(struct tap_opts *o, int c, const char *arg)
     case OPT_NSTAT:
         o->nstat = true;
         return 0;
+    case OPT_NO_OFFLOAD:
+        o->no_offload = true;
+        return 0;
     case OPT_MTU:
         if (cli_parse_u64("--mtu", arg, &o->mtu) || o->mtu < 68 || o->mtu > 9000) {
             fprintf(stderr, "ustack: --mtu must be between 68 and 9000\n");
@@ -116,7 +119,8 @@ int tap_env_open(const struct tap_opts *o, struct tap_env *env)
         return 2;
     }
     char err[256];
-    struct us_dev *dev = us_tap_dev_open(o->dev, (uint32_t)o->mtu, err, sizeof(err));
+    struct us_tap_config tc = {.mtu = (uint32_t)o->mtu, .no_offload = o->no_offload};
+    struct us_dev *dev = us_tap_dev_open_config(o->dev, &tc, err, sizeof(err));
     if (!dev) {
         fprintf(stderr, "ustack: %s\n", err);
         us_stack_free(s);
@@ -161,6 +165,12 @@ int tap_env_open(const struct tap_opts *o, struct tap_env *env)
     return 0;
 }
 
+void tap_env_print_offloads(const struct tap_env *env, FILE *out)
+{
+    fprintf(out, "ustack: %s offloads: %s\n", env->dev_name, us_tap_dev_offloads(env->top));
+    fflush(out);
+}
+
 void tap_env_report(const struct tap_env *env, FILE *out)
 {
     struct us_stack *s = env->s;
@@ -171,13 +181,15 @@ void tap_env_report(const struct tap_env *env, FILE *out)
     const struct us_dev *tap = env->top;
     while (tap->lower)
         tap = tap->lower;
+    const struct us_dev_stats *st = &tap->stats;
     fprintf(out,
             "Device %s: rx %llu packets %llu bytes, %llu dropped; tx %llu packets %llu bytes, "
-            "%llu dropped\n",
-            env->dev_name, (unsigned long long)tap->stats.rx_packets,
-            (unsigned long long)tap->stats.rx_bytes, (unsigned long long)tap->stats.rx_dropped,
-            (unsigned long long)tap->stats.tx_packets, (unsigned long long)tap->stats.tx_bytes,
-            (unsigned long long)tap->stats.tx_dropped);
+            "%llu dropped; super-frames rx %llu (%llu segments), tx %llu (%llu segments)\n",
+            env->dev_name, (unsigned long long)st->rx_packets, (unsigned long long)st->rx_bytes,
+            (unsigned long long)st->rx_dropped, (unsigned long long)st->tx_packets,
+            (unsigned long long)st->tx_bytes, (unsigned long long)st->tx_dropped,
+            (unsigned long long)st->rx_gso_frames, (unsigned long long)st->rx_gso_segs,
+            (unsigned long long)st->tx_gso_frames, (unsigned long long)st->tx_gso_segs);
     if (env->fault_dev) {
         const struct us_fault_stats *fs = us_fault_dev_stats(env->fault_dev);
         fprintf(out,

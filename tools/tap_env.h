@@ -25,6 +25,7 @@ enum {
     OPT_SYSCTL,
     OPT_NSTAT,
     OPT_FAULT_DIR,
+    OPT_NO_OFFLOAD,
 };
 #define TAP_ENV_LONG_OPTIONS                                                                       \
     {"dev", required_argument, 0, OPT_DEV}, {"addr", required_argument, 0, OPT_ADDR},              \
@@ -34,6 +35,7 @@ enum {
         {"corrupt", required_argument, 0, OPT_CORRUPT}, {"seed", required_argument, 0, OPT_SEED},  \
         {"sysctl", required_argument, 0, OPT_SYSCTL},                                              \
         {"fault-dir", required_argument, 0, OPT_FAULT_DIR},                                        \
+        {"no-offload", no_argument, 0, OPT_NO_OFFLOAD},                                            \
     {                                                                                              \
         "nstat", no_argument, 0, OPT_NSTAT                                                         \
     }
@@ -52,13 +54,17 @@ enum {
     "                     frames only (tx) or both (the default)\n"                                \
     "  --seed N           seed for the fault injector and the stack's random key\n"                \
     "  --sysctl KEY=VAL   set a sysctl, e.g. net.ipv4.ipfrag_time=10 (repeatable)\n"               \
-    "  --nstat            print the counters at exit as `nstat -a` does instead\n"
+    "  --nstat            print the counters at exit as `nstat -a` does instead\n"                 \
+    "  --no-offload       plain frames on the TAP, one per read() and write(); by\n"               \
+    "                     default checksum offload and 64 KiB TCP super-frames\n"                  \
+    "                     (TSO/GRO, virtio-net headers) each way where the kernel\n"               \
+    "                     grants them\n"
 
 struct tap_opts {
     const char *dev, *addr, *gw, *pcap;
     uint64_t mtu, seed;
     struct us_fault_config fault;
-    bool want_fault, nstat;
+    bool want_fault, nstat, no_offload;
     char *sysctls[64];
     int n_sysctls;
 };
@@ -81,8 +87,12 @@ int tap_opts_take(struct tap_opts *o, int c, const char *arg);
 /* Builds the stack and its device. 0, or the exit status (1: the system
  * refused, 2: bad input) after printing why; nothing is left to free then. */
 int tap_env_open(const struct tap_opts *o, struct tap_env *env);
-/* Prints the counters (netstat -s, or nstat -a), the device's statistics,
- * the injector's and the socket table (ss). */
+/* "ustack: DEV offloads: tx-csum tso rx-csum gro" (or "off"): what the
+ * kernel granted the TAP. */
+void tap_env_print_offloads(const struct tap_env *env, FILE *out);
+/* Prints the counters (netstat -s, or nstat -a), the device's statistics
+ * (super-frames and the segments they stood for among them), the
+ * injector's and the socket table (ss). */
 void tap_env_report(const struct tap_env *env, FILE *out);
 void tap_env_close(struct tap_env *env);
 

@@ -1,5 +1,5 @@
 /* tap_open: opens the existing TAP device NAME as IFF_TAP | IFF_NO_PI (plain
- * Ethernet frames, no packet-information header), with FLAGS (O_NONBLOCK,
+ * Ethernet frames, no packet-information header, no offloads), with FLAGS (O_NONBLOCK,
  * say) added to open's. Returns the descriptor, or -1 with errno set.
  * Shared by the lwIP peer and the TAP ceiling programs. */
 #ifndef USTACK_BENCH_TAP_OPEN_H
@@ -29,6 +29,9 @@ static inline int tap_open(const char *name, int flags)
         errno = err;
         return -1;
     }
+    /* Plain frames: offloads ustack turned on for a persistent TAP (a
+     * ustack killed before it closed it) off again. */
+    (void)ioctl(fd, TUNSETOFFLOAD, 0UL);
     return fd;
 }
 

@@ -107,8 +107,28 @@ struct us_pkt *us_dev_rx_alloc(struct us_dev *d, uint32_t len);
 /* Opens the TAP named `name` (attaching to an existing persistent tap, or
  * creating one if none exists). mtu is the IP MTU to use (0 = 1500); the MAC
  * is a random locally administered address. On failure returns NULL and
- * writes a human-readable reason (naming the device and errno) into err. */
+ * writes a human-readable reason (naming the device and errno) into err.
+ * Offloads are on where the kernel grants them (us_tap_config). */
 struct us_dev *us_tap_dev_open(const char *name, uint32_t mtu, char *err, size_t errlen);
+
+struct us_tap_config {
+    uint32_t mtu; /* IP MTU (0 = 1500) */
+    /* Plain frames: no virtio-net header, features 0, one frame of at
+     * most mtu + 14 bytes per read() and write(). Otherwise (the default)
+     * the TAP is opened with IFF_VNET_HDR and TUNSETOFFLOAD: with what the
+     * kernel grants, the device has US_DEV_F_TX_CSUM and _RX_CSUM
+     * (TUN_F_CSUM), and _TSO and _GRO (TUN_F_TSO4, gso_max_size 65535):
+     * TCP/IPv4 super-frames of up to 64 KiB each way, read into
+     * rx_pool_large's buffers. If it grants nothing, plain frames. */
+    bool no_offload;
+};
+/* us_tap_dev_open with a configuration (NULL: the defaults). */
+struct us_dev *us_tap_dev_open_config(const char *name, const struct us_tap_config *cfg, char *err,
+                                      size_t errlen);
+/* The offloads the TAP under `tap` (it, or the device a wrapper chain
+ * wraps) has, in ethtool -k's words: "tx-csum tso rx-csum gro", fewer, or
+ * "off". */
+const char *us_tap_dev_offloads(const struct us_dev *tap);
 /* How the TAP sends: "io_uring" (a burst per io_uring_enter) or "write" (one
  * write() per frame: io_uring missing or refused, or USTACK_TAP_IO_URING=0
  * in the environment when it was opened). */

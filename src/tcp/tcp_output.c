@@ -286,15 +286,27 @@ static bool should_send(const struct us_tcpcb *tp, uint32_t len, uint32_t avail,
 
 /* How many full segments of mss go as one super-frame, of the len bytes
  * the windows allow now: at most what the device takes (tp->gso_max, IP
- * and TCP headers with options included), and 1 without TSO (Linux's
- * tcp_tso_segs; no pacing here to shrink it). A tail shorter than mss is
- * left to the next round, where Nagle and SWS avoidance judge it alone. */
+ * and TCP headers with options included), and 1 without TSO. A tail
+ * shorter than mss is left to the next round, where Nagle and SWS
+ * avoidance judge it alone.
+ *
+ * And at most a quarter of cwnd (but 2 segments at least, Linux's
+ * tcp_min_tso_segs): a super-frame is lost whole, so a flight sent as one
+ * or two of them is lost whole as often, with nothing left to draw the
+ * SACKs that start fast recovery, only the loss probe and then the
+ * retransmission timer. Linux keeps super-frames small at low rates the
+ * same way, sizing them to 1 ms of its pacing rate (tcp_tso_autosize). At
+ * 10% frame loss, sending 100 MiB to the kernel over a TAP took 26 s with
+ * 66 timeouts without this cap, 1.2 s without offloads. */
 static uint32_t tso_segs(const struct us_tcpcb *tp, uint32_t len, uint32_t mss)
 {
     if (!tp->gso_max || len < 2 * mss)
         return 1;
     uint32_t hdrs = US_IPV4_HLEN + US_TCP_HLEN + 40;
     uint32_t max = tp->gso_max > hdrs ? (tp->gso_max - hdrs) / mss : 1;
+    uint32_t quarter = (tp->cc.cwnd + tp->cwnd_extra) / mss / 4;
+    if (max > quarter)
+        max = quarter > 2 ? quarter : 2;
     uint32_t segs = len / mss;
     if (segs > max)
         segs = max;

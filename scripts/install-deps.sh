@@ -9,6 +9,7 @@ packages=(
   iproute2 iputils-ping tshark socat netcat-openbsd python3-scapy
   curl wrk hping3 util-linux
   python3 procps ethtool
+  tzdata
 )
 
 missing=()

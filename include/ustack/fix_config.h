@@ -6,7 +6,8 @@
  * and the value; lines starting with '#' are comments; blank lines are
  * skipped; [DEFAULT] sections hold settings every session inherits, each
  * [SESSION] section one session, its own settings overriding DEFAULT's.
- * Section names and keys are matched without regard to case. Stricter than
+ * Keys are matched without regard to case, section names exactly (QuickFIX
+ * 1.15 silently skips a "[session]" section; here it is an error). Stricter than
  * QuickFIX: an unknown key, a key twice in one section, or a line that is
  * not KEY=VALUE is an error naming the file and line. */
 #ifndef USTACK_FIX_CONFIG_H

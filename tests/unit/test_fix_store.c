@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,6 +421,53 @@ static void test_reset(void **state)
     fix_store_close(st);
 }
 
+/* A real kill -9 in the middle of a stream of puts: every message whose
+ * put returned is there after the reopen, and the next sender follows the
+ * last one. (NEVER: the kernel has the data once write() returned.) */
+static void test_kill_9_mid_stream(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        struct fix_store_opts o = {.sync = FIX_STORE_SYNC_NEVER};
+        char err[256];
+        struct fix_store *st = fix_store_open(dir, &o, 7, err, sizeof(err));
+        if (!st)
+            _exit(2);
+        for (uint64_t s = 1;; s++) {
+            char m[128];
+            size_t n = msg_for(s, m, sizeof(m));
+            if (fix_store_put(st, s, m, n) != 0 || write(p[1], &s, sizeof(s)) != sizeof(s))
+                _exit(3);
+        }
+    }
+    close(p[1]);
+    uint64_t last = 0, s;
+    /* Kill it once 2000 puts have returned (bounded: the child never stops). */
+    while (last < 2000 && read(p[0], &s, sizeof(s)) == sizeof(s))
+        last = s;
+    kill(pid, SIGKILL);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    while (read(p[0], &s, sizeof(s)) == sizeof(s)) /* puts that returned before the kill */
+        last = s;
+    close(p[0]);
+    assert_true(last >= 2000);
+
+    struct fix_store *st = open_or_fail(NULL, 0);
+    assert_true(fix_store_count(st) >= last);
+    for (uint64_t q = 1; q <= last; q++)
+        assert_msg(st, q);
+    assert_int_equal(fix_store_next_sender(st), fix_store_count(st) + 1);
+    assert_int_equal(fix_store_creation_time(st), 7);
+    fix_store_close(st);
+}
+
 static void test_open_errors_name_the_path(void **state)
 {
     (void)state;
@@ -452,6 +501,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fsync_policies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_9_mid_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors_name_the_path, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

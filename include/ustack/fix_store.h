@@ -11,6 +11,13 @@
  * sender number is never behind a stored message (it is recovered as
  * max(last recorded NextSenderMsgSeqNum, last stored MsgSeqNum + 1)).
  *
+ * What GROUP costs: a message sent after its put returned but before its
+ * fsync is lost from the store by an OS crash or power loss; on recovery
+ * NextSenderMsgSeqNum is then below numbers the counterparty has seen, and
+ * it answers our next message with "MsgSeqNum too low" and a Logout (manual
+ * repair). Group commit without that hole is the caller's to do: put a
+ * batch, fix_store_sync(), then hand the batch to the transport.
+ *
  * Not thread-safe: one store belongs to one session. */
 #ifndef USTACK_FIX_STORE_H
 #define USTACK_FIX_STORE_H
@@ -35,7 +42,8 @@ enum fix_store_sync {
 struct fix_store_opts {
     enum fix_store_sync sync;
     unsigned every_n;  /* FIX_STORE_SYNC_GROUP: 0 = no count limit */
-    unsigned every_ms; /* FIX_STORE_SYNC_GROUP: 0 = no time limit */
+    unsigned every_ms; /* FIX_STORE_SYNC_GROUP: 0 = no time limit (both 0: only
+                          fix_store_sync() and close sync) */
     /* Hooks for tests; NULL = fsync(2) and CLOCK_MONOTONIC in ms. */
     int (*fsync_fn)(int fd, void *ctx);
     uint64_t (*clock_ms)(void *ctx);

@@ -25,7 +25,7 @@
  * midnight; StartTime == EndTime (daily) is a 24-hour session starting
  * then. With StartDay/EndDay the session is weekly: from StartDay StartTime
  * to EndDay EndTime. */
-struct fix_schedule {
+struct us_fix_schedule {
     int start_time; /* seconds after midnight */
     int end_time;
     int start_day; /* 0 = Sunday .. 6 = Saturday; -1 = daily session */
@@ -37,36 +37,36 @@ struct fix_schedule {
 
 /* Times are Unix seconds (UTC); the zone is applied through the C
  * library's TZ handling (so not thread-safe against other TZ changes). */
-bool fix_schedule_in_session(const struct fix_schedule *s, int64_t t);
+bool us_fix_schedule_in_session(const struct us_fix_schedule *s, int64_t t);
 /* The start (Unix seconds) of the session t belongs to; -1 if t is
  * outside every session. Two times in the same session give the same
  * start: when it changes, sequence numbers reset (a new trading day).
  * A non-stop session returns 0 for every t. */
-int fix_schedule_session_start(const struct fix_schedule *s, int64_t t, int64_t *start);
-bool fix_schedule_same_session(const struct fix_schedule *s, int64_t a, int64_t b);
+int us_fix_schedule_session_start(const struct us_fix_schedule *s, int64_t t, int64_t *start);
+bool us_fix_schedule_same_session(const struct us_fix_schedule *s, int64_t a, int64_t b);
 /* The first session start strictly after t (for "reset at the next
  * start"); -1 for a non-stop session. */
-int fix_schedule_next_start(const struct fix_schedule *s, int64_t t, int64_t *next);
+int us_fix_schedule_next_start(const struct us_fix_schedule *s, int64_t t, int64_t *next);
 
 /* "HH:MM:SS" -> seconds after midnight; -1 if malformed. */
-int fix_parse_time_of_day(const char *v);
+int us_fix_parse_time_of_day(const char *v);
 /* "Sunday", "sun", "su" ... (any case, at least two letters) -> 0..6; -1 if not a day. */
-int fix_parse_day(const char *v);
+int us_fix_parse_day(const char *v);
 
-enum fix_connection_type { FIX_INITIATOR = 1, FIX_ACCEPTOR = 2 };
+enum us_fix_connection_type { US_FIX_INITIATOR = 1, US_FIX_ACCEPTOR = 2 };
 
 /* One session's settings, DEFAULT overlaid by its SESSION section, typed
  * and validated. Defaults are QuickFIX's where it has one. */
-struct fix_session_config {
-    enum fix_connection_type connection_type; /* ConnectionType (required) */
-    char begin_string[16];                    /* BeginString(8): FIX.4.2 | FIX.4.4 (required) */
-    char sender_comp_id[64];                  /* SenderCompID(49) (required) */
-    char target_comp_id[64];                  /* TargetCompID(56) (required) */
-    int heart_bt_int;                         /* HeartBtInt(108), s (required: initiator) */
-    char file_store_path[256];                /* FileStorePath (required) */
-    char file_log_path[256];                  /* FileLogPath ("" = none) */
-    struct fix_schedule schedule;       /* StartTime, EndTime (required unless NonStopSession=Y),
-                                           StartDay, EndDay, TimeZone, UseLocalTime */
+struct us_fix_session_config {
+    enum us_fix_connection_type connection_type; /* ConnectionType (required) */
+    char begin_string[16];                       /* BeginString(8): FIX.4.2 | FIX.4.4 (required) */
+    char sender_comp_id[64];                     /* SenderCompID(49) (required) */
+    char target_comp_id[64];                     /* TargetCompID(56) (required) */
+    int heart_bt_int;                            /* HeartBtInt(108), s (required: initiator) */
+    char file_store_path[256];                   /* FileStorePath (required) */
+    char file_log_path[256];                     /* FileLogPath ("" = none) */
+    struct us_fix_schedule schedule;    /* StartTime, EndTime (required unless NonStopSession=Y),
+                                        StartDay, EndDay, TimeZone, UseLocalTime */
     int socket_accept_port;             /* SocketAcceptPort (required: acceptor) */
     char socket_connect_host[256];      /* SocketConnectHost (required: initiator) */
     int socket_connect_port;            /* SocketConnectPort (required: initiator) */
@@ -87,21 +87,21 @@ struct fix_session_config {
     /* ustack's own: UstackStoreSync = always | group | never (always),
      * UstackStoreSyncCount (group: records per fsync), UstackStoreSyncMs
      * (group: ms after the oldest unsynced record). */
-    struct fix_store_opts store;
+    struct us_fix_store_opts store;
 };
 
-struct fix_config;
+struct us_fix_config;
 
 /* Parses a file / a string (name is used in messages). Returns 0, or -1
  * with errno (EINVAL for a bad file) and a message "FILE:LINE: ..." in err. */
-int fix_config_load(struct fix_config **out, const char *path, char *err, size_t errlen);
-int fix_config_parse(struct fix_config **out, const char *text, const char *name, char *err,
-                     size_t errlen);
-void fix_config_free(struct fix_config *c);
+int us_fix_config_load(struct us_fix_config **out, const char *path, char *err, size_t errlen);
+int us_fix_config_parse(struct us_fix_config **out, const char *text, const char *name, char *err,
+                        size_t errlen);
+void us_fix_config_free(struct us_fix_config *c);
 
-size_t fix_config_session_count(const struct fix_config *c);
-const struct fix_session_config *fix_config_session(const struct fix_config *c, size_t i);
+size_t us_fix_config_session_count(const struct us_fix_config *c);
+const struct us_fix_session_config *us_fix_config_session(const struct us_fix_config *c, size_t i);
 /* The raw value of key for session i after the overlay; NULL if unset. */
-const char *fix_config_get(const struct fix_config *c, size_t i, const char *key);
+const char *us_fix_config_get(const struct us_fix_config *c, size_t i, const char *key);
 
 #endif

@@ -35,16 +35,16 @@ struct section {
     int line; /* of the [SESSION] header */
 };
 
-struct fix_config {
+struct us_fix_config {
     char name[256];
     struct section defaults;
     struct section *sessions;
     size_t n, cap;
-    struct fix_session_config *typed;
+    struct us_fix_session_config *typed;
 };
 
 struct ctx {
-    struct fix_config *c;
+    struct us_fix_config *c;
     char *err;
     size_t errlen;
 };
@@ -117,7 +117,7 @@ static int add_kv(struct ctx *x, struct section *s, const char *key, const char 
 
 static struct section *new_session(struct ctx *x, int line)
 {
-    struct fix_config *c = x->c;
+    struct us_fix_config *c = x->c;
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 4;
         struct section *p = realloc(c->sessions, cap * sizeof(*p));
@@ -259,7 +259,7 @@ static int require(const struct sess *ss, const char *key, const char *why)
 {
     if (lookup(ss, key))
         return 0;
-    const struct fix_session_config *t = &ss->x->c->typed[ss->index];
+    const struct us_fix_session_config *t = &ss->x->c->typed[ss->index];
     return fail(ss->x, "%s:%d: [SESSION] %s:%s->%s: missing required key %s%s", ss->x->c->name,
                 ss->s->line, t->begin_string, t->sender_comp_id, t->target_comp_id, key, why);
 }
@@ -280,8 +280,8 @@ static bool zone_exists(const char *name)
 static int typed_session(struct ctx *x, size_t i)
 {
     struct sess ss = {x, &x->c->sessions[i], i};
-    struct fix_session_config *t = &x->c->typed[i];
-    *t = (struct fix_session_config){
+    struct us_fix_session_config *t = &x->c->typed[i];
+    *t = (struct us_fix_session_config){
         .reconnect_interval = 30,
         .use_data_dictionary = true,
         .validate_user_defined_fields = true,
@@ -308,9 +308,9 @@ static int typed_session(struct ctx *x, size_t i)
         return bad_value(&ss, kv, "FIX.4.2 or FIX.4.4");
     kv = lookup(&ss, "ConnectionType");
     if (strcmp(kv->value, "initiator") == 0)
-        t->connection_type = FIX_INITIATOR;
+        t->connection_type = US_FIX_INITIATOR;
     else if (strcmp(kv->value, "acceptor") == 0)
-        t->connection_type = FIX_ACCEPTOR;
+        t->connection_type = US_FIX_ACCEPTOR;
     else
         return bad_value(&ss, kv, "initiator or acceptor");
 
@@ -340,7 +340,7 @@ static int typed_session(struct ctx *x, size_t i)
         return -1;
     t->resend_request_chunk_size = (unsigned)chunk;
 
-    if (t->connection_type == FIX_INITIATOR) {
+    if (t->connection_type == US_FIX_INITIATOR) {
         if (require(&ss, "HeartBtInt", " (ConnectionType=initiator)") < 0 ||
             require(&ss, "SocketConnectHost", " (ConnectionType=initiator)") < 0 ||
             require(&ss, "SocketConnectPort", " (ConnectionType=initiator)") < 0)
@@ -350,21 +350,22 @@ static int typed_session(struct ctx *x, size_t i)
     }
 
     /* The schedule. */
-    struct fix_schedule *sc = &t->schedule;
+    struct us_fix_schedule *sc = &t->schedule;
     if (get_bool(&ss, "NonStopSession", &sc->non_stop) < 0 ||
         get_bool(&ss, "UseLocalTime", &sc->use_local_time) < 0)
         return -1;
     if (!sc->non_stop && (require(&ss, "StartTime", " (or NonStopSession=Y)") < 0 ||
                           require(&ss, "EndTime", " (or NonStopSession=Y)") < 0))
         return -1;
-    if ((kv = lookup(&ss, "StartTime")) && (sc->start_time = fix_parse_time_of_day(kv->value)) < 0)
+    if ((kv = lookup(&ss, "StartTime")) &&
+        (sc->start_time = us_fix_parse_time_of_day(kv->value)) < 0)
         return bad_value(&ss, kv, "a time HH:MM:SS");
-    if ((kv = lookup(&ss, "EndTime")) && (sc->end_time = fix_parse_time_of_day(kv->value)) < 0)
+    if ((kv = lookup(&ss, "EndTime")) && (sc->end_time = us_fix_parse_time_of_day(kv->value)) < 0)
         return bad_value(&ss, kv, "a time HH:MM:SS");
     const struct kv *sd = lookup(&ss, "StartDay"), *ed = lookup(&ss, "EndDay");
-    if (sd && (sc->start_day = fix_parse_day(sd->value)) < 0)
+    if (sd && (sc->start_day = us_fix_parse_day(sd->value)) < 0)
         return bad_value(&ss, sd, "a day of the week");
-    if (ed && (sc->end_day = fix_parse_day(ed->value)) < 0)
+    if (ed && (sc->end_day = us_fix_parse_day(ed->value)) < 0)
         return bad_value(&ss, ed, "a day of the week");
     if (!sd != !ed)
         return fail(x, "%s:%d: %s without %s (a weekly session needs both)", x->c->name,
@@ -379,14 +380,14 @@ static int typed_session(struct ctx *x, size_t i)
     }
 
     /* ustack's store policy. */
-    t->store.sync = FIX_STORE_SYNC_ALWAYS;
+    t->store.sync = US_FIX_STORE_SYNC_ALWAYS;
     if ((kv = lookup(&ss, "UstackStoreSync"))) {
         if (strcmp(kv->value, "always") == 0)
-            t->store.sync = FIX_STORE_SYNC_ALWAYS;
+            t->store.sync = US_FIX_STORE_SYNC_ALWAYS;
         else if (strcmp(kv->value, "group") == 0)
-            t->store.sync = FIX_STORE_SYNC_GROUP;
+            t->store.sync = US_FIX_STORE_SYNC_GROUP;
         else if (strcmp(kv->value, "never") == 0)
-            t->store.sync = FIX_STORE_SYNC_NEVER;
+            t->store.sync = US_FIX_STORE_SYNC_NEVER;
         else
             return bad_value(&ss, kv, "always, group or never");
     }
@@ -396,7 +397,7 @@ static int typed_session(struct ctx *x, size_t i)
         return -1;
     t->store.every_n = (unsigned)n;
     t->store.every_ms = (unsigned)ms;
-    if (t->store.sync == FIX_STORE_SYNC_GROUP && !n && !ms)
+    if (t->store.sync == US_FIX_STORE_SYNC_GROUP && !n && !ms)
         return fail(x,
                     "%s:%d: UstackStoreSync=group needs UstackStoreSyncCount or UstackStoreSyncMs",
                     x->c->name, lookup(&ss, "UstackStoreSync")->line);
@@ -405,7 +406,7 @@ static int typed_session(struct ctx *x, size_t i)
 
 static int build(struct ctx *x)
 {
-    struct fix_config *c = x->c;
+    struct us_fix_config *c = x->c;
     if (c->n == 0)
         return fail(x, "%s: no [SESSION] section", c->name);
     c->typed = calloc(c->n, sizeof(*c->typed));
@@ -415,7 +416,7 @@ static int build(struct ctx *x)
         if (typed_session(x, i) < 0)
             return -1;
         for (size_t j = 0; j < i; j++) {
-            const struct fix_session_config *a = &c->typed[j], *b = &c->typed[i];
+            const struct us_fix_session_config *a = &c->typed[j], *b = &c->typed[i];
             if (!strcmp(a->begin_string, b->begin_string) &&
                 !strcmp(a->sender_comp_id, b->sender_comp_id) &&
                 !strcmp(a->target_comp_id, b->target_comp_id))
@@ -427,11 +428,11 @@ static int build(struct ctx *x)
     return 0;
 }
 
-int fix_config_parse(struct fix_config **out, const char *text, const char *name, char *err,
-                     size_t errlen)
+int us_fix_config_parse(struct us_fix_config **out, const char *text, const char *name, char *err,
+                        size_t errlen)
 {
     *out = NULL;
-    struct fix_config *c = calloc(1, sizeof(*c));
+    struct us_fix_config *c = calloc(1, sizeof(*c));
     if (!c) {
         errno = ENOMEM;
         return -1;
@@ -440,7 +441,7 @@ int fix_config_parse(struct fix_config **out, const char *text, const char *name
     struct ctx x = {c, err, errlen};
     if (read_sections(&x, text) < 0 || build(&x) < 0) {
         int e = errno;
-        fix_config_free(c);
+        us_fix_config_free(c);
         errno = e;
         return -1;
     }
@@ -448,7 +449,7 @@ int fix_config_parse(struct fix_config **out, const char *text, const char *name
     return 0;
 }
 
-int fix_config_load(struct fix_config **out, const char *path, char *err, size_t errlen)
+int us_fix_config_load(struct us_fix_config **out, const char *path, char *err, size_t errlen)
 {
     *out = NULL;
     FILE *f = fopen(path, "r");
@@ -483,7 +484,7 @@ int fix_config_load(struct fix_config **out, const char *path, char *err, size_t
         return -1;
     }
     text[n] = 0;
-    int rc = fix_config_parse(out, text, path, err, errlen);
+    int rc = us_fix_config_parse(out, text, path, err, errlen);
     free(text);
     return rc;
 }
@@ -497,7 +498,7 @@ static void free_section(struct section *s)
     free(s->kv);
 }
 
-void fix_config_free(struct fix_config *c)
+void us_fix_config_free(struct us_fix_config *c)
 {
     if (!c)
         return;
@@ -509,17 +510,17 @@ void fix_config_free(struct fix_config *c)
     free(c);
 }
 
-size_t fix_config_session_count(const struct fix_config *c)
+size_t us_fix_config_session_count(const struct us_fix_config *c)
 {
     return c->n;
 }
 
-const struct fix_session_config *fix_config_session(const struct fix_config *c, size_t i)
+const struct us_fix_session_config *us_fix_config_session(const struct us_fix_config *c, size_t i)
 {
     return i < c->n ? &c->typed[i] : NULL;
 }
 
-const char *fix_config_get(const struct fix_config *c, size_t i, const char *key)
+const char *us_fix_config_get(const struct us_fix_config *c, size_t i, const char *key)
 {
     if (i >= c->n)
         return NULL;

@@ -20,7 +20,7 @@ struct zone_guard {
     char saved[128];
 };
 
-static void zone_enter(const struct fix_schedule *s, struct zone_guard *g)
+static void zone_enter(const struct us_fix_schedule *s, struct zone_guard *g)
 {
     g->active = false;
     if (s->use_local_time || !s->time_zone[0])
@@ -45,12 +45,12 @@ static void zone_leave(struct zone_guard *g)
     tzset();
 }
 
-static bool utc(const struct fix_schedule *s)
+static bool utc(const struct us_fix_schedule *s)
 {
     return !s->use_local_time && !s->time_zone[0];
 }
 
-static void to_wall(const struct fix_schedule *s, int64_t t, struct tm *tm)
+static void to_wall(const struct us_fix_schedule *s, int64_t t, struct tm *tm)
 {
     time_t tt = (time_t)t;
     if (utc(s))
@@ -61,7 +61,7 @@ static void to_wall(const struct fix_schedule *s, int64_t t, struct tm *tm)
 
 /* The instant of a wall-clock date and time; in a DST gap the C library
  * moves it forward, in a repeated hour it picks one of the two. */
-static int64_t from_wall(const struct fix_schedule *s, struct tm tm)
+static int64_t from_wall(const struct us_fix_schedule *s, struct tm tm)
 {
     tm.tm_isdst = -1;
     return utc(s) ? (int64_t)timegm(&tm) : (int64_t)mktime(&tm);
@@ -72,7 +72,7 @@ static int sec_of_day(const struct tm *tm)
     return tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec;
 }
 
-static bool weekly(const struct fix_schedule *s)
+static bool weekly(const struct us_fix_schedule *s)
 {
     return s->start_day >= 0 && s->end_day >= 0;
 }
@@ -86,7 +86,7 @@ static bool in_range(int64_t x, int64_t start, int64_t end)
 
 /* Days back from tm's date to the date the session containing it
  * started; -1 if tm is outside every session. */
-static int days_back(const struct fix_schedule *s, const struct tm *tm)
+static int days_back(const struct us_fix_schedule *s, const struct tm *tm)
 {
     int sec = sec_of_day(tm);
     if (!weekly(s)) {
@@ -105,7 +105,7 @@ static int days_back(const struct fix_schedule *s, const struct tm *tm)
     return k;
 }
 
-bool fix_schedule_in_session(const struct fix_schedule *s, int64_t t)
+bool us_fix_schedule_in_session(const struct us_fix_schedule *s, int64_t t)
 {
     if (s->non_stop)
         return true;
@@ -117,7 +117,7 @@ bool fix_schedule_in_session(const struct fix_schedule *s, int64_t t)
     return days_back(s, &tm) >= 0;
 }
 
-int fix_schedule_session_start(const struct fix_schedule *s, int64_t t, int64_t *start)
+int us_fix_schedule_session_start(const struct us_fix_schedule *s, int64_t t, int64_t *start)
 {
     if (s->non_stop) {
         *start = 0;
@@ -139,14 +139,14 @@ int fix_schedule_session_start(const struct fix_schedule *s, int64_t t, int64_t 
     return k >= 0 ? 0 : -1;
 }
 
-bool fix_schedule_same_session(const struct fix_schedule *s, int64_t a, int64_t b)
+bool us_fix_schedule_same_session(const struct us_fix_schedule *s, int64_t a, int64_t b)
 {
     int64_t sa, sb;
-    return fix_schedule_session_start(s, a, &sa) == 0 &&
-           fix_schedule_session_start(s, b, &sb) == 0 && sa == sb;
+    return us_fix_schedule_session_start(s, a, &sa) == 0 &&
+           us_fix_schedule_session_start(s, b, &sb) == 0 && sa == sb;
 }
 
-int fix_schedule_next_start(const struct fix_schedule *s, int64_t t, int64_t *next)
+int us_fix_schedule_next_start(const struct us_fix_schedule *s, int64_t t, int64_t *next)
 {
     if (s->non_stop)
         return -1;
@@ -173,7 +173,7 @@ int fix_schedule_next_start(const struct fix_schedule *s, int64_t t, int64_t *ne
     return rc;
 }
 
-int fix_parse_time_of_day(const char *v)
+int us_fix_parse_time_of_day(const char *v)
 {
     int h, m, sec, n = 0;
     if (strlen(v) != 8 || sscanf(v, "%2d:%2d:%2d%n", &h, &m, &sec, &n) != 3 || n != 8)
@@ -186,7 +186,7 @@ int fix_parse_time_of_day(const char *v)
     return h * 3600 + m * 60 + sec;
 }
 
-int fix_parse_day(const char *v)
+int us_fix_parse_day(const char *v)
 {
     static const char *const days[] = {"sunday",   "monday", "tuesday", "wednesday",
                                        "thursday", "friday", "saturday"};

@@ -45,11 +45,11 @@ struct idx {
     uint32_t len;
 };
 
-struct fix_store {
+struct us_fix_store {
     int fd;
     char dir[512];
     char path[600];
-    struct fix_store_opts opts;
+    struct us_fix_store_opts opts;
     uint64_t end; /* file length = where the next record goes */
     uint64_t next_sender, next_target;
     int64_t created;
@@ -59,7 +59,7 @@ struct fix_store {
     size_t rcap;
     unsigned unsynced;
     uint64_t first_unsynced_ms;
-    struct fix_store_stats stats;
+    struct us_fix_store_stats stats;
     char err[768];
 };
 
@@ -126,7 +126,7 @@ static void set_err(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
-static uint64_t now_ms(const struct fix_store *st)
+static uint64_t now_ms(const struct us_fix_store *st)
 {
     if (st->opts.clock_ms)
         return st->opts.clock_ms(st->opts.hook_ctx);
@@ -135,14 +135,14 @@ static uint64_t now_ms(const struct fix_store *st)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int do_fsync(struct fix_store *st, int fd)
+static int do_fsync(struct us_fix_store *st, int fd)
 {
     st->stats.fsyncs++;
     int rc = st->opts.fsync_fn ? st->opts.fsync_fn(fd, st->opts.hook_ctx) : fsync(fd);
     return rc;
 }
 
-int fix_store_sync(struct fix_store *st)
+int us_fix_store_sync(struct us_fix_store *st)
 {
     if (do_fsync(st, st->fd) < 0) {
         int e = errno;
@@ -154,7 +154,7 @@ int fix_store_sync(struct fix_store *st)
     return 0;
 }
 
-static int sync_dir(struct fix_store *st)
+static int sync_dir(struct us_fix_store *st)
 {
     int dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || do_fsync(st, dfd) < 0) {
@@ -172,7 +172,7 @@ static int sync_dir(struct fix_store *st)
 /* Writes one record (header + up to two payload pieces) at st->end. On a
  * failed or short write the file is cut back, so no half record is left
  * in front of later ones. */
-static int write_record_fd(struct fix_store *st, int fd, uint64_t *end, int type, const void *a,
+static int write_record_fd(struct us_fix_store *st, int fd, uint64_t *end, int type, const void *a,
                            size_t alen, const void *b, size_t blen)
 {
     unsigned char h[REC_HDR];
@@ -221,12 +221,12 @@ static int write_record_fd(struct fix_store *st, int fd, uint64_t *end, int type
 }
 
 /* After a record: sync as the policy says. */
-static int after_write(struct fix_store *st)
+static int after_write(struct us_fix_store *st)
 {
     switch (st->opts.sync) {
-    case FIX_STORE_SYNC_ALWAYS:
-        return fix_store_sync(st);
-    case FIX_STORE_SYNC_GROUP: {
+    case US_FIX_STORE_SYNC_ALWAYS:
+        return us_fix_store_sync(st);
+    case US_FIX_STORE_SYNC_GROUP: {
         uint64_t t = 0;
         if (st->opts.every_ms)
             t = now_ms(st);
@@ -234,20 +234,20 @@ static int after_write(struct fix_store *st)
             st->first_unsynced_ms = t;
         if ((st->opts.every_n && st->unsynced >= st->opts.every_n) ||
             (st->opts.every_ms && t - st->first_unsynced_ms >= st->opts.every_ms))
-            return fix_store_sync(st);
+            return us_fix_store_sync(st);
         return 0;
     }
-    case FIX_STORE_SYNC_NEVER:
+    case US_FIX_STORE_SYNC_NEVER:
         return 0;
     }
     return 0;
 }
 
-int fix_store_poll(struct fix_store *st)
+int us_fix_store_poll(struct us_fix_store *st)
 {
-    if (st->opts.sync == FIX_STORE_SYNC_GROUP && st->unsynced && st->opts.every_ms &&
+    if (st->opts.sync == US_FIX_STORE_SYNC_GROUP && st->unsynced && st->opts.every_ms &&
         now_ms(st) - st->first_unsynced_ms >= st->opts.every_ms)
-        return fix_store_sync(st);
+        return us_fix_store_sync(st);
     return 0;
 }
 
@@ -259,7 +259,7 @@ static void header_payload(unsigned char *p, int64_t created, uint64_t sender, u
     put64(p + 24, target);
 }
 
-static int index_add(struct fix_store *st, uint64_t seq, uint64_t off, uint32_t len)
+static int index_add(struct us_fix_store *st, uint64_t seq, uint64_t off, uint32_t len)
 {
     if (st->n == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 1024;
@@ -286,7 +286,7 @@ static bool all_zero(const unsigned char *p, size_t n)
 
 /* Reads the log; returns the offset where good records end (a torn tail
  * starts there), or -1 on corruption (err set, errno EILSEQ). */
-static long long scan(struct fix_store *st, const unsigned char *m, uint64_t size)
+static long long scan(struct us_fix_store *st, const unsigned char *m, uint64_t size)
 {
     uint64_t off = 0;
     while (off < size) {
@@ -351,7 +351,7 @@ static long long scan(struct fix_store *st, const unsigned char *m, uint64_t siz
 }
 
 /* A new log with just its header record, synced. */
-static int write_header(struct fix_store *st, int fd, int64_t now)
+static int write_header(struct us_fix_store *st, int fd, int64_t now)
 {
     unsigned char hp[HEADER_LEN];
     uint64_t end = 0;
@@ -370,7 +370,7 @@ static int write_header(struct fix_store *st, int fd, int64_t now)
     return 0;
 }
 
-static int load(struct fix_store *st, int64_t now)
+static int load(struct us_fix_store *st, int64_t now)
 {
     struct stat sb;
     if (fstat(st->fd, &sb) < 0) {
@@ -407,11 +407,11 @@ static int load(struct fix_store *st, int64_t now)
     return 0;
 }
 
-struct fix_store *fix_store_open(const char *dir, const struct fix_store_opts *opts, int64_t now,
-                                 char *err, size_t errlen)
+struct us_fix_store *us_fix_store_open(const char *dir, const struct us_fix_store_opts *opts,
+                                       int64_t now, char *err, size_t errlen)
 {
     pthread_once(&crc_once, crc_init);
-    struct fix_store *st = calloc(1, sizeof(*st));
+    struct us_fix_store *st = calloc(1, sizeof(*st));
     if (!st) {
         set_err(err, errlen, "fix store %s: out of memory", dir);
         errno = ENOMEM;
@@ -450,19 +450,19 @@ struct fix_store *fix_store_open(const char *dir, const struct fix_store_opts *o
     return st;
 }
 
-void fix_store_close(struct fix_store *st)
+void us_fix_store_close(struct us_fix_store *st)
 {
     if (!st)
         return;
     if (st->unsynced)
-        fix_store_sync(st);
+        us_fix_store_sync(st);
     close(st->fd);
     free(st->idx);
     free(st->rbuf);
     free(st);
 }
 
-int fix_store_put(struct fix_store *st, uint64_t seq, const void *msg, size_t len)
+int us_fix_store_put(struct us_fix_store *st, uint64_t seq, const void *msg, size_t len)
 {
     if (seq == 0 || (st->n && seq <= st->idx[st->n - 1].seq)) {
         set_err(st->err, sizeof(st->err), "%s: MsgSeqNum %llu is not above the last stored (%llu)",
@@ -486,7 +486,7 @@ int fix_store_put(struct fix_store *st, uint64_t seq, const void *msg, size_t le
     return after_write(st);
 }
 
-static int write_seq(struct fix_store *st, uint64_t sender, uint64_t target)
+static int write_seq(struct us_fix_store *st, uint64_t sender, uint64_t target)
 {
     unsigned char p[SEQ_LEN];
     put64(p, sender);
@@ -498,22 +498,22 @@ static int write_seq(struct fix_store *st, uint64_t sender, uint64_t target)
     return after_write(st);
 }
 
-uint64_t fix_store_next_sender(const struct fix_store *st)
+uint64_t us_fix_store_next_sender(const struct us_fix_store *st)
 {
     return st->next_sender;
 }
 
-uint64_t fix_store_next_target(const struct fix_store *st)
+uint64_t us_fix_store_next_target(const struct us_fix_store *st)
 {
     return st->next_target;
 }
 
-int64_t fix_store_creation_time(const struct fix_store *st)
+int64_t us_fix_store_creation_time(const struct us_fix_store *st)
 {
     return st->created;
 }
 
-int fix_store_set_next_sender(struct fix_store *st, uint64_t seq)
+int us_fix_store_set_next_sender(struct us_fix_store *st, uint64_t seq)
 {
     /* Going below a stored message would let a recovery undo it (the log
      * says max(record, last stored + 1)); only a reset may do that. */
@@ -528,7 +528,7 @@ int fix_store_set_next_sender(struct fix_store *st, uint64_t seq)
     return write_seq(st, seq, st->next_target);
 }
 
-int fix_store_set_next_target(struct fix_store *st, uint64_t seq)
+int us_fix_store_set_next_target(struct us_fix_store *st, uint64_t seq)
 {
     if (seq == 0) {
         set_err(st->err, sizeof(st->err), "%s: NextTargetMsgSeqNum 0", st->path);
@@ -538,17 +538,17 @@ int fix_store_set_next_target(struct fix_store *st, uint64_t seq)
     return write_seq(st, st->next_sender, seq);
 }
 
-int fix_store_incr_next_target(struct fix_store *st)
+int us_fix_store_incr_next_target(struct us_fix_store *st)
 {
     return write_seq(st, st->next_sender, st->next_target + 1);
 }
 
-size_t fix_store_count(const struct fix_store *st)
+size_t us_fix_store_count(const struct us_fix_store *st)
 {
     return st->n;
 }
 
-static size_t lower_bound(const struct fix_store *st, uint64_t seq)
+static size_t lower_bound(const struct us_fix_store *st, uint64_t seq)
 {
     size_t lo = 0, hi = st->n;
     while (lo < hi) {
@@ -561,7 +561,7 @@ static size_t lower_bound(const struct fix_store *st, uint64_t seq)
     return lo;
 }
 
-static int read_at(struct fix_store *st, const struct idx *e, void *buf)
+static int read_at(struct us_fix_store *st, const struct idx *e, void *buf)
 {
     size_t done = 0;
     while (done < e->len) {
@@ -580,8 +580,8 @@ static int read_at(struct fix_store *st, const struct idx *e, void *buf)
     return 0;
 }
 
-int fix_store_get_range(struct fix_store *st, uint64_t begin, uint64_t end, fix_store_msg_fn fn,
-                        void *ctx)
+int us_fix_store_get_range(struct us_fix_store *st, uint64_t begin, uint64_t end,
+                           us_fix_store_msg_fn fn, void *ctx)
 {
     for (size_t i = lower_bound(st, begin); i < st->n && (end == 0 || st->idx[i].seq <= end); i++) {
         const struct idx *e = &st->idx[i];
@@ -603,7 +603,7 @@ int fix_store_get_range(struct fix_store *st, uint64_t begin, uint64_t end, fix_
     return 0;
 }
 
-long fix_store_get(struct fix_store *st, uint64_t seq, void *buf, size_t cap)
+long us_fix_store_get(struct us_fix_store *st, uint64_t seq, void *buf, size_t cap)
 {
     size_t i = lower_bound(st, seq);
     if (i == st->n || st->idx[i].seq != seq)
@@ -613,7 +613,7 @@ long fix_store_get(struct fix_store *st, uint64_t seq, void *buf, size_t cap)
     return (long)st->idx[i].len;
 }
 
-int fix_store_reset(struct fix_store *st, int64_t now)
+int us_fix_store_reset(struct us_fix_store *st, int64_t now)
 {
     char tmp[640];
     snprintf(tmp, sizeof(tmp), "%s.new", st->path);
@@ -640,18 +640,18 @@ int fix_store_reset(struct fix_store *st, int64_t now)
     return sync_dir(st); /* the rename itself durable */
 }
 
-const char *fix_store_error(const struct fix_store *st)
+const char *us_fix_store_error(const struct us_fix_store *st)
 {
     return st->err;
 }
 
-void fix_store_get_stats(const struct fix_store *st, struct fix_store_stats *out)
+void us_fix_store_get_stats(const struct us_fix_store *st, struct us_fix_store_stats *out)
 {
     *out = st->stats;
 }
 
-int fix_store_session_dir(char *buf, size_t cap, const char *file_store_path,
-                          const char *begin_string, const char *sender, const char *target)
+int us_fix_store_session_dir(char *buf, size_t cap, const char *file_store_path,
+                             const char *begin_string, const char *sender, const char *target)
 {
     return snprintf(buf, cap, "%s/%s-%s-%s", file_store_path, begin_string, sender, target);
 }

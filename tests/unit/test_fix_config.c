@@ -67,14 +67,14 @@ static const char quickfix_example[] =
 static void test_quickfix_example(void **state)
 {
     (void)state;
-    struct fix_config *c;
+    struct us_fix_config *c;
     char err[256] = "";
-    if (fix_config_parse(&c, quickfix_example, "example.cfg", err, sizeof(err)) != 0)
+    if (us_fix_config_parse(&c, quickfix_example, "example.cfg", err, sizeof(err)) != 0)
         fail_msg("%s", err);
-    assert_int_equal(fix_config_session_count(c), 3);
+    assert_int_equal(us_fix_config_session_count(c), 3);
 
-    const struct fix_session_config *a = fix_config_session(c, 0);
-    assert_int_equal(a->connection_type, FIX_INITIATOR);
+    const struct us_fix_session_config *a = us_fix_config_session(c, 0);
+    assert_int_equal(a->connection_type, US_FIX_INITIATOR);
     assert_string_equal(a->begin_string, "FIX.4.2");
     assert_string_equal(a->sender_comp_id, "TW"); /* from DEFAULT */
     assert_string_equal(a->target_comp_id, "ARCA");
@@ -93,39 +93,39 @@ static void test_quickfix_example(void **state)
     assert_int_equal(a->max_latency, 120);
     assert_true(a->check_latency);
     assert_false(a->reset_on_logon);
-    assert_int_equal(a->store.sync, FIX_STORE_SYNC_ALWAYS);
+    assert_int_equal(a->store.sync, US_FIX_STORE_SYNC_ALWAYS);
 
-    const struct fix_session_config *b = fix_config_session(c, 1);
+    const struct us_fix_session_config *b = us_fix_config_session(c, 1);
     assert_string_equal(b->begin_string, "FIX.4.4");
     assert_int_equal(b->heart_bt_int, 20); /* SESSION overrides DEFAULT, key case ignored */
     assert_int_equal(b->schedule.start_time, 12 * 3600 + 30 * 60);
     assert_int_equal(b->schedule.end_time, 23 * 3600 + 30 * 60);
     assert_string_equal(b->schedule.time_zone, "America/New_York");
     assert_int_equal(b->resend_request_chunk_size, 2500);
-    assert_string_equal(fix_config_get(c, 1, "starttime"), "12:30:00");
-    assert_string_equal(fix_config_get(c, 1, "ReconnectInterval"), "60");
-    assert_null(fix_config_get(c, 1, "SocketAcceptPort"));
+    assert_string_equal(us_fix_config_get(c, 1, "starttime"), "12:30:00");
+    assert_string_equal(us_fix_config_get(c, 1, "ReconnectInterval"), "60");
+    assert_null(us_fix_config_get(c, 1, "SocketAcceptPort"));
 
-    const struct fix_session_config *d = fix_config_session(c, 2);
-    assert_int_equal(d->connection_type, FIX_ACCEPTOR);
+    const struct us_fix_session_config *d = us_fix_config_session(c, 2);
+    assert_int_equal(d->connection_type, US_FIX_ACCEPTOR);
     assert_int_equal(d->socket_accept_port, 9823);
     assert_int_equal(d->schedule.start_day, 0);
     assert_int_equal(d->schedule.end_day, 5);
     assert_true(d->reset_on_logon);
-    assert_int_equal(d->store.sync, FIX_STORE_SYNC_GROUP);
+    assert_int_equal(d->store.sync, US_FIX_STORE_SYNC_GROUP);
     assert_int_equal(d->store.every_n, 64);
     assert_int_equal(d->store.every_ms, 2);
-    assert_null(fix_config_session(c, 3));
-    fix_config_free(c);
+    assert_null(us_fix_config_session(c, 3));
+    us_fix_config_free(c);
 }
 
 /* Parses text that must fail; checks the message contains want. */
 static void expect_error(const char *text, const char *want)
 {
-    struct fix_config *c = (struct fix_config *)1;
+    struct us_fix_config *c = (struct us_fix_config *)1;
     char err[256] = "";
     errno = 0;
-    if (fix_config_parse(&c, text, "t.cfg", err, sizeof(err)) == 0)
+    if (us_fix_config_parse(&c, text, "t.cfg", err, sizeof(err)) == 0)
         fail_msg("parsed, expected an error containing \"%s\"", want);
     assert_int_equal(errno, EINVAL);
     assert_null(c);
@@ -148,10 +148,10 @@ static void expect_error(const char *text, const char *want)
 static void test_unknown_key_names_file_and_line(void **state)
 {
     (void)state;
-    struct fix_config *c;
+    struct us_fix_config *c;
     char err[256];
-    assert_int_equal(fix_config_parse(&c, ACCEPTOR, "t.cfg", err, sizeof(err)), 0);
-    fix_config_free(c);
+    assert_int_equal(us_fix_config_parse(&c, ACCEPTOR, "t.cfg", err, sizeof(err)), 0);
+    us_fix_config_free(c);
     expect_error(ACCEPTOR "HeartBeatInt=30\n", "t.cfg:11: unknown key 'HeartBeatInt'");
     expect_error("[DEFAULT]\n# comment\n  Colour = blue\n" ACCEPTOR,
                  "t.cfg:3: unknown key 'Colour'");
@@ -186,11 +186,12 @@ static void test_bad_values(void **state)
                  "t.cfg:2: ConnectionType: 'server' is not initiator or acceptor");
     /* A bad DEFAULT value a session overrides is not used, so not an error
      * (as QuickFIX); one it inherits is, at the DEFAULT's line. */
-    struct fix_config *c;
+    struct us_fix_config *c;
     char err[256];
     assert_int_equal(
-        fix_config_parse(&c, "[DEFAULT]\nSocketAcceptPort=70000\n" ACCEPTOR, "t.cfg", err, 256), 0);
-    fix_config_free(c);
+        us_fix_config_parse(&c, "[DEFAULT]\nSocketAcceptPort=70000\n" ACCEPTOR, "t.cfg", err, 256),
+        0);
+    us_fix_config_free(c);
     expect_error("[DEFAULT]\nLogonTimeout=-1\n" ACCEPTOR, "t.cfg:2: LogonTimeout: '-1'");
     expect_error(ACCEPTOR "UstackStoreSync=sometimes\n",
                  "t.cfg:11: UstackStoreSync: 'sometimes' is not always, group or never");
@@ -222,16 +223,16 @@ static void test_missing_required_keys(void **state)
                           "SocketAcceptPort=9824\n",
                  "t.cfg:11: session FIX.4.4:US->QF defined twice (first at line 6)");
     /* NonStopSession=Y needs no StartTime/EndTime. */
-    struct fix_config *c;
+    struct us_fix_config *c;
     char err[256];
-    assert_int_equal(fix_config_parse(&c,
-                                      "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\n"
-                                      "SenderCompID=US\nTargetCompID=QF\nFileStorePath=s\n"
-                                      "SocketAcceptPort=1\nNonStopSession=Y\n",
-                                      "t.cfg", err, sizeof(err)),
+    assert_int_equal(us_fix_config_parse(&c,
+                                         "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\n"
+                                         "SenderCompID=US\nTargetCompID=QF\nFileStorePath=s\n"
+                                         "SocketAcceptPort=1\nNonStopSession=Y\n",
+                                         "t.cfg", err, sizeof(err)),
                      0);
-    assert_true(fix_config_session(c, 0)->schedule.non_stop);
-    fix_config_free(c);
+    assert_true(us_fix_config_session(c, 0)->schedule.non_stop);
+    us_fix_config_free(c);
 }
 
 static void test_load_file(void **state)
@@ -243,14 +244,14 @@ static void test_load_file(void **state)
     assert_int_equal(write(fd, quickfix_example, strlen(quickfix_example)),
                      (ssize_t)strlen(quickfix_example));
     close(fd);
-    struct fix_config *c;
+    struct us_fix_config *c;
     char err[256];
-    if (fix_config_load(&c, path, err, sizeof(err)) != 0)
+    if (us_fix_config_load(&c, path, err, sizeof(err)) != 0)
         fail_msg("%s", err);
-    assert_int_equal(fix_config_session_count(c), 3);
-    fix_config_free(c);
+    assert_int_equal(us_fix_config_session_count(c), 3);
+    us_fix_config_free(c);
     unlink(path);
-    assert_int_equal(fix_config_load(&c, path, err, sizeof(err)), -1);
+    assert_int_equal(us_fix_config_load(&c, path, err, sizeof(err)), -1);
     assert_int_equal(errno, ENOENT);
     assert_non_null(strstr(err, path));
     assert_non_null(strstr(err, strerror(ENOENT)));

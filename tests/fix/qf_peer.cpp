@@ -143,7 +143,7 @@ void usage() {
   std::exit(2);
 }
 
-// The one connected TCP socket of this process: QuickFIX keeps its socket
+// The one connected TCP/IP socket of this process: QuickFIX keeps its socket
 // private, and a qf_peer has one session.
 int session_fd() {
   DIR *d = opendir("/proc/self/fd");
@@ -160,7 +160,10 @@ int session_fd() {
       continue;
     struct sockaddr_storage peer;
     socklen_t plen = sizeof peer;
-    if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
+    // AF_INET only: QuickFIX's SocketMonitor also holds a connected
+    // AF_UNIX socketpair for its own wake-ups.
+    if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 &&
+        (peer.ss_family == AF_INET || peer.ss_family == AF_INET6)) {
       found = fd;
       break;
     }
@@ -363,7 +366,10 @@ public:
 
 private:
   void on_order(const FIX::Message &m, const FIX::SessionID &s) {
-    d_received++;
+    auto now = Clock::now();
+    if (d_received++ == 0)
+      first_in = now;
+    last_in = now;
     std::string clordid = m.getField(FIX::FIELD::ClOrdID);
     bool possdup = m.getHeader().isSetField(FIX::FIELD::PossDupFlag) &&
                    m.getHeader().getField(FIX::FIELD::PossDupFlag) == "Y";
@@ -599,6 +605,10 @@ int main(int argc, char **argv) {
       usleep(50000);
     acceptor->stop();
     print_summary(peer, "acceptor");
+    double in_s = std::chrono::duration<double>(peer.last_in - peer.first_in).count();
+    if (peer.d_received > 1)
+      std::printf("qf_peer: orders %ld received in %.3f s (first to last), %.0f orders/s\n",
+                  peer.d_received.load(), in_s, (double)(peer.d_received - 1) / in_s);
     if (peer.duplicate_orders > 0)
       rc = 1;
     return rc;

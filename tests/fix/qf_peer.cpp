@@ -59,6 +59,7 @@
 //                         The peer only sends a TestRequest after it heard
 //                         nothing for HeartBtInt, which QuickFIX's own
 //                         Heartbeats prevent: use --stall-after for that.
+//                         (So it is not exercised against QuickFIX itself.)
 //
 // Output: session events as they happen ("qf_peer: logon FIX.4.4:A->B", ...,
 // "qf_peer: reject received ...") and at exit one summary line:
@@ -68,9 +69,24 @@
 // (one line; acceptor: "received N D, sent M 8, ..."), then the rates.
 //
 // QuickFIX's FileStore (src/C++/FileStore.cpp) writes each sent message with
-// fwrite + fflush and the sequence numbers with fprintf + fflush; it never
-// calls fsync, so its durability is "in the kernel's page cache" (survives a
-// process crash, not a power loss).
+// fwrite + fflush (body and header-index files) and the next sequence numbers,
+// after every message each way, with fprintf + fflush; it never calls fsync:
+// Debian's libquickfix.so.17 imports no fsync, fdatasync or msync (objdump -T),
+// and strace of an acceptor shows only write/lseek per message. Its durability
+// is the kernel's page cache: it survives a process crash, not a power loss.
+//
+// Examples (in a private netns: unshare -n, ip link set lo up, ip addr add
+// 192.0.2.1/32 dev lo; build/tests/fix/qf_peer):
+//   for r in acceptor initiator; do sed -e s/@PORT@/9878/ -e s/@HOST@/192.0.2.1/
+//     -e s,@DIR@,/tmp/qf, -e s,@FIXDIR@,$PWD/tests/fix, -e s/@BEGIN@/FIX.4.4/
+//     -e s/@DICT@/FIX44/ tests/fix/$r.cfg.in >/tmp/qf-$r.cfg; done   (one line)
+//   qf_peer acceptor --config /tmp/qf-acceptor.cfg --once --log file &
+//   qf_peer initiator --config /tmp/qf-initiator.cfg --count 100000
+//   qf_peer initiator --config /tmp/qf-initiator.cfg --count 10000 --rtt --store memory
+//   qf_peer initiator --config /tmp/qf-initiator.cfg --count 300 --rate 3000 --skip-seq 100:10
+// The FileStore keeps sequence numbers across runs (FileStorePath): remove
+// the store directory, or add ResetOnLogon=Y, for a fresh session.
+// tests/interop/test_fix_quickfix.sh runs it both ways with a capture.
 //
 // Built by CMake with -std=gnu++14 (QuickFIX 1.15's headers use dynamic
 // exception specifications, which C++17 removed).

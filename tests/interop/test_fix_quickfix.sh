@@ -152,8 +152,9 @@ run_version() {
   malformed=$(tshark -r "$dir/fix.pcap" -d "tcp.port==$PORT,fix" -Y '_ws.malformed' 2>>"$dir/tshark.err" | wc -l)
   echo "tshark: $nmsg FIX messages ($nd D, $n8 8), $good checksums good, $bad bad, $malformed malformed; acceptor logged $logged"
   [ "$nmsg" -eq "$logged" ] || fail "$begin: tshark decoded $nmsg messages, the acceptor logged $logged"
-  [ "$nd" -eq "$ORDERS" ] && [ "$n8" -eq "$ORDERS" ] ||
+  if [ "$nd" -ne "$ORDERS" ] || [ "$n8" -ne "$ORDERS" ]; then
     fail "$begin: tshark saw $nd NewOrderSingle and $n8 ExecutionReport, expected $ORDERS each"
+  fi
   [ "$good" -eq "$nmsg" ] || fail "$begin: $good of $nmsg checksums good"
   [ "$bad" -eq 0 ] || fail "$begin: $bad frames with a bad checksum"
   [ "$malformed" -eq 0 ] || fail "$begin: $malformed malformed frames"

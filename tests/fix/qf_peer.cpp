@@ -4,6 +4,12 @@
 //
 //   qf_peer acceptor  --config FILE [options]
 //   qf_peer initiator --config FILE --count N [--rate R | --rtt] [options]
+//   qf_peer parse --dict FIX44.xml --count N
+//
+// parse: no session; times QuickFIX on one NewOrderSingle of about 180 bytes:
+//   parse + DataDictionary validation (FIX::Message(string, dd, true), what
+//   a session does to each message it receives) and serialisation
+//   (Message::toString with BodyLength and CheckSum), ns per message.
 //
 // The config file is QuickFIX's own ([DEFAULT]/[SESSION]); the templates in
 // tests/fix/*.cfg.in hold @PORT@, @DIR@ (store/log directory) and @FIXDIR@
@@ -92,6 +98,7 @@
 // exception specifications, which C++17 removed).
 
 #include <quickfix/Application.h>
+#include <quickfix/DataDictionary.h>
 #include <quickfix/FileLog.h>
 #include <quickfix/FileStore.h>
 #include <quickfix/Log.h>
@@ -130,6 +137,8 @@ using Clock = std::chrono::steady_clock;
 struct Options {
     bool acceptor = false;
     std::string config;
+    std::string dict;
+    bool parse = false;
     std::string store = "file";
     std::string log = "none";
     long count = 0;
@@ -158,6 +167,7 @@ void usage()
 {
     std::fprintf(stderr,
                  "usage: qf_peer acceptor|initiator --config FILE [--count N] [--rate R | --rtt]\n"
+                 "       qf_peer parse --dict FIX44.xml --count N\n"
                  "  [--store file|memory] [--log file|screen|none] [--timeout S] [--once]\n"
                  "  [--skip-seq K[:GAP]] [--garble-after K] [--kill-after K]\n"
                  "  [--stall-after K] [--no-heartbeat] [--hold S]\n");
@@ -500,6 +510,8 @@ void parse_args(int argc, char **argv)
     std::string role = argv[1];
     if (role == "acceptor")
         opt.acceptor = true;
+    else if (role == "parse")
+        opt.parse = true;
     else if (role != "initiator")
         usage();
     for (int i = 2; i < argc; i++) {
@@ -511,6 +523,8 @@ void parse_args(int argc, char **argv)
         };
         if (a == "--config")
             opt.config = val();
+        else if (a == "--dict")
+            opt.dict = val();
         else if (a == "--store")
             opt.store = val();
         else if (a == "--log")
@@ -543,6 +557,11 @@ void parse_args(int argc, char **argv)
             opt.hold = std::atof(val().c_str());
         else
             usage();
+    }
+    if (opt.parse) {
+        if (opt.dict.empty() || opt.count < 1)
+            usage();
+        return;
     }
     if (opt.config.empty() || (opt.store != "file" && opt.store != "memory") ||
         (opt.log != "file" && opt.log != "screen" && opt.log != "none") ||
@@ -599,9 +618,63 @@ void print_summary(Peer &p, const char *role)
 
 } // namespace
 
+// One NewOrderSingle of about 180 bytes, parsed and validated, then
+// serialised, --count times each; prints ns per message.
+int parse_bench()
+{
+    try {
+        FIX::DataDictionary dd(opt.dict);
+        std::string begin = dd.getVersion();
+        FIX::Message m;
+        m.getHeader().setField(FIX::BeginString(dd.getVersion()));
+        m.getHeader().setField(FIX::MsgType("D"));
+        m.getHeader().setField(FIX::SenderCompID("CLIENT"));
+        m.getHeader().setField(FIX::TargetCompID("EXEC"));
+        m.getHeader().setField(FIX::MsgSeqNum(123456));
+        m.getHeader().setField(FIX::SendingTime());
+        m.setField(FIX::ClOrdID("ORD-20261203-0000123456"));
+        m.setField(FIX::Account("ACCT0001"));
+        m.setField(FIX::HandlInst('1'));
+        m.setField(FIX::Symbol("USTK"));
+        m.setField(FIX::Side('1'));
+        m.setField(FIX::TransactTime());
+        m.setField(FIX::OrderQty(100));
+        m.setField(FIX::OrdType('2'));
+        m.setField(FIX::Price(10.25));
+        m.setField(FIX::TimeInForce('0'));
+        std::string wire = m.toString();
+        FIX::Message check(wire, dd, true); // throws if the dictionary rejects it
+        long sink = 0;
+        auto t0 = Clock::now();
+        for (long i = 0; i < opt.count; i++) {
+            FIX::Message in(wire, dd, true);
+            dd.validate(in);
+            sink += in.bodyLength();
+        }
+        auto t1 = Clock::now();
+        std::string out;
+        for (long i = 0; i < opt.count; i++) {
+            m.toString(out);
+            sink += (long)out.size();
+        }
+        auto t2 = Clock::now();
+        double parse_ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / opt.count;
+        double ser_ns = std::chrono::duration<double, std::nano>(t2 - t1).count() / opt.count;
+        std::printf("qf_peer: parse+validate %.0f ns, serialise %.0f ns per %zu-byte %s "
+                    "NewOrderSingle (%ld each, check %ld)\n",
+                    parse_ns, ser_ns, wire.size(), begin.c_str(), opt.count, sink % 10);
+        return 0;
+    } catch (std::exception &e) {
+        std::fprintf(stderr, "qf_peer: %s\n", e.what());
+        return 2;
+    }
+}
+
 int main(int argc, char **argv)
 {
     parse_args(argc, argv);
+    if (opt.parse)
+        return parse_bench();
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

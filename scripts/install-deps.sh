@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libcmocka-dev libpcap-dev liblwip-dev
+  g++ libquickfix-dev
   iproute2 iputils-ping tshark socat netcat-openbsd python3-scapy
   curl wrk hping3 util-linux
   python3 procps ethtool

@@ -55,22 +55,25 @@ static void put_raw(struct us_fix_builder *b, const char *v, size_t len)
         memcpy(p, v, len);
 }
 
-static void put_soh(struct us_fix_builder *b)
-{
-    char *p = room(b, 1);
-    if (p != NULL)
-        *p = US_FIX_SOH;
-}
-
 void us_fix_add_strn(struct us_fix_builder *b, uint32_t tag, const char *v, size_t len)
 {
-    if (tag == 0 || len == 0 || memchr(v, US_FIX_SOH, len) != NULL) {
-        fail(b, US_FIX_EINVAL); /* no value, or one that would end the field early */
+    if (tag == 0 || len == 0) {
+        fail(b, US_FIX_EINVAL);
         return;
     }
     put_tag(b, tag);
-    put_raw(b, v, len);
-    put_soh(b);
+    char *p = room(b, len + 1);
+    if (p == NULL)
+        return;
+    /* Copied and checked in one pass: values are short. */
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] == US_FIX_SOH) {
+            fail(b, US_FIX_EINVAL); /* it would end the field early */
+            return;
+        }
+        p[i] = v[i];
+    }
+    p[len] = US_FIX_SOH;
 }
 
 void us_fix_add_str(struct us_fix_builder *b, uint32_t tag, const char *v)

@@ -323,10 +323,13 @@ int us_fix_parse(struct us_fix_msg *m, const void *vbuf, size_t len)
         if (i == start || i == len || buf[i] != '=' || tag == 0)
             return US_FIX_ESYNTAX;
         i++;
-        const char *soh = memchr(buf + i, US_FIX_SOH, len - i);
-        if (soh == NULL)
+        /* Values are short: a plain scan beats a call to memchr. */
+        size_t e = i;
+        while (e < len && buf[e] != US_FIX_SOH)
+            e++;
+        if (e == len)
             return US_FIX_ESYNTAX;
-        size_t vlen = (size_t)(soh - (buf + i));
+        size_t vlen = e - i;
         if (m->nfields == US_FIX_MAX_FIELDS)
             return US_FIX_ETOOMANY;
         m->fields[m->nfields++] = (struct us_fix_field){tag, (uint32_t)i, (uint32_t)vlen};

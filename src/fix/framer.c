@@ -14,12 +14,26 @@
 #define BODYLEN_MAX 10 /* digits of BodyLength, leading zeros included */
 #define TRAILER_LEN 7  /* "10=ddd" SOH */
 
+/* Eight bytes at a time: the bytes of each word summed in four 16-bit
+ * lanes, which cannot overflow within a block of 128 words (128 * 2 * 255). */
 unsigned us_fix_checksum(const uint8_t *buf, size_t len)
 {
-    unsigned sum = 0;
-    for (size_t i = 0; i < len; i++)
-        sum += buf[i];
-    return sum & 0xff;
+    const uint64_t mask = 0x00ff00ff00ff00ffULL;
+    uint64_t total = 0;
+    size_t i = 0;
+    while (len - i >= 8) {
+        uint64_t lanes = 0;
+        for (size_t n = 0; n < 128 && len - i >= 8; n++, i += 8) {
+            uint64_t w;
+            memcpy(&w, buf + i, 8);
+            lanes += (w & mask) + ((w >> 8) & mask);
+        }
+        for (int s = 0; s < 64; s += 16)
+            total += (lanes >> s) & 0xffff;
+    }
+    for (; i < len; i++)
+        total += buf[i];
+    return (unsigned)(total & 0xff);
 }
 
 /* Bytes before the next "8=FIX" after buf[0], or before a tail that could

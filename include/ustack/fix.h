@@ -234,7 +234,12 @@ struct us_fix_reject {
     const char *text; /* static string */
 };
 
-/* Each check returns 0 when it passes, else the reason (also put in *rej). */
+/* Each check returns 0 when it passes (rej->reason = US_FIX_REJ_NONE), else
+ * the reason, also put in *rej with RefTagID and Text (reason 0, InvalidTagNumber,
+ * is never returned by these checks, so 0 always means "passed"). The session
+ * layer answers with Reject(3), or Logout(5) where the rules say so (a
+ * CompID problem, SendingTime accuracy on Logon). BeginString(8) mismatch is
+ * not checked here: it is a Logout, compared by the session layer. */
 
 /* Tag without value (4), a header/trailer tag more than once (13), a
  * required header tag missing (1: 8, 9, 35, 49, 56, 34, 52; 122 when
@@ -260,7 +265,7 @@ struct us_fix_expect {
     const char *their_comp_id; /* their SenderCompID(49) */
     int64_t now_ns;
     int64_t sending_time_tolerance_ns; /* 0: SendingTime not checked */
-};
+};                                     /* our_comp_id or their_comp_id NULL: CompIDs not checked */
 
 /* The checks above in the order the session layer needs them: header, then
  * MsgType, CompIDs, SendingTime. Returns 0 or the first reason. */

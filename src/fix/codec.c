@@ -149,21 +149,29 @@ int us_fix_format_utc_ts(int64_t ns, int ndigits, char *dst)
     if (ns < 0 || (ndigits != 0 && ndigits != 3 && ndigits != 6 && ndigits != 9))
         return -1;
     int64_t secs = ns / 1000000000, frac = ns % 1000000000;
-    int64_t days = secs / 86400, rem = secs % 86400;
-    int y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    if (y > 9999)
-        return -1;
-    put_digits(dst, (unsigned)y, 4);
-    put_digits(dst + 4, m, 2);
-    put_digits(dst + 6, d, 2);
-    dst[8] = '-';
-    put_digits(dst + 9, (unsigned)(rem / 3600), 2);
-    dst[11] = ':';
-    put_digits(dst + 12, (unsigned)(rem / 60 % 60), 2);
-    dst[14] = ':';
-    put_digits(dst + 15, (unsigned)(rem % 60), 2);
+    /* Messages sent in the same second share their first 17 characters. */
+    static _Thread_local int64_t cached_secs = -1;
+    static _Thread_local char cached[17];
+    if (secs != cached_secs) {
+        int64_t days = secs / 86400, rem = secs % 86400;
+        int y;
+        unsigned m, d;
+        civil_from_days(days, &y, &m, &d);
+        if (y > 9999)
+            return -1;
+        char *c = cached;
+        put_digits(c, (unsigned)y, 4);
+        put_digits(c + 4, m, 2);
+        put_digits(c + 6, d, 2);
+        c[8] = '-';
+        put_digits(c + 9, (unsigned)(rem / 3600), 2);
+        c[11] = ':';
+        put_digits(c + 12, (unsigned)(rem / 60 % 60), 2);
+        c[14] = ':';
+        put_digits(c + 15, (unsigned)(rem % 60), 2);
+        cached_secs = secs;
+    }
+    memcpy(dst, cached, 17);
     int n = 17;
     if (ndigits > 0) {
         static const unsigned div[] = {0, 0, 0, 1000000, 0, 0, 1000, 0, 0, 1};
@@ -302,6 +310,25 @@ static void decode_header(struct us_fix_msg *m, uint32_t tag, uint32_t bit, cons
     }
 }
 
+/* The first SOH in buf[i..len), or len. Values are short, so no call to
+ * memchr: eight bytes at a time, the lowest byte equal to SOH found with
+ * the "has zero byte" trick on w ^ 0x01..01 (its lowest flag is exact). */
+static size_t find_soh(const char *buf, size_t i, size_t len)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    for (; len - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        w ^= ones * US_FIX_SOH;
+        uint64_t t = (w - ones) & ~w & highs;
+        if (t != 0)
+            return i + (size_t)__builtin_ctzll(t) / 8; /* little-endian byte order */
+    }
+    while (i < len && buf[i] != US_FIX_SOH)
+        i++;
+    return i;
+}
+
 int us_fix_parse(struct us_fix_msg *m, const void *vbuf, size_t len)
 {
     const char *buf = vbuf;
@@ -323,10 +350,7 @@ int us_fix_parse(struct us_fix_msg *m, const void *vbuf, size_t len)
         if (i == start || i == len || buf[i] != '=' || tag == 0)
             return US_FIX_ESYNTAX;
         i++;
-        /* Values are short: a plain scan beats a call to memchr. */
-        size_t e = i;
-        while (e < len && buf[e] != US_FIX_SOH)
-            e++;
+        size_t e = find_soh(buf, i, len);
         if (e == len)
             return US_FIX_ESYNTAX;
         size_t vlen = e - i;

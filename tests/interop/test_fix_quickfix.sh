@@ -89,7 +89,9 @@ run_version() {
 
   step "$begin: capture, acceptor, $ORDERS orders from the initiator"
   # Bounded: at most 120 s or 200000 packets even if the kill below is missed.
-  dumpcap -q -i lo -f "tcp port $PORT" -a duration:120 -c 200000 -w "$dir/fix.pcap" \
+  # A 64 MiB capture buffer: a burst of orders on a loaded machine must not
+  # overflow it (a dropped packet would be a message tshark cannot decode).
+  dumpcap -q -B 64 -i lo -f "tcp port $PORT" -a duration:120 -c 200000 -w "$dir/fix.pcap" \
     2>"$dir/dumpcap.log" &
   local cap=$!
   PIDS+=("$cap")
@@ -140,16 +142,16 @@ run_version() {
   step "$begin: tshark's fix dissector reads the capture"
   local logged types nmsg nd n8 good bad malformed
   logged=$(wc -l <"$dir/log-acceptor/$begin-EXEC-CLIENT.messages.current.log")
-  types=$(tshark -r "$dir/fix.pcap" -d "tcp.port==$PORT,fix" -Y fix -T fields -E occurrence=a \
+  types=$(tshark -2 -r "$dir/fix.pcap" -d "tcp.port==$PORT,fix" -Y fix -T fields -E occurrence=a \
     -E aggregator=' ' -e fix.MsgType 2>"$dir/tshark.err" | tr ' ' '\n' | sed '/^$/d')
   nmsg=$(wc -l <<<"$types")
   nd=$(grep -c '^D$' <<<"$types" || true)
   n8=$(grep -c '^8$' <<<"$types" || true)
-  good=$(tshark -r "$dir/fix.pcap" -d "tcp.port==$PORT,fix" -Y fix -T fields -E occurrence=a \
+  good=$(tshark -2 -r "$dir/fix.pcap" -d "tcp.port==$PORT,fix" -Y fix -T fields -E occurrence=a \
     -E aggregator=' ' -e fix.checksum_good 2>>"$dir/tshark.err" | tr ' ' '\n' | grep -c -E '^(1|True)$' || true)
-  bad=$(tshark -r "$dir/fix.pcap" -d "tcp.port==$PORT,fix" -Y 'fix.checksum_bad == 1 || fix.checksum_bad.expert' \
+  bad=$(tshark -2 -r "$dir/fix.pcap" -d "tcp.port==$PORT,fix" -Y 'fix.checksum_bad == 1 || fix.checksum_bad.expert' \
     2>>"$dir/tshark.err" | wc -l)
-  malformed=$(tshark -r "$dir/fix.pcap" -d "tcp.port==$PORT,fix" -Y '_ws.malformed' 2>>"$dir/tshark.err" | wc -l)
+  malformed=$(tshark -2 -r "$dir/fix.pcap" -d "tcp.port==$PORT,fix" -Y '_ws.malformed' 2>>"$dir/tshark.err" | wc -l)
   echo "tshark: $nmsg FIX messages ($nd D, $n8 8), $good checksums good, $bad bad, $malformed malformed; acceptor logged $logged"
   [ "$nmsg" -eq "$logged" ] || fail "$begin: tshark decoded $nmsg messages, the acceptor logged $logged"
   if [ "$nd" -ne "$ORDERS" ] || [ "$n8" -ne "$ORDERS" ]; then

@@ -141,7 +141,7 @@ int us_fix_schedule_session_start(const struct us_fix_schedule *s, int64_t t, in
 
 bool us_fix_schedule_same_session(const struct us_fix_schedule *s, int64_t a, int64_t b)
 {
-    int64_t sa, sb;
+    int64_t sa = 0, sb = 0; /* set when each call returns 0; gcc -O3 cannot tell */
     return us_fix_schedule_session_start(s, a, &sa) == 0 &&
            us_fix_schedule_session_start(s, b, &sb) == 0 && sa == sb;
 }

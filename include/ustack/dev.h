@@ -98,8 +98,11 @@ static inline struct us_pkt_pool *us_dev_tx_pool(const struct us_dev *d)
 }
 /* Sets rx_pool_large on d and every device it wraps. */
 void us_dev_set_rx_pool_large(struct us_dev *d, struct us_pkt_pool *pool);
-/* A buffer for a received frame of len bytes: from rx_pool if it fits
- * there (headroom kept), else from rx_pool_large; NULL if neither has one. */
+/* The pool a received frame of len bytes goes to: rx_pool if it fits there
+ * (headroom kept), else rx_pool_large if it fits there, else NULL. */
+struct us_pkt_pool *us_dev_rx_pool_for(const struct us_dev *d, uint32_t len);
+/* A buffer for a received frame of len bytes from that pool; NULL if none
+ * fits or it is empty. */
 struct us_pkt *us_dev_rx_alloc(struct us_dev *d, uint32_t len);
 
 /* ---- Linux TAP (/dev/net/tun, IFF_TAP | IFF_NO_PI) ---- */

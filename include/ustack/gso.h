@@ -14,6 +14,17 @@
  * of gso_size pieces of its payload for a super-frame. */
 uint32_t us_gso_segs(const struct us_pkt *p, uint32_t l3_off);
 
+/* Counts p in a device's statistics if it is a super-frame: one more of
+ * *frames, and its segments in *segs. */
+static inline void us_gso_count(const struct us_pkt *p, uint32_t l3_off, uint64_t *frames,
+                                uint64_t *segs)
+{
+    if (p->gso_size) {
+        (*frames)++;
+        *segs += us_gso_segs(p, l3_off);
+    }
+}
+
 /* The IP length of p's largest segment (p's own length for an ordinary
  * packet): what must fit a link's MTU (Linux's skb_gso_validate_network_len). */
 uint32_t us_gso_network_seglen(const struct us_pkt *p, uint32_t l3_off);

@@ -76,6 +76,9 @@ uint64_t us_pkt_pool_alloc_failures(const struct us_pkt_pool *pool);
 
 /* A buffer with US_PKT_HEADROOM reserved and len 0, or NULL when the pool is empty. */
 struct us_pkt *us_pkt_alloc(struct us_pkt_pool *pool);
+/* Runs the packet's destructor, if any, and forgets its owner (Linux's
+ * skb_orphan): whoever charged the buffer is paid back now. */
+void us_pkt_orphan(struct us_pkt *p);
 /* Runs the packet's destructor, if any, and returns it to its pool. */
 void us_pkt_free(struct us_pkt *p);
 /* Frees a whole chain linked through next. */

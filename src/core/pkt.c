@@ -173,15 +173,21 @@ struct us_pkt *us_pkt_alloc(struct us_pkt_pool *pool)
     return p;
 }
 
-void us_pkt_free(struct us_pkt *p)
+void us_pkt_orphan(struct us_pkt *p)
 {
-    if (!p)
-        return;
     if (p->destructor) {
         void (*destructor)(struct us_pkt *) = p->destructor;
         p->destructor = NULL;
         destructor(p);
     }
+    p->owner = NULL;
+}
+
+void us_pkt_free(struct us_pkt *p)
+{
+    if (!p)
+        return;
+    us_pkt_orphan(p);
     struct us_pkt_pool *pool = p->pool;
     p->next = pool->free_list;
     pool->free_list = p;

@@ -21,12 +21,17 @@ void us_dev_set_rx_pool_large(struct us_dev *d, struct us_pkt_pool *pool)
         d->rx_pool_large = pool;
 }
 
+struct us_pkt_pool *us_dev_rx_pool_for(const struct us_dev *d, uint32_t len)
+{
+    if (d->rx_pool && len + US_PKT_HEADROOM <= us_pkt_pool_buf_size(d->rx_pool))
+        return d->rx_pool;
+    if (d->rx_pool_large && len + US_PKT_HEADROOM <= us_pkt_pool_buf_size(d->rx_pool_large))
+        return d->rx_pool_large;
+    return NULL;
+}
+
 struct us_pkt *us_dev_rx_alloc(struct us_dev *d, uint32_t len)
 {
-    struct us_pkt_pool *pool = d->rx_pool;
-    if (!pool || len + US_PKT_HEADROOM > us_pkt_pool_buf_size(pool))
-        pool = d->rx_pool_large;
-    if (!pool || len + US_PKT_HEADROOM > us_pkt_pool_buf_size(pool))
-        return NULL;
-    return us_pkt_alloc(pool);
+    struct us_pkt_pool *pool = us_dev_rx_pool_for(d, len);
+    return pool ? us_pkt_alloc(pool) : NULL;
 }

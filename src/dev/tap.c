@@ -184,10 +184,7 @@ static int tap_rx_burst(struct us_dev *d, struct us_pkt **pkts, int n, us_time_n
         f->tstamp = now;
         d->stats.rx_packets++;
         d->stats.rx_bytes += len;
-        if (f->gso_size) {
-            d->stats.rx_gso_frames++;
-            d->stats.rx_gso_segs += us_gso_segs(f, US_ETH_HLEN);
-        }
+        us_gso_count(f, US_ETH_HLEN, &d->stats.rx_gso_frames, &d->stats.rx_gso_segs);
         pkts[got++] = f;
     }
     us_pkt_free(p);
@@ -266,10 +263,7 @@ static bool tap_tx_done(struct us_dev *d, const struct us_pkt *p, ssize_t w)
     if (w == (ssize_t)p->len) {
         d->stats.tx_packets++;
         d->stats.tx_bytes += p->len;
-        if (p->gso_size) {
-            d->stats.tx_gso_frames++;
-            d->stats.tx_gso_segs += us_gso_segs(p, US_ETH_HLEN);
-        }
+        us_gso_count(p, US_ETH_HLEN, &d->stats.tx_gso_frames, &d->stats.tx_gso_segs);
         return true;
     }
     if (w == -EAGAIN || w == -EWOULDBLOCK || w == -ENOBUFS)

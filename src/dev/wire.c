@@ -92,49 +92,35 @@ static void inbound_insert(struct us_pkt_queue *q, struct us_pkt *c)
 
 static void deliver_copy(struct wire_port *to, const struct us_pkt *p, us_time_ns arrival)
 {
-    struct us_pkt *c = us_dev_rx_alloc(&to->dev, p->len);
-    uint8_t *dst = c ? us_pkt_put(c, p->len) : NULL;
-    if (!dst) {
-        /* No buffer; or none as large as the frame (rx_errors). */
-        if (c || !to->dev.rx_pool ||
-            p->len + US_PKT_HEADROOM <= us_pkt_pool_buf_size(to->dev.rx_pool) ||
-            (to->dev.rx_pool_large &&
-             p->len + US_PKT_HEADROOM <= us_pkt_pool_buf_size(to->dev.rx_pool_large)))
-            to->dev.stats.rx_dropped++;
-        else
-            to->dev.stats.rx_errors++;
-        us_pkt_free(c);
+    struct us_pkt_pool *pool = us_dev_rx_pool_for(&to->dev, p->len);
+    if (!pool && to->dev.rx_pool) {
+        to->dev.stats.rx_errors++; /* the receiver's buffers are all smaller than the frame */
         return;
     }
+    struct us_pkt *c = pool ? us_pkt_alloc(pool) : NULL;
+    if (!c) {
+        to->dev.stats.rx_dropped++;
+        return;
+    }
+    uint8_t *dst = us_pkt_put(c, p->len);
     memcpy(dst, p->data, p->len);
     c->offload = p->offload;
     c->gso_size = p->gso_size;
     c->tstamp = arrival;
-    if (c->gso_size) {
-        to->dev.stats.rx_gso_frames++;
-        to->dev.stats.rx_gso_segs += us_gso_segs(c, ETH_HLEN_WIRE);
-    }
+    us_gso_count(c, ETH_HLEN_WIRE, &to->dev.stats.rx_gso_frames, &to->dev.stats.rx_gso_segs);
     inbound_insert(&to->inbound, c);
 }
 
 /* Hands p itself to the one other port: a frame from the wire's pool. */
 static void deliver_move(struct wire_port *to, struct us_pkt *p, us_time_ns arrival)
 {
-    if (p->destructor) {
-        void (*destructor)(struct us_pkt *) = p->destructor;
-        p->destructor = NULL;
-        destructor(p); /* the device has taken the frame */
-    }
-    p->owner = NULL;
+    us_pkt_orphan(p); /* the device has taken the frame */
     p->tstamp = arrival;
     p->cb = 0;
     p->ifindex = -1;
     p->pkt_type = US_PKT_HOST;
     p->l3_off = p->l4_off = 0;
-    if (p->gso_size) {
-        to->dev.stats.rx_gso_frames++;
-        to->dev.stats.rx_gso_segs += us_gso_segs(p, ETH_HLEN_WIRE);
-    }
+    us_gso_count(p, ETH_HLEN_WIRE, &to->dev.stats.rx_gso_frames, &to->dev.stats.rx_gso_segs);
     inbound_insert(&to->inbound, p);
 }
 
@@ -173,10 +159,7 @@ static bool port_send(struct wire_port *port, struct us_pkt *p, us_time_ns now)
     us_time_ns arrival = depart + w->cfg.latency;
     d->stats.tx_packets++;
     d->stats.tx_bytes += p->len;
-    if (p->gso_size) {
-        d->stats.tx_gso_frames++;
-        d->stats.tx_gso_segs += us_gso_segs(p, ETH_HLEN_WIRE);
-    }
+    us_gso_count(p, ETH_HLEN_WIRE, &d->stats.tx_gso_frames, &d->stats.tx_gso_segs);
     if (p->pool == w->pool && w->nports == 2) {
         deliver_move(w->ports[w->ports[0] == port], p, arrival);
         return true;

@@ -238,43 +238,43 @@ veth_offloads() {
   in_peer ethtool -K vb1 tso "$1" gso "$1" gro "$1" >/dev/null 2>&1 || true
 }
 
-# The kernel over veth with its offloads on: the two bulk figures.
-measure_veth_offload() {
-  veth_offloads on
+# kserve_start / kserve_stop: the kernel's server in the veth peer's
+# namespace (bench/tap/kernel_serve.c), its pid in KSERVE_PID.
+kserve_start() {
   : >"$WORK/kserve.log" # not the last server's " up", before this one has redirected
   # nsenter itself (it execs the server), not in_peer: a function run in the
   # background is a subshell, and the TERM below would stop only that while
   # the server kept its ports until its time ran out.
   nsenter -t "$VETH_NS_PID" -n -- "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
-  local pid=$!
+  KSERVE_PID=$!
   for _ in $(seq 100); do
     grep -q " up" "$WORK/kserve.log" 2>/dev/null && break
     sleep 0.05
   done
+}
+
+kserve_stop() {
+  kill -TERM "$KSERVE_PID" 2>/dev/null || true
+  wait "$KSERVE_PID" 2>/dev/null || true
+}
+
+# The kernel over veth with its offloads on: the two bulk figures.
+measure_veth_offload() {
+  veth_offloads on
+  kserve_start
   timeout "$LIMIT" "$OUT/bulk_client" send "$VETH_PEER" 9 "$SECS" | record rx_bulk veth-offload bytes_per_s 1e-6 || true
   timeout "$LIMIT" "$OUT/bulk_client" recv "$VETH_PEER" 19 "$SECS" | record tx_bulk veth-offload bytes_per_s 1e-6 || true
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kserve_stop
   veth_offloads off
 }
 
 measure_veth() {
-  : >"$WORK/kserve.log" # not the last server's " up", before this one has redirected
-  # nsenter itself (it execs the server), not in_peer: a function run in the
-  # background is a subshell, and the TERM below would stop only that while
-  # the server kept its ports until its time ran out.
-  nsenter -t "$VETH_NS_PID" -n -- "$OUT/kernel_serve" "$VETH_PEER" "$LIMIT" 2>"$WORK/kserve.log" &
-  local pid=$!
-  for _ in $(seq 100); do
-    grep -q " up" "$WORK/kserve.log" 2>/dev/null && break
-    sleep 0.05
-  done
+  kserve_start
   timeout "$LIMIT" "$OUT/bulk_client" send "$VETH_PEER" 9 "$SECS" | record rx_bulk veth bytes_per_s 1e-6 || true
   timeout "$LIMIT" "$OUT/bulk_client" recv "$VETH_PEER" 19 "$SECS" | record tx_bulk veth bytes_per_s 1e-6 || true
   timeout "$LIMIT" "$OUT/rr_client" "$VETH_PEER" 7 "$SECS" block | record rr_block veth p50_us 1 || true
   timeout "$LIMIT" "$OUT/rr_client" "$VETH_PEER" 7 "$SECS" busy | record rr_busy veth p50_us 1 || true
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kserve_stop
 }
 
 # checked_client METRIC PEER ARGS...: bulk_client with `check`; a client that
